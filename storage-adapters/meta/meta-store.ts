@@ -1,0 +1,184 @@
+import type { Digest } from '../../core/digest.js';
+import type { TagVersion } from '../../core/hlc.js';
+
+// The MetaStore holds everything but bytes. Contract (every driver passes test/contract/meta-store):
+// - a manifest, its optional tag and the outbox event describing the change are written in one atomic step;
+// - tags carry versions; a delete leaves a tombstone (digest null) so replication can order it (last writer wins);
+// - listings are lexically sorted and paginate with `last` (exclusive) and `n`.
+
+/** What the index knows of a stored manifest: enough for GC, referrers and content negotiation. */
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** artifactType, or for an image manifest without one the config's media type (spec: referrers). */
+  artifactType?: string;
+  /** The manifest this one refers to (OCI 1.1 `subject`). */
+  subject?: Digest;
+  /** Blobs it references: config and layers. */
+  blobs: Digest[];
+  /** Manifests it references: an index's children. */
+  children: Digest[];
+  annotations?: Record<string, string>;
+  createdAt: number;
+}
+
+export interface TagRecord {
+  repository: string;
+  name: string;
+  /** null for a tombstone: the tag was deleted at `version`. */
+  digest: Digest | null;
+  version: TagVersion;
+}
+
+export type OutboxEventType = 'tag.put' | 'tag.delete' | 'manifest.put' | 'manifest.delete';
+
+export interface OutboxEvent {
+  /** Strictly increasing per store; consumers remember the last one they handled. */
+  seq: number;
+  type: OutboxEventType;
+  repository: string;
+  digest?: Digest;
+  tag?: string;
+  version?: TagVersion;
+  /** IDC the change arrived from by replication, when it did (so the next hop never sends it back). */
+  origin?: string;
+  at: number;
+}
+
+export interface UploadSession {
+  id: string;
+  repository: string;
+  startedAt: number;
+}
+
+export interface Page {
+  /** Exclusive lower bound, lexically. */
+  last?: string;
+  /** At most this many; undefined means all. */
+  n?: number;
+}
+
+/** The outcome of a versioned tag write. `stale`: a newer version was already there (nothing changed). */
+export type TagWriteResult = 'applied' | 'unchanged' | 'stale';
+
+export interface TagWrite {
+  name: string;
+  version: TagVersion;
+  /** Set when the write arrived by replication from another IDC. */
+  origin?: string;
+}
+
+export interface MetaStore {
+  // --- repositories: a repository exists while it holds a manifest or a tag ---
+  listRepositories(page?: Page): Promise<string[]>;
+  repositoryExists(repository: string): Promise<boolean>;
+  /** Removes a repository's tags (tombstoned, with events), manifests and blob links. */
+  deleteRepository(repository: string, version: TagVersion): Promise<void>;
+
+  // --- blobs linked into a repository (a blob is readable through a repository only when linked) ---
+  linkBlob(repository: string, digest: Digest, size: number): Promise<void>;
+  getBlobLink(repository: string, digest: Digest): Promise<{ size: number; linkedAt: number } | undefined>;
+  unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
+  /** Repositories that hold a link to `digest` (mount without `from`, GC). */
+  blobRepositories(digest: Digest, limit?: number): Promise<string[]>;
+  /** Every blob link of a repository (GC). */
+  listBlobLinks(repository: string): Promise<{ digest: Digest; size: number; linkedAt: number }[]>;
+
+  // --- manifests ---
+  /**
+   * Indexes `record` in `repository` and, when `tag` is given, points the tag at it — one atomic step, which
+   * also appends `manifest.put` (when new in this repository) and `tag.put` (when the tag moved) to the outbox.
+   * The tag write is last-writer-wins on `tag.version`.
+   */
+  putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined>;
+  getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
+  /** Removes the manifest and tombstones every tag pointing at it, with events. Returns the tags removed,
+   *  or undefined when there was no such manifest. */
+  deleteManifest(repository: string, digest: Digest, version: TagVersion, origin?: string): Promise<string[] | undefined>;
+  listManifests(repository: string): Promise<ManifestRecord[]>;
+  /** Manifests in `repository` whose subject is `subject`. */
+  listReferrers(repository: string, subject: Digest): Promise<ManifestRecord[]>;
+
+  // --- tags ---
+  /** The live tag (tombstones are not returned). */
+  getTag(repository: string, tag: string): Promise<TagRecord | undefined>;
+  /** Live tag names, lexically sorted. */
+  listTags(repository: string, page?: Page): Promise<string[]>;
+  /** Every tag record of a repository, tombstones included (GC, anti-entropy). */
+  listTagRecords(repository: string): Promise<TagRecord[]>;
+  /** Tombstones the tag (last-writer-wins on version) with a `tag.delete` event. */
+  deleteTag(repository: string, tag: string, version: TagVersion, origin?: string): Promise<TagWriteResult>;
+
+  // --- upload sessions ---
+  createUpload(session: UploadSession): Promise<void>;
+  getUpload(id: string): Promise<UploadSession | undefined>;
+  deleteUpload(id: string): Promise<void>;
+  listUploads(): Promise<UploadSession[]>;
+
+  // --- outbox: what replication consumes ---
+  readOutbox(afterSeq: number, limit: number): Promise<OutboxEvent[]>;
+
+  // --- records for the access-control and replication entities (users, projects, policies, …) ---
+  collection<T extends { id: number }>(name: string, spec?: CollectionSpec<T>): Collection<T>;
+
+  // --- coordination ---
+  /** A lease named `name` held for `ttlMs` unless released; undefined when someone else holds it. */
+  acquireLock(name: string, ttlMs: number): Promise<Lock | undefined>;
+
+  /** Throws StorageUnavailableError when the backend cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+export interface CollectionSpec<T> {
+  /** Fields whose values are unique within the collection (ConflictError on a duplicate). */
+  unique?: (keyof T & string)[];
+}
+
+export type FieldValue = string | number | boolean | null;
+
+export interface ListQuery<T> {
+  /** Equality on top-level fields. */
+  where?: Partial<Record<keyof T & string, FieldValue>>;
+  offset?: number;
+  limit?: number;
+  /** By id. */
+  order?: 'asc' | 'desc';
+}
+
+/** A collection of JSON documents with numeric ids assigned in increasing order. */
+export interface Collection<T extends { id: number }> {
+  insert(doc: Omit<T, 'id'>): Promise<T>;
+  get(id: number): Promise<T | undefined>;
+  /** The document whose `field` equals `value` (meant for unique fields). */
+  findOne(field: keyof T & string, value: FieldValue): Promise<T | undefined>;
+  /** Replaces the document with this id. Throws NotFoundError, ConflictError. */
+  update(doc: T): Promise<void>;
+  delete(id: number): Promise<boolean>;
+  list(query?: ListQuery<T>): Promise<{ items: T[]; total: number }>;
+}
+
+export class ConflictError extends Error {
+  constructor(
+    readonly collection: string,
+    readonly field: string,
+  ) {
+    super(`${collection}: ${field} already exists`);
+    this.name = 'ConflictError';
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(
+    readonly collection: string,
+    readonly id: number,
+  ) {
+    super(`${collection}: ${id} not found`);
+    this.name = 'NotFoundError';
+  }
+}
