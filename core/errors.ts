@@ -17,7 +17,8 @@ export type OciErrorCode =
   | 'DENIED'
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'PAGINATION_NUMBER_INVALID';
 
 const defaultStatus: Record<OciErrorCode, number> = {
   BLOB_UNKNOWN: 404,
@@ -36,6 +37,7 @@ const defaultStatus: Record<OciErrorCode, number> = {
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   UNAVAILABLE: 503,
+  PAGINATION_NUMBER_INVALID: 400,
 };
 
 const defaultMessage: Record<OciErrorCode, string> = {
@@ -55,6 +57,7 @@ const defaultMessage: Record<OciErrorCode, string> = {
   UNSUPPORTED: 'the operation is unsupported',
   TOOMANYREQUESTS: 'too many requests',
   UNAVAILABLE: 'service unavailable',
+  PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
 };
 
 export class RegistryError extends Error {

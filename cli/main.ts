@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, loadServerConfig, type ServerConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
+import { collectGarbage } from '../server/gc/collector.js';
+import { startRegistry } from '../server/serve.js';
+
+// The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
+
+const program = new Command('berth').description('Berth: a private OCI container registry').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the registry (OCI API under /v2/, /metrics, /healthz)')
+  .option('-c, --config <file>', 'YAML configuration file (BERTH_* variables override it)')
+  .action(async (opts: { config?: string }) => {
+    const config = configOrExit(opts.config);
+    const log = createLogger(config.log_level, { service: 'berth-serve' });
+    const blobs = await openBlobStore(config);
+    const meta = await openMetaStore(config);
+    const registry = await startRegistry(config, log, { blobs, meta });
+    const shutdown = async (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      await registry.close();
+      await Promise.allSettled([blobs.close(), meta.close()]);
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+program
+  .command('gc')
+  .description('garbage-collect unreferenced manifests, blobs and stale uploads (safe while serving)')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--dry-run', 'report what would be removed, remove nothing')
+  .option('--grace <seconds>', 'override gc_grace_seconds')
+  .action(async (opts: { config?: string; dryRun?: boolean; grace?: string }) => {
+    const config = configOrExit(opts.config);
+    const log = createLogger(config.log_level, { service: 'berth-gc' });
+    const blobs = await openBlobStore(config);
+    const meta = await openMetaStore(config);
+    const graceSeconds = opts.grace !== undefined ? Number(opts.grace) : config.gc_grace_seconds;
+    if (!Number.isFinite(graceSeconds) || graceSeconds < 0) fail('--grace must be a non-negative number of seconds');
+    const report = await collectGarbage({ blobs, meta, log }, { graceMs: graceSeconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000, dryRun: opts.dryRun });
+    process.stdout.write(JSON.stringify(report) + '\n');
+    await Promise.allSettled([blobs.close(), meta.close()]);
+    if (report.skipped) process.exitCode = 3;
+  });
+
+function configOrExit(file: string | undefined): ServerConfig {
+  try {
+    return loadServerConfig({ file });
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`berth: ${message}\n`);
+  process.exit(2);
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError) fail(e.message);
+  process.stderr.write(`berth: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

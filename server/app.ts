@@ -1,0 +1,62 @@
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import { RegistryError } from '../core/errors.js';
+import { ociErrors } from './middleware/errors.js';
+import { requestLog } from './middleware/request-log.js';
+import type { RegistryDeps } from './oci/deps.js';
+import { ociRouter } from './oci/router.js';
+
+/** The registry's HTTP surface. Everything it needs comes in `deps`, so two apps can live in one process. */
+export function createApp(deps: RegistryDeps, extraRouters: Router[] = []): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.on('error', (err: Error & { code?: string }) => {
+    // Clients that hang up mid-transfer are routine for a registry.
+    if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    deps.log.warn({ err }, 'response error');
+  });
+
+  app.use(requestLog(deps.log, deps.metrics));
+  app.use(ociErrors);
+  app.use(async (ctx: Context, next: Next) => {
+    if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
+    await next();
+  });
+  const ops = operationsRouter(deps);
+  const oci = ociRouter(deps);
+  for (const r of [ops, oci, ...extraRouters]) {
+    app.use(r.routes());
+    app.use(
+      r.allowedMethods({
+        throw: true,
+        methodNotAllowed: () => new RegistryError('UNSUPPORTED', 'method not allowed on this endpoint'),
+        notImplemented: () => new RegistryError('UNSUPPORTED', 'method not implemented', { status: 501 }),
+      }),
+    );
+  }
+  app.use(async (ctx: Context) => {
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new RegistryError('UNSUPPORTED', 'no such endpoint', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
+    }
+  });
+  return app;
+}
+
+/** /healthz (readiness: both stores answer) and /metrics (Prometheus). */
+function operationsRouter(deps: RegistryDeps): Router {
+  const router = new Router();
+  router.get('/healthz', async (ctx) => {
+    try {
+      await Promise.all([deps.meta.ping(), deps.blobs.ping()]);
+      ctx.body = { status: 'ok' };
+    } catch (e) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason: (e as Error).message };
+    }
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  return router;
+}

@@ -1,0 +1,51 @@
+import type { Context, Next } from 'koa';
+import { RegistryError } from '../../core/errors.js';
+import {
+  BlobNotFoundError,
+  DigestMismatchError,
+  InvalidOffsetError,
+  SizeMismatchError,
+  StorageUnavailableError,
+  UploadNotFoundError,
+} from '../../storage-adapters/blob/blob-store.js';
+
+/** Maps every failure to an OCI error body, in one place. Unknown errors are 500s and are logged. */
+export async function ociErrors(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (e) {
+    const err = toRegistryError(e);
+    if (!err) {
+      ctx.state.log?.error({ err: e }, 'unhandled error');
+      ctx.status = 500;
+      ctx.type = 'application/json';
+      ctx.body = { errors: [{ code: 'UNKNOWN', message: 'internal server error' }] };
+      return;
+    }
+    if (err.status >= 500) ctx.state.log?.warn({ err: e }, err.message);
+    ctx.status = err.status;
+    for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
+    ctx.type = 'application/json';
+    ctx.body = ctx.method === 'HEAD' ? null : err.toJSON();
+    // A request body we stopped reading must not be parsed as the next request on this connection.
+    if (!ctx.req.readableEnded && ctx.req.readable) ctx.set('Connection', 'close');
+  }
+}
+
+export function toRegistryError(e: unknown): RegistryError | undefined {
+  if (e instanceof RegistryError) return e;
+  if (e instanceof BlobNotFoundError) return new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: e.digest } });
+  if (e instanceof UploadNotFoundError) return new RegistryError('BLOB_UPLOAD_UNKNOWN');
+  if (e instanceof DigestMismatchError) return new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: e.expected, actual: e.actual } });
+  if (e instanceof SizeMismatchError) return new RegistryError('SIZE_INVALID', e.message, { detail: { expected: e.expected, actual: e.actual } });
+  if (e instanceof InvalidOffsetError) {
+    return new RegistryError('RANGE_INVALID', 'chunk does not start at the end of the upload', { detail: { offset: e.offset, size: e.size } });
+  }
+  if (e instanceof StorageUnavailableError) return new RegistryError('UNAVAILABLE', 'storage backend unavailable', { detail: { reason: e.message } });
+  const code = (e as { code?: string } | undefined)?.code;
+  // The client went away or sent a body that ended early: a 400 (nobody may be listening any more).
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (e as Error | undefined)?.message === 'aborted') {
+    return new RegistryError('SIZE_INVALID', 'request body ended before Content-Length bytes', { status: 400 });
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { parseDigest } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import { parseRangeHeader } from '../../core/range.js';
+import type { RegistryDeps } from './deps.js';
+import { repositoryOf } from './http.js';
+
+// spec: "Pulling blobs" (end-2), "Checking if content exists" (end-2 HEAD), "Deleting blobs" (end-10).
+
+export function blobRoutes(router: Router, deps: RegistryDeps): void {
+  router.get('/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, deps, false));
+  router.head('/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, deps, true));
+  router.delete('/v2/*name/blobs/:digest', (ctx) => deleteBlob(ctx, deps));
+}
+
+async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): Promise<void> {
+  const repository = repositoryOf(ctx);
+  await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
+  const digest = parseDigest(ctx.params.digest!);
+  // A blob is readable through a repository only when linked there (pushed or mounted into it).
+  const link = await deps.meta.getBlobLink(repository, digest);
+  const info = link && (await deps.blobs.stat(digest));
+  if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+
+  ctx.set('Docker-Content-Digest', digest);
+  ctx.set('Accept-Ranges', 'bytes');
+  ctx.set('ETag', `"${digest}"`);
+  ctx.set('Cache-Control', 'max-age=31536000');
+  ctx.type = 'application/octet-stream';
+
+  if (!headOnly && deps.blobs.redirectUrl) {
+    const url = await deps.blobs.redirectUrl(digest);
+    if (url) {
+      ctx.status = 307;
+      ctx.set('Location', url);
+      return;
+    }
+  }
+  const range = parseRangeHeader(ctx.get('Range') || undefined, info.size);
+  const length = range ? range.end - range.start + 1 : info.size;
+  ctx.status = range ? 206 : 200;
+  if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+  if (headOnly) {
+    ctx.length = length;
+    return;
+  }
+  const stream = await deps.blobs.read(digest, range);
+  const served = deps.metrics.blobBytesServed;
+  stream.on('data', (c: Buffer) => served.inc(c.length));
+  ctx.body = stream;
+  ctx.length = length;
+}
+
+async function deleteBlob(ctx: Context, deps: RegistryDeps): Promise<void> {
+  const repository = repositoryOf(ctx);
+  await deps.authorizer.authorize(ctx, [{ repository, actions: ['delete'] }]);
+  const digest = parseDigest(ctx.params.digest!);
+  // Unlinking is the delete; the bytes go when GC finds no other reference.
+  if (!(await deps.meta.unlinkBlob(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+  ctx.status = 202;
+  ctx.set('Content-Length', '0');
+}

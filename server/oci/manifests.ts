@@ -1,0 +1,140 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { digestAlgorithm, digestOf, type Digest } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
+import { imageManifestTypes, isIndexType } from '../../core/media-types.js';
+import { parseReference, parseTag } from '../../core/names.js';
+import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
+import { localVersion, type RegistryDeps } from './deps.js';
+import { queryParams, readSmallBody, repositoryOf } from './http.js';
+
+// spec: "Pulling manifests" (end-3), "Pushing manifests" (end-7), "Deleting tags" / "Deleting manifests" (end-9).
+
+export function manifestRoutes(router: Router, deps: RegistryDeps): void {
+  router.get('/v2/*name/manifests/:reference', (ctx) => serveManifest(ctx, deps, false));
+  router.head('/v2/*name/manifests/:reference', (ctx) => serveManifest(ctx, deps, true));
+  router.put('/v2/*name/manifests/:reference', (ctx) => putManifest(ctx, deps));
+  router.delete('/v2/*name/manifests/:reference', (ctx) => deleteManifest(ctx, deps));
+}
+
+function manifestUnknown(reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
+}
+
+async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean): Promise<void> {
+  const repository = repositoryOf(ctx);
+  await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
+  const ref = parseReference(ctx.params.reference!);
+  let digest: Digest;
+  if (ref.kind === 'tag') {
+    const tag = await deps.meta.getTag(repository, ref.tag);
+    if (!tag?.digest) throw manifestUnknown(ref.tag);
+    digest = tag.digest;
+  } else {
+    digest = ref.digest;
+  }
+  let record = await deps.meta.getManifest(repository, digest);
+  if (!record) throw manifestUnknown(ctx.params.reference!);
+  if (ref.kind === 'tag') record = await negotiate(ctx, deps, repository, record);
+
+  const bytes = await deps.manifests.get(record.digest);
+  ctx.status = 200;
+  ctx.type = record.mediaType;
+  ctx.set('Docker-Content-Digest', record.digest);
+  ctx.set('ETag', `"${record.digest}"`);
+  if (headOnly) ctx.length = bytes.length;
+  else ctx.body = bytes;
+}
+
+/**
+ * Content negotiation as distribution does it: a client that accepts no index type asking for a tag that
+ * names an index gets the linux/amd64 image from it. Anything else is served as pushed.
+ */
+async function negotiate(ctx: Context, deps: RegistryDeps, repository: string, record: ManifestRecord): Promise<ManifestRecord> {
+  if (!isIndexType(record.mediaType)) return record;
+  const accept = ctx.get('Accept');
+  if (!accept) return record;
+  const types = accept.split(',').map((t) => t.split(';')[0]!.trim().toLowerCase());
+  if (types.includes(record.mediaType) || types.some((t) => t === '*/*' || isIndexType(t))) return record;
+  if (!types.some((t) => imageManifestTypes.includes(t))) return record;
+  const parsed = parseManifest(await deps.manifests.get(record.digest), record.mediaType);
+  const child = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+  const childRecord = child && (await deps.meta.getManifest(repository, child.digest));
+  return childRecord ?? record;
+}
+
+async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
+  const repository = repositoryOf(ctx);
+  await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull', 'push'] }]);
+  const ref = parseReference(ctx.params.reference!);
+  const bytes = await readSmallBody(ctx, deps.config.max_manifest_bytes);
+  deps.metrics.bytesIn.inc(bytes.length);
+  const parsed = parseManifest(bytes, ctx.get('Content-Type') || undefined);
+
+  const digest = digestOf(bytes, ref.kind === 'digest' ? digestAlgorithm(ref.digest) : 'sha256');
+  if (ref.kind === 'digest' && ref.digest !== digest) {
+    throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', { detail: { reference: ref.digest, digest } });
+  }
+  // spec: PUT by digest may name tags with ?tag= (OCI-Tag in the answer).
+  const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...queryParams(ctx, 'tag').map(parseTag)])];
+
+  await checkReferences(deps, repository, parsed);
+  // Bytes first, index second: a crash in between leaves an unreferenced blob for GC, never a dangling tag.
+  await deps.blobs.put(digest, bytes);
+  const record: ManifestRecord = {
+    digest,
+    mediaType: parsed.mediaType,
+    size: bytes.length,
+    blobs: [...(parsed.config ? [parsed.config.digest] : []), ...parsed.layers.filter((l) => !isForeignLayer(l)).map((l) => l.digest)],
+    children: parsed.manifests.map((m) => m.digest),
+    createdAt: Date.now(),
+    ...(parsed.artifactType !== undefined && { artifactType: parsed.artifactType }),
+    ...(parsed.subject !== undefined && { subject: parsed.subject.digest }),
+    ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
+  };
+  if (tags.length === 0) await deps.meta.putManifest(repository, record);
+  for (const name of tags) await deps.meta.putManifest(repository, record, { name, version: localVersion(deps) });
+  deps.manifests.set(digest, bytes);
+
+  ctx.status = 201;
+  ctx.set('Location', `/v2/${repository}/manifests/${digest}`);
+  ctx.set('Docker-Content-Digest', digest);
+  ctx.set('Content-Length', '0');
+  if (parsed.subject) ctx.set('OCI-Subject', parsed.subject.digest);
+  if (ref.kind === 'digest' && tags.length > 0) ctx.set('OCI-Tag', tags.join(', '));
+}
+
+/** Every blob (config, layers) must be in the repository, every child manifest too (spec: MANIFEST_BLOB_UNKNOWN). */
+async function checkReferences(deps: RegistryDeps, repository: string, m: ParsedManifest): Promise<void> {
+  const blobs = [...(m.config ? [m.config] : []), ...m.layers.filter((l) => !isForeignLayer(l))];
+  const missing: string[] = [];
+  await Promise.all([
+    ...blobs.map(async (d) => {
+      if (!(await deps.meta.getBlobLink(repository, d.digest))) missing.push(d.digest);
+    }),
+    ...m.manifests.map(async (d) => {
+      if (!(await deps.meta.getManifest(repository, d.digest))) missing.push(d.digest);
+    }),
+  ]);
+  if (missing.length > 0) {
+    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: [...new Set(missing)].sort() } });
+  }
+}
+
+async function deleteManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
+  const repository = repositoryOf(ctx);
+  await deps.authorizer.authorize(ctx, [{ repository, actions: ['delete'] }]);
+  const ref = parseReference(ctx.params.reference!);
+  if (ref.kind === 'tag') {
+    // Deleting a tag removes that tag only; the manifest stays reachable by digest.
+    const live = await deps.meta.getTag(repository, ref.tag);
+    if (!live) throw manifestUnknown(ref.tag);
+    await deps.meta.deleteTag(repository, ref.tag, localVersion(deps));
+  } else {
+    const removed = await deps.meta.deleteManifest(repository, ref.digest, localVersion(deps));
+    if (removed === undefined) throw manifestUnknown(ref.digest);
+  }
+  ctx.status = 202;
+  ctx.set('Content-Length', '0');
+}

@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import type { ServerConfig } from '../core/config.js';
+import { splitHostPort } from '../core/config.js';
+import { HybridLogicalClock } from '../core/hlc.js';
+import type { Logger } from '../core/log.js';
+import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { AllowAll } from './auth/authorizer.js';
+import { createApp } from './app.js';
+import { collectGarbage } from './gc/collector.js';
+import { ServerMetrics } from './metrics.js';
+import type { RegistryDeps } from './oci/deps.js';
+import { ManifestCache } from './oci/manifest-cache.js';
+import { UploadLocks } from './oci/upload-locks.js';
+
+export interface RunningRegistry {
+  server: Server;
+  deps: RegistryDeps;
+  close(): Promise<void>;
+}
+
+/** Builds the registry over already-open stores and starts listening on `config.addr`. */
+export async function startRegistry(config: ServerConfig, log: Logger, stores: { blobs: BlobStore; meta: MetaStore }): Promise<RunningRegistry> {
+  const deps: RegistryDeps = {
+    config,
+    log,
+    metrics: new ServerMetrics(),
+    blobs: stores.blobs,
+    meta: stores.meta,
+    authorizer: new AllowAll(),
+    clock: new HybridLogicalClock(),
+    manifests: new ManifestCache(stores.blobs),
+    uploadLocks: new UploadLocks(),
+  };
+  const app = createApp(deps);
+  const server = createServer(app.callback());
+  // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const { host, port } = splitHostPort(config.addr);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  log.info({ addr: config.addr, storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
+
+  let gcTimer: NodeJS.Timeout | undefined;
+  if (config.gc_interval_seconds > 0) {
+    gcTimer = setInterval(() => {
+      collectGarbage({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 }).catch((err) =>
+        log.error({ err }, 'gc failed'),
+      );
+    }, config.gc_interval_seconds * 1000);
+    gcTimer.unref();
+  }
+
+  return {
+    server,
+    deps,
+    close: async () => {
+      if (gcTimer) clearInterval(gcTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
