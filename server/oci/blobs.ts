@@ -4,7 +4,7 @@ import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { parseRangeHeader } from '../../core/range.js';
 import type { RegistryDeps } from './deps.js';
-import { repositoryOf } from './http.js';
+import { repositoryOf, emptyResponse } from './http.js';
 
 // spec: "Pulling blobs" (end-2), "Checking if content exists" (end-2 HEAD), "Deleting blobs" (end-10).
 
@@ -32,7 +32,7 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
   if (!headOnly && deps.blobs.redirectUrl) {
     const url = await deps.blobs.redirectUrl(digest);
     if (url) {
-      ctx.status = 307;
+      emptyResponse(ctx, 307);
       ctx.set('Location', url);
       return;
     }
@@ -58,6 +58,5 @@ async function deleteBlob(ctx: Context, deps: RegistryDeps): Promise<void> {
   const digest = parseDigest(ctx.params.digest!);
   // Unlinking is the delete; the bytes go when GC finds no other reference.
   if (!(await deps.meta.unlinkBlob(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
-  ctx.status = 202;
-  ctx.set('Content-Length', '0');
+  emptyResponse(ctx, 202);
 }

@@ -87,3 +87,10 @@ export function uploadLocation(repository: string, id: string): string {
 export function uploadRange(size: number): string {
   return `0-${Math.max(0, size - 1)}`;
 }
+
+/** A response with headers only. Koa would otherwise write the status text as the body; the explicit null
+ *  body must be set before the status, or Koa turns the status into 204. */
+export function emptyResponse(ctx: Context, status: number): void {
+  ctx.body = null;
+  ctx.status = status;
+}

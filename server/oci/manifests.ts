@@ -7,7 +7,7 @@ import { imageManifestTypes, isIndexType } from '../../core/media-types.js';
 import { parseReference, parseTag } from '../../core/names.js';
 import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
 import { localVersion, type RegistryDeps } from './deps.js';
-import { queryParams, readSmallBody, repositoryOf } from './http.js';
+import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.js';
 
 // spec: "Pulling manifests" (end-3), "Pushing manifests" (end-7), "Deleting tags" / "Deleting manifests" (end-9).
 
@@ -97,10 +97,9 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   for (const name of tags) await deps.meta.putManifest(repository, record, { name, version: localVersion(deps) });
   deps.manifests.set(digest, bytes);
 
-  ctx.status = 201;
+  emptyResponse(ctx, 201);
   ctx.set('Location', `/v2/${repository}/manifests/${digest}`);
   ctx.set('Docker-Content-Digest', digest);
-  ctx.set('Content-Length', '0');
   if (parsed.subject) ctx.set('OCI-Subject', parsed.subject.digest);
   if (ref.kind === 'digest' && tags.length > 0) ctx.set('OCI-Tag', tags.join(', '));
 }
@@ -135,6 +134,5 @@ async function deleteManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
     const removed = await deps.meta.deleteManifest(repository, ref.digest, localVersion(deps));
     if (removed === undefined) throw manifestUnknown(ref.digest);
   }
-  ctx.status = 202;
-  ctx.set('Content-Length', '0');
+  emptyResponse(ctx, 202);
 }

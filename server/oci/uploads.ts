@@ -7,7 +7,7 @@ import { parseRepositoryName } from '../../core/names.js';
 import { parseContentRange } from '../../core/range.js';
 import { InvalidOffsetError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 import type { RegistryDeps } from './deps.js';
-import { contentLength, hasBody, queryParam, repositoryOf, uploadLocation, uploadRange } from './http.js';
+import { contentLength, hasBody, queryParam, repositoryOf, uploadLocation, uploadRange, emptyResponse } from './http.js';
 
 // spec: "Pushing blobs" — POST (end-4a/4b), PATCH (end-5), PUT (end-6), GET status (end-13), DELETE,
 // and "Mounting a blob from another repository" (end-11).
@@ -55,11 +55,10 @@ async function startUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   const id = randomUUID();
   await deps.blobs.createUpload(id);
   await deps.meta.createUpload({ id, repository, startedAt: Date.now() });
-  ctx.status = 202;
+  emptyResponse(ctx, 202);
   ctx.set('Location', uploadLocation(repository, id));
   ctx.set('Range', '0-0');
   ctx.set('Docker-Upload-UUID', id);
-  ctx.set('Content-Length', '0');
 }
 
 /** Links `digest` into `repository` from `from`, or (no `from`) from any repository the caller may pull. */
@@ -91,11 +90,10 @@ async function appendChunk(ctx: Context, deps: RegistryDeps): Promise<void> {
     const { size: offset } = await deps.blobs.uploadInfo(id);
     const expected = chunkLength(ctx, repository, id, offset);
     const size = await append(ctx, deps, id, offset, expected);
-    ctx.status = 202;
+    emptyResponse(ctx, 202);
     ctx.set('Location', uploadLocation(repository, id));
     ctx.set('Range', uploadRange(size));
     ctx.set('Docker-Upload-UUID', id);
-    ctx.set('Content-Length', '0');
   });
 }
 
@@ -176,8 +174,7 @@ async function append(ctx: Context, deps: RegistryDeps, id: string, offset: numb
 }
 
 function blobCreated(ctx: Context, repository: string, digest: Digest): void {
-  ctx.status = 201;
+  emptyResponse(ctx, 201);
   ctx.set('Location', `/v2/${repository}/blobs/${digest}`);
   ctx.set('Docker-Content-Digest', digest);
-  ctx.set('Content-Length', '0');
 }
