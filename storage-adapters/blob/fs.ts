@@ -1,0 +1,489 @@
+import { createReadStream } from 'node:fs';
+import { access, constants, mkdir, open, opendir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import { Digester, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import type { ByteRange } from '../../core/range.js';
+import {
+  BlobNotFoundError,
+  DigestMismatchError,
+  InvalidOffsetError,
+  SizeMismatchError,
+  StorageUnavailableError,
+  UploadNotFoundError,
+  type AppendOptions,
+  type BlobInfo,
+  type BlobStore,
+  type UploadInfo,
+} from './blob-store.js';
+
+// Layout under root:
+//   blobs/<alg>/<first 2 hex>/<hex>   visible blobs; a file appears here only by rename of a verified, complete file
+//   uploads/<id>/data                 staged bytes
+//   uploads/<id>/started              created with the upload: its mtime is startedAt, its content a random
+//                                     incarnation tag (so a hash state cached for an aborted-and-recreated upload
+//                                     of the same id is never trusted)
+// put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
+
+export interface FsBlobStoreOptions {
+  root: string;
+  /** fsync staged bytes before an append resolves, and files and directories around each rename (power-loss safety). */
+  fsync?: boolean;
+}
+
+const uploadIdPattern = /^[A-Za-z0-9-]{1,64}$/;
+const algorithms: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
+const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
+// Large I/O units: a layer is read and written in ~1 MiB steps, not in the 16-64 KiB a socket delivers.
+const ioUnit = 1024 * 1024;
+// Bound on cached hash states; an evicted upload is simply re-hashed from disk at commit.
+const maxRunningDigests = 10_000;
+// Linux IOV_MAX: the most buffers one writev() takes.
+const maxIovecs = 1024;
+
+/** The sha256 state of an upload's staged bytes, fed as they were written (digester.bytes == bytes on disk). */
+interface RunningDigest {
+  digester: Digester;
+  /** The upload's incarnation (content of `started`) the state belongs to. */
+  incarnation: string;
+}
+
+export class FsBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly fsync: boolean;
+  private readonly running = new LRUCache<string, RunningDigest>({ max: maxRunningDigests });
+  // Appends and commits of one upload run one after another within this process, so a hash state is only ever
+  // fed by one writer. Across processes the incarnation tag and the size decide whether a state is trusted.
+  private readonly busy = new Map<string, Promise<void>>();
+
+  constructor(opts: FsBlobStoreOptions) {
+    this.root = opts.root;
+    this.fsync = opts.fsync ?? false;
+  }
+
+  async stat(digest: Digest): Promise<BlobInfo | undefined> {
+    const s = await statIfExists(this.blobPath(digest));
+    return s && blobInfo(digest, s);
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    // Open before returning so a missing blob rejects this call rather than erroring the stream later; an open
+    // file also keeps reading correctly if the blob is deleted meanwhile.
+    let fh: FileHandle;
+    try {
+      fh = await open(this.blobPath(digest), 'r');
+    } catch (e) {
+      if (isNotFound(e)) throw new BlobNotFoundError(digest);
+      throw e;
+    }
+    if (range) {
+      const { size } = await fh.stat().catch(async (e: unknown) => {
+        await fh.close();
+        throw e;
+      });
+      const { start, end } = range;
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size) {
+        await fh.close();
+        throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
+          detail: { start, end, size },
+          headers: { 'Content-Range': `bytes */${size}` },
+        });
+      }
+    }
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: ioUnit });
+  }
+
+  async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {
+    const target = this.blobPath(digest);
+    const actual = digestOf(bytes, digestAlgorithm(digest));
+    if (actual !== digest) throw new DigestMismatchError(digest, actual);
+    const existing = await this.refresh(target, digest);
+    if (existing) return existing;
+    const dir = this.uploadDir(`put-${randomUUID()}`);
+    await mkdir(dir, { recursive: true });
+    try {
+      const staged = join(dir, 'data');
+      await writeFile(staged, bytes, { flag: 'wx' });
+      return await this.publish(staged, target, digest);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    for (const alg of algorithms) {
+      const algDir = join(this.root, 'blobs', alg);
+      for await (const shard of entries(algDir)) {
+        if (!/^[a-f0-9]{2}$/.test(shard)) continue;
+        for await (const hex of entries(join(algDir, shard))) {
+          // Only names the layout can produce; anything else (a stray temp file) is not a blob.
+          if (hex.length !== hexLength[alg] || !hex.startsWith(shard) || !/^[a-f0-9]+$/.test(hex)) continue;
+          const info = await this.stat(`${alg}:${hex}` as Digest);
+          if (info) yield info;
+        }
+      }
+    }
+  }
+
+  async createUpload(id: string): Promise<void> {
+    if (!uploadIdPattern.test(id)) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'invalid upload id', { detail: { id: id.slice(0, 80) } });
+    }
+    const dir = this.uploadDir(id);
+    this.running.delete(id);
+    await mkdir(dir, { recursive: true });
+    const incarnation = randomUUID();
+    // `started` first: a crash in between leaves a directory listUploads still reports, so GC can purge it.
+    await writeFile(join(dir, 'started'), incarnation);
+    await writeFile(join(dir, 'data'), new Uint8Array(0));
+    if (this.fsync) {
+      await syncPath(join(dir, 'started'));
+      await syncPath(dir);
+      await syncPath(dirname(dir));
+    }
+    this.running.set(id, { digester: new Digester('sha256'), incarnation });
+  }
+
+  async uploadInfo(id: string): Promise<UploadInfo> {
+    const dir = this.uploadDir(id);
+    const data = await statIfExists(join(dir, 'data'));
+    if (!data) throw new UploadNotFoundError(id);
+    const started = (await statIfExists(join(dir, 'started'))) ?? data;
+    return { id, size: data.size, startedAt: Math.floor(started.mtimeMs) };
+  }
+
+  async appendUpload(id: string, offset: number, data: Readable, opts: AppendOptions = {}): Promise<number> {
+    const dir = this.uploadDir(id);
+    return this.exclusive(id, async () => {
+      let fh: FileHandle;
+      try {
+        fh = await open(join(dir, 'data'), 'r+');
+      } catch (e) {
+        if (isNotFound(e)) throw new UploadNotFoundError(id);
+        throw e;
+      }
+      try {
+        const { size } = await fh.stat();
+        if (offset !== size) throw new InvalidOffsetError(id, offset, size);
+        const { expectedLength, maxTotal } = opts;
+        if (expectedLength !== undefined && maxTotal !== undefined && offset + expectedLength > maxTotal) {
+          throw new SizeMismatchError(maxTotal, offset + expectedLength);
+        }
+        let running = await this.takeRunning(id, dir, size);
+        const sink = new StagedFile(fh, offset, running?.digester);
+        try {
+          await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
+        } catch (err) {
+          // A declared length, or the maxTotal bound, makes the chunk all-or-nothing: drop what was written of it.
+          if (expectedLength !== undefined || err instanceof SizeMismatchError) {
+            if (sink.written > 0) {
+              await fh.truncate(offset);
+              running = undefined; // it has hashed bytes that are no longer staged
+            }
+          }
+          if (running) this.running.set(id, running);
+          throw err;
+        }
+        if (this.fsync) await fh.sync();
+        if (running) this.running.set(id, running);
+        return offset + sink.written;
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  async commitUpload(id: string, digest: Digest, expectedSize?: number): Promise<BlobInfo> {
+    const dir = this.uploadDir(id);
+    const target = this.blobPath(digest);
+    return this.exclusive(id, async () => {
+      const staged = join(dir, 'data');
+      const s = await statIfExists(staged);
+      if (!s) throw new UploadNotFoundError(id);
+      if (expectedSize !== undefined && s.size !== expectedSize) throw new SizeMismatchError(expectedSize, s.size);
+      const actual = await this.stagedDigest(id, dir, s.size, digestAlgorithm(digest));
+      if (actual !== digest) throw new DigestMismatchError(digest, actual);
+      // Verified even when the blob already exists: committing must prove possession of the bytes.
+      const info = (await this.refresh(target, digest)) ?? (await this.publish(staged, target, digest));
+      this.running.delete(id);
+      await rm(dir, { recursive: true, force: true });
+      return info;
+    });
+  }
+
+  async abortUpload(id: string): Promise<void> {
+    if (!uploadIdPattern.test(id)) return;
+    this.running.delete(id);
+    await rm(this.uploadDir(id), { recursive: true, force: true });
+  }
+
+  async *listUploads(): AsyncIterable<UploadInfo> {
+    const uploads = join(this.root, 'uploads');
+    for await (const id of entries(uploads)) {
+      if (!uploadIdPattern.test(id)) continue;
+      // Tolerant of half-created or half-removed uploads (a crash): GC must still see them to purge them.
+      const dir = join(uploads, id);
+      const dirStat = await statIfExists(dir);
+      if (!dirStat?.isDirectory()) continue;
+      const data = await statIfExists(join(dir, 'data'));
+      const started = (await statIfExists(join(dir, 'started'))) ?? dirStat;
+      yield { id, size: data?.size ?? 0, startedAt: Math.floor(started.mtimeMs) };
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await mkdir(join(this.root, 'blobs'), { recursive: true });
+      await mkdir(join(this.root, 'uploads'), { recursive: true });
+      await access(this.root, constants.R_OK | constants.W_OK);
+    } catch (e) {
+      throw new StorageUnavailableError(`blob storage at ${this.root} is not usable: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** The path of a blob; parsing the digest first is what keeps a crafted digest from naming a path outside root. */
+  private blobPath(digest: Digest): string {
+    const d = parseDigest(digest);
+    const hex = digestHex(d);
+    return join(this.root, 'blobs', digestAlgorithm(d), hex.slice(0, 2), hex);
+  }
+
+  /** The staging directory of an upload; an id outside the UUID-like grammar cannot exist (nor escape root). */
+  private uploadDir(id: string): string {
+    if (typeof id !== 'string' || !uploadIdPattern.test(id)) throw new UploadNotFoundError(String(id).slice(0, 80));
+    return join(this.root, 'uploads', id);
+  }
+
+  /**
+   * Takes the upload's cached hash state out of the cache when it covers exactly the `size` staged bytes;
+   * the caller puts it back once the state again matches the file. An empty upload can always start afresh.
+   */
+  private async takeRunning(id: string, dir: string, size: number): Promise<RunningDigest | undefined> {
+    const cached = this.running.get(id);
+    this.running.delete(id);
+    // The incarnation is checked at commit, where trusting a stale state would matter.
+    if (cached && cached.digester.bytes === size) return cached;
+    if (size !== 0) return undefined;
+    const incarnation = await readIncarnation(dir);
+    return incarnation === undefined ? undefined : { digester: new Digester('sha256'), incarnation };
+  }
+
+  /** The digest of the staged bytes: from the running state when it provably covers them, else by reading them. */
+  private async stagedDigest(id: string, dir: string, size: number, algorithm: DigestAlgorithm): Promise<Digest> {
+    const cached = this.running.get(id);
+    if (
+      cached &&
+      cached.digester.algorithm === algorithm &&
+      cached.digester.bytes === size &&
+      cached.incarnation === (await readIncarnation(dir))
+    ) {
+      this.running.delete(id); // digest() finalizes the state
+      return cached.digester.digest();
+    }
+    // After a restart, on another instance, after a refused chunk, or for sha512: one streaming pass over the file.
+    const digester = new Digester(algorithm);
+    try {
+      for await (const chunk of createReadStream(join(dir, 'data'), { highWaterMark: ioUnit })) digester.update(chunk as Buffer);
+    } catch (e) {
+      if (isNotFound(e)) throw new UploadNotFoundError(id);
+      throw e;
+    }
+    return digester.digest();
+  }
+
+  /**
+   * Stat of an already-visible blob, its mtime moved to now: a re-push restarts GC's grace period, so the blob is
+   * not swept between this upload and the manifest that will reference it.
+   */
+  private async refresh(path: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    const s = await statIfExists(path);
+    return s && blobInfo(digest, s);
+  }
+
+  /** Makes a complete, verified staged file visible at `target` in one rename. */
+  private async publish(staged: string, target: string, digest: Digest): Promise<BlobInfo> {
+    // createdAt (the mtime) counts from visibility, not from the upload's last write.
+    const now = new Date();
+    await utimes(staged, now, now);
+    if (this.fsync) await syncPath(staged);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(staged, target);
+    if (this.fsync) await syncPath(dirname(target));
+    return blobInfo(digest, await stat(target));
+  }
+
+  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.busy.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = before.then(() => mine);
+    this.busy.set(id, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.busy.get(id) === tail) this.busy.delete(id);
+    }
+  }
+}
+
+/**
+ * Writes one append's bytes into the staged file at its end, ~1 MiB per writev while the next batch is read,
+ * and feeds the digester exactly the bytes that reached the file — so its state always matches what is staged,
+ * whatever fails and when. (A fs.WriteStream would drop its buffered chunks on a source error.)
+ */
+class StagedFile {
+  written = 0;
+  private position: number;
+
+  constructor(
+    private readonly fh: FileHandle,
+    offset: number,
+    private readonly digester: Digester | undefined,
+  ) {
+    this.position = offset;
+  }
+
+  async take(
+    data: Readable,
+    opts: { expectedLength?: number; maxTotal?: number; keepOnError: boolean },
+  ): Promise<void> {
+    const { expectedLength, maxTotal, keepOnError } = opts;
+    const start = this.position;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let arrived = 0;
+    let writing: Promise<void> = Promise.resolve();
+    let failed = false;
+    const flush = () => {
+      if (batchBytes === 0) return;
+      const bufs = batch;
+      batch = [];
+      batchBytes = 0;
+      writing = writing.then(() => this.write(bufs));
+      writing.catch(() => (failed = true)); // observed here, rethrown where awaited
+    };
+    // The caller owns `data`: stopping early must not destroy it (an HTTP server still has to answer on it).
+    const it = data.iterator({ destroyOnReturn: false });
+    try {
+      for await (const chunk of { [Symbol.asyncIterator]: () => it }) {
+        const buf = toBuffer(chunk);
+        arrived += buf.length;
+        if (expectedLength !== undefined && arrived > expectedLength) throw new SizeMismatchError(expectedLength, arrived);
+        if (maxTotal !== undefined && start + arrived > maxTotal) throw new SizeMismatchError(maxTotal, start + arrived);
+        batch.push(buf);
+        batchBytes += buf.length;
+        if (batchBytes >= ioUnit) {
+          await writing; // at most one write in flight while the next batch fills
+          flush();
+        }
+        if (failed) await writing;
+      }
+      if (expectedLength !== undefined && arrived !== expectedLength) throw new SizeMismatchError(expectedLength, arrived);
+      flush();
+      await writing;
+    } catch (err) {
+      if (keepOnError && !(err instanceof SizeMismatchError)) flush();
+      await writing.catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async write(bufs: Buffer[]): Promise<void> {
+    let i = 0;
+    while (i < bufs.length) {
+      const { bytesWritten } = await this.fh.writev(bufs.slice(i, i + maxIovecs), this.position);
+      if (bytesWritten === 0) throw new Error('staged file accepted no bytes');
+      this.position += bytesWritten;
+      this.written += bytesWritten;
+      // hash exactly what landed; a short write leaves the rest of a buffer for the next round
+      let n = bytesWritten;
+      while (n > 0) {
+        const b = bufs[i]!;
+        if (n >= b.length) {
+          this.digester?.update(b);
+          n -= b.length;
+          i++;
+        } else {
+          this.digester?.update(b.subarray(0, n));
+          bufs[i] = b.subarray(n);
+          n = 0;
+        }
+      }
+    }
+  }
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  throw new TypeError('upload stream must yield bytes');
+}
+
+function blobInfo(digest: Digest, s: Stats): BlobInfo {
+  return { digest, size: s.size, createdAt: Math.floor(s.mtimeMs) };
+}
+
+function isNotFound(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function statIfExists(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function readIncarnation(dir: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, 'started'), 'utf8');
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Names in a directory, streamed (a shard can hold many blobs); a missing directory has none. */
+async function* entries(dir: string): AsyncIterable<string> {
+  let d;
+  try {
+    d = await opendir(dir);
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  for await (const entry of d) yield entry.name;
+}
+
+/** fsync a file or a directory (a directory's fsync makes a rename or a new entry in it durable). */
+async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
