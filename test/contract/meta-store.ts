@@ -344,7 +344,7 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.same(await store.listRepositories({ last: 'a.' }), ['a/b', 'a/b/c', 'a/x', 'b'], 'last between two names');
     t.same(await store.listRepositories({ last: 'b' }), [], 'last is the final name');
     t.same(await store.listRepositories({ last: 'zzz', n: 5 }), [], 'last beyond the end');
-    t.same(await store.listRepositories({ last: 'A' }), ['a', 'a-b', 'a/b', 'a/b/c', 'a/x', 'b']);
+    t.same(await store.listRepositories({ last: 'B' }), ['a', 'a-b', 'a/b', 'a/b/c', 'a/x', 'b'], 'upper case sorts first');
     t.same(await store.listRepositories({ last: '', n: 1 }), ['B'], 'empty last is no bound');
   });
 
