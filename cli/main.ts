@@ -5,6 +5,7 @@ import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../server/gc/collector.js';
 import { startRegistry } from '../server/serve.js';
+import { superviseWorkers } from '../server/cluster.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
 
@@ -17,6 +18,7 @@ program
   .action(async (opts: { config?: string }) => {
     const config = configOrExit(opts.config);
     const log = createLogger(config.log_level, { service: 'berth-serve' });
+    if (superviseWorkers(config.workers, log)) return;
     const blobs = await openBlobStore(config);
     const meta = await openMetaStore(config);
     const registry = await startRegistry(config, log, { blobs, meta });

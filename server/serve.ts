@@ -7,6 +7,7 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
+import { workerIndex } from './cluster.js';
 import { collectGarbage } from './gc/collector.js';
 import { ServerMetrics } from './metrics.js';
 import type { RegistryDeps } from './oci/deps.js';
@@ -46,7 +47,7 @@ export async function startRegistry(config: ServerConfig, log: Logger, stores: {
   log.info({ addr: config.addr, storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
 
   let gcTimer: NodeJS.Timeout | undefined;
-  if (config.gc_interval_seconds > 0) {
+  if (config.gc_interval_seconds > 0 && workerIndex() === 0) {
     gcTimer = setInterval(() => {
       collectGarbage({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 }).catch((err) =>
         log.error({ err }, 'gc failed'),
