@@ -1,12 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { digestOf, type Digest } from '../../core/digest.js';
 import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
 import { SqliteMetaStore } from '../../storage-adapters/meta/sqlite.js';
 import { metaStoreContract, type MetaBackend } from '../contract/meta-store.js';
+import { repoRoot } from '../helpers/berth-process.js';
 
 /** A fresh file database in its own temp dir; every instance opened on it is closed by cleanup. */
 async function fileBackend(): Promise<MetaBackend & { path: string }> {
@@ -106,24 +108,26 @@ t.test('two instances on one file see each other\'s writes', async (t) => {
   t.same(await two.readOutbox(0, 100), events);
 });
 
-t.test('a lock taken in one process holds against another process on the same file', async (t) => {
-  // berth gc beside berth serve: a separate Node process must see the lease.
+t.test('a lock is exclusive across processes on the same file', async (t) => {
+  // berth gc beside berth serve: another Node process, with its own SqliteMetaStore, must see the lease.
   const b = await fileBackend();
   t.teardown(b.cleanup);
+  const script = join(dirname(b.path), 'take-lock.mts');
+  await writeFile(script, `
+    import { SqliteMetaStore } from ${JSON.stringify(join(repoRoot, 'storage-adapters/meta/sqlite.js'))};
+    const store = await SqliteMetaStore.open({ path: ${JSON.stringify(b.path)} });
+    const lock = await store.acquireLock('gc', 60_000);
+    process.stdout.write(lock ? 'taken' : 'busy');
+    await store.close();
+  `);
+  // The parent's execArgv carries tap's TypeScript loader, so the child can import the .ts sources.
+  const tryLock = () => execFileSync(process.execPath, [...process.execArgv, script], { encoding: 'utf8' }).trim();
   const lock = await b.store.acquireLock('gc', 60_000);
   t.ok(lock);
-  const { execFileSync } = await import('node:child_process');
-  const probe = (name: string) =>
-    execFileSync(process.execPath, ['--input-type=module', '-e', `
-      import Database from 'better-sqlite3';
-      const db = new Database(${JSON.stringify(b.path)});
-      db.pragma('busy_timeout = 5000');
-      const row = db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(${JSON.stringify(name)});
-      process.stdout.write(row && row.expires_at > Date.now() ? 'held' : 'free');
-    `], { cwd: process.cwd(), encoding: 'utf8' });
-  t.equal(probe('gc'), 'held');
+  t.equal(tryLock(), 'busy', 'held against the other process');
   await lock!.release();
-  t.equal(probe('gc'), 'free');
+  t.equal(tryLock(), 'taken', 'free once released');
+  t.equal(await b.store.acquireLock('gc', 60_000), undefined, 'and now the other process holds it');
 });
 
 t.test('a write interrupted by an exception leaves nothing behind', async (t) => {
@@ -133,18 +137,20 @@ t.test('a write interrupted by an exception leaves nothing behind', async (t) =>
   await store.putManifest('r', m('old'), { name: 'latest', version: v(100) });
   const before = await store.readOutbox(0, 100);
 
-  // A manifest whose blob list cannot be serialised fails after the manifest row and the manifest.put event
-  // were written inside the transaction: neither may survive.
-  const poisoned = { ...m('new'), blobs: [digestOf('ok'), 1n as unknown as Digest] };
-  await t.rejects(store.putManifest('r', poisoned, { name: 'latest', version: v(200) }));
-  t.equal(await store.getManifest('r', poisoned.digest), undefined, 'no manifest');
+  // A trigger refuses the tag write, which comes after the manifest row, its references and the manifest.put
+  // event were written inside the same transaction: none of them may survive.
+  const db = new Database(b.path);
+  t.teardown(() => db.close());
+  db.exec(`CREATE TRIGGER refuse_tag BEFORE UPDATE ON tags BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  await t.rejects(store.putManifest('r', m('new'), { name: 'latest', version: v(200) }), /refused/);
+  t.equal(await store.getManifest('r', m('new').digest), undefined, 'no manifest');
+  t.same(db.prepare('SELECT count(*) AS n FROM manifest_refs').get(), { n: 1 }, 'no references but the old one');
   t.same((await store.getTag('r', 'latest'))?.digest, m('old').digest, 'tag unmoved');
   t.same(await store.readOutbox(0, 100), before, 'no event');
+  db.exec('DROP TRIGGER refuse_tag');
 
   // Same for a failure in the middle of deleteManifest's tag tombstoning (simulated with a trigger that
   // aborts the manifest row delete, which runs after the tags were tombstoned and their events appended).
-  const db = new Database(b.path);
-  t.teardown(() => db.close());
   db.exec(`CREATE TRIGGER refuse BEFORE DELETE ON manifests BEGIN SELECT RAISE(ABORT, 'refused'); END`);
   await t.rejects(store.deleteManifest('r', m('old').digest, v(300)), /refused/);
   t.same((await store.getTag('r', 'latest'))?.digest, m('old').digest, 'tag still live');
