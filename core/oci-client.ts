@@ -1,0 +1,376 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { OciErrorCode } from './errors.js';
+import type { Digest } from './digest.js';
+import type { ByteRange } from './range.js';
+
+// One OCI distribution client for everything Berth sends to a registry — replication to Berth, CNCF distribution
+// or Harbor, and the P2P agent's origin fetches. It does the Docker token dance (Bearer challenge → token
+// service with Basic credentials, tokens cached per scope) or plain Basic, and speaks the spec's upload flows.
+
+export interface OciClientOptions {
+  /** e.g. http://127.0.0.1:5000 */
+  baseUrl: string;
+  username?: string;
+  password?: string;
+  /** A ready bearer token (e.g. the P2P agent forwarding its caller's). */
+  bearer?: string;
+  /** Per-request timeout in ms for everything but blob bodies (default 30 s). */
+  timeoutMs?: number;
+  userAgent?: string;
+  /** Extra headers on every request (e.g. Berth-Tag-Version between Berth peers). */
+  headers?: Record<string, string>;
+}
+
+export interface ManifestResponse {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+export interface BlobResponse {
+  stream: Readable;
+  /** Bytes in this response (the range's length for a range). */
+  length: number;
+  /** The blob's whole size when the server said (Content-Range total or Content-Length). */
+  size?: number;
+}
+
+/** Opens the bytes of a blob from `offset` on: upload resumption re-opens from the destination's offset. */
+export type BlobSource = (offset: number) => Promise<Readable>;
+
+export class OciClientError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: OciErrorCode | 'UNKNOWN',
+    message: string,
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.name = 'OciClientError';
+  }
+}
+
+interface Challenge {
+  scheme: 'bearer' | 'basic';
+  params: Record<string, string>;
+}
+
+const allManifestTypes = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+];
+
+export class OciClient {
+  private readonly base: string;
+  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private challenge: Challenge | undefined;
+
+  constructor(private readonly opts: OciClientOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+  }
+
+  async ping(): Promise<void> {
+    const r = await this.request('GET', '/v2/', { scope: undefined });
+    await expectStatus(r, [200]);
+  }
+
+  async getManifest(repository: string, reference: string, accept: string[] = allManifestTypes): Promise<ManifestResponse | undefined> {
+    const r = await this.request('GET', `/v2/${repository}/manifests/${reference}`, { scope: pull(repository), headers: { Accept: accept.join(', ') } });
+    if (r.status === 404) return drain(r, undefined);
+    await expectStatus(r, [200]);
+    const bytes = Buffer.from(await r.arrayBuffer());
+    return { bytes, mediaType: (r.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest: r.headers.get('docker-content-digest') as Digest };
+  }
+
+  async headManifest(repository: string, reference: string): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+    const r = await this.request('HEAD', `/v2/${repository}/manifests/${reference}`, { scope: pull(repository), headers: { Accept: allManifestTypes.join(', ') } });
+    if (r.status === 404) return undefined;
+    await expectStatus(r, [200]);
+    return {
+      digest: r.headers.get('docker-content-digest') as Digest,
+      mediaType: (r.headers.get('content-type') ?? '').split(';')[0]!.trim(),
+      size: Number(r.headers.get('content-length') ?? 0),
+    };
+  }
+
+  /** PUT a manifest; returns the digest the registry computed. */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string, headers: Record<string, string> = {}): Promise<Digest> {
+    const r = await this.request('PUT', `/v2/${repository}/manifests/${reference}`, {
+      scope: push(repository),
+      headers: { 'Content-Type': mediaType, ...headers },
+      body: bytes,
+    });
+    await expectStatus(r, [200, 201, 202]);
+    return r.headers.get('docker-content-digest') as Digest;
+  }
+
+  /** DELETE a manifest by tag or digest; false when it was not there. */
+  async deleteManifest(repository: string, reference: string, headers: Record<string, string> = {}): Promise<boolean> {
+    const r = await this.request('DELETE', `/v2/${repository}/manifests/${reference}`, { scope: `repository:${repository}:delete`, headers });
+    if (r.status === 404) return drain(r, false);
+    await expectStatus(r, [200, 202, 204]);
+    return true;
+  }
+
+  /** Every tag, following Link pagination. Undefined when the repository is unknown. */
+  async listTags(repository: string, pageSize = 1000): Promise<string[] | undefined> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=${pageSize}`;
+    while (path) {
+      const r = await this.request('GET', path, { scope: pull(repository) });
+      if (r.status === 404) return drain(r, tags.length ? tags : undefined);
+      await expectStatus(r, [200]);
+      const body = (await r.json()) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      path = nextLink(r.headers.get('link'));
+    }
+    return tags;
+  }
+
+  async catalog(pageSize = 1000): Promise<string[]> {
+    const repos: string[] = [];
+    let path: string | undefined = `/v2/_catalog?n=${pageSize}`;
+    while (path) {
+      const r = await this.request('GET', path, { scope: 'registry:catalog:*' });
+      await expectStatus(r, [200]);
+      repos.push(...(((await r.json()) as { repositories?: string[] }).repositories ?? []));
+      path = nextLink(r.headers.get('link'));
+    }
+    return repos;
+  }
+
+  /** The blob's size when the repository holds it. */
+  async headBlob(repository: string, digest: Digest): Promise<number | undefined> {
+    const r = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { scope: pull(repository) });
+    if (r.status === 404) return undefined;
+    await expectStatus(r, [200]);
+    return Number(r.headers.get('content-length'));
+  }
+
+  /** Streams a blob (or a range of it). Redirects (S3 presigned URLs) are followed. */
+  async getBlob(repository: string, digest: Digest, range?: ByteRange, signal?: AbortSignal): Promise<BlobResponse> {
+    const headers: Record<string, string> = range ? { Range: `bytes=${range.start}-${range.end}` } : {};
+    const r = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { scope: pull(repository), headers, stream: true, signal });
+    await expectStatus(r, range ? [206, 200] : [200]);
+    const length = Number(r.headers.get('content-length'));
+    const total = /\/(\d+)$/.exec(r.headers.get('content-range') ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : r.status === 200 ? length : undefined;
+    return { stream: Readable.fromWeb(r.body as WebReadableStream<Uint8Array>), length, size };
+  }
+
+  /** Cross-repository mount (spec end-11). True when the registry mounted it (201). */
+  async mountBlob(repository: string, digest: Digest, from: string): Promise<boolean> {
+    const r = await this.request('POST', `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
+      scope: `${push(repository)} ${pull(from)}`,
+    });
+    await expectStatus(r, [201, 202]);
+    if (r.status === 202) {
+      // A session was opened as a fallback; close it so it does not linger.
+      const loc = r.headers.get('location');
+      if (loc) await this.request('DELETE', loc, { scope: push(repository) }).then((x) => drain(x, undefined)).catch(() => undefined);
+    }
+    return r.status === 201;
+  }
+
+  /**
+   * Uploads a blob of `size` bytes. Small blobs go in one POST+PUT; larger ones in chunks of `chunkSize`, and
+   * after a failure the upload continues from the offset the registry reports (spec end-13), re-opening `source`
+   * there — up to `retries` times. Returns the digest.
+   */
+  async uploadBlob(repository: string, digest: Digest, size: number, source: BlobSource, opts: { chunkSize?: number; retries?: number; signal?: AbortSignal } = {}): Promise<Digest> {
+    const chunkSize = opts.chunkSize ?? 64 * 1024 * 1024;
+    let location = await this.startUpload(repository);
+    if (size <= chunkSize) {
+      const r = await this.request('PUT', withDigest(location, digest), {
+        scope: push(repository),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+        body: await source(0),
+        signal: opts.signal,
+      });
+      await expectStatus(r, [201]);
+      return digest;
+    }
+    let offset = 0;
+    let failures = 0;
+    while (offset < size) {
+      const end = Math.min(size, offset + chunkSize) - 1;
+      try {
+        const body = limit(await source(offset), end - offset + 1);
+        const r = await this.request('PATCH', location, {
+          scope: push(repository),
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${end}`, 'Content-Length': String(end - offset + 1) },
+          body,
+          signal: opts.signal,
+        });
+        await expectStatus(r, [202]);
+        location = r.headers.get('location') ?? location;
+        offset = end + 1;
+      } catch (e) {
+        if (opts.signal?.aborted || ++failures > (opts.retries ?? 5)) throw e;
+        await new Promise((res) => setTimeout(res, Math.min(30_000, 250 * 2 ** failures)));
+        const status = await this.uploadStatus(location, repository).catch(() => undefined);
+        if (status) {
+          offset = status.offset;
+          location = status.location;
+        } else {
+          // The session is gone: start again from zero.
+          location = await this.startUpload(repository);
+          offset = 0;
+        }
+      }
+    }
+    const r = await this.request('PUT', withDigest(location, digest), { scope: push(repository), headers: { 'Content-Length': '0' } });
+    await expectStatus(r, [201]);
+    return digest;
+  }
+
+  /** GET on an upload session: how many bytes the registry holds. */
+  async uploadStatus(location: string, repository: string): Promise<{ offset: number; location: string }> {
+    const r = await this.request('GET', location, { scope: push(repository) });
+    await expectStatus(r, [204]);
+    const range = /^(?:bytes=)?0-(\d+)$/.exec(r.headers.get('range') ?? '');
+    const offset = range ? Number(range[1]) + 1 : 0;
+    return { offset, location: r.headers.get('location') ?? location };
+  }
+
+  private async startUpload(repository: string): Promise<string> {
+    const r = await this.request('POST', `/v2/${repository}/blobs/uploads/`, { scope: push(repository), headers: { 'Content-Length': '0' } });
+    await expectStatus(r, [202]);
+    const loc = r.headers.get('location');
+    if (!loc) throw new OciClientError(r.status, 'UNKNOWN', 'upload session without Location');
+    return loc;
+  }
+
+  // --- transport and the token dance ---
+
+  private async request(
+    method: string,
+    pathOrUrl: string,
+    o: { scope: string | undefined; headers?: Record<string, string>; body?: Buffer | Readable; stream?: boolean; signal?: AbortSignal },
+  ): Promise<Response> {
+    const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.base}${pathOrUrl}`;
+    const send = async (auth: string | undefined) => {
+      const headers: Record<string, string> = { 'User-Agent': this.opts.userAgent ?? 'berth', ...this.opts.headers, ...o.headers };
+      if (auth) headers.Authorization = auth;
+      const signals = [o.signal, o.stream || o.body instanceof Readable ? undefined : AbortSignal.timeout(this.opts.timeoutMs ?? 30_000)].filter(Boolean) as AbortSignal[];
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'follow', signal: signals.length ? AbortSignal.any(signals) : undefined };
+      if (o.body !== undefined) {
+        init.body = o.body instanceof Readable ? (Readable.toWeb(o.body) as unknown as NonNullable<RequestInit['body']>) : o.body;
+        init.duplex = 'half';
+      }
+      return fetch(url, init);
+    };
+    let r = await send(await this.authorization(o.scope));
+    if (r.status === 401 && !(o.body instanceof Readable)) {
+      const challenge = parseChallenge(r.headers.get('www-authenticate'));
+      await drain(r, undefined);
+      if (challenge) {
+        this.challenge = challenge;
+        this.tokens.delete(o.scope ?? '');
+        r = await send(await this.authorization(o.scope ?? challenge.params.scope));
+      }
+    }
+    return r;
+  }
+
+  private async authorization(scope: string | undefined): Promise<string | undefined> {
+    if (this.opts.bearer) return `Bearer ${this.opts.bearer}`;
+    const basic = this.opts.username !== undefined ? `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}` : undefined;
+    if (!this.challenge) return undefined;
+    if (this.challenge.scheme === 'basic') return basic;
+    const key = scope ?? '';
+    const cached = this.tokens.get(key);
+    if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
+    const { realm, service } = this.challenge.params;
+    if (!realm) return basic;
+    const u = new URL(realm);
+    if (service) u.searchParams.set('service', service);
+    for (const s of (scope ?? '').split(' ').filter(Boolean)) u.searchParams.append('scope', s);
+    const r = await fetch(u, { headers: basic ? { Authorization: basic } : {}, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
+    if (r.status !== 200) {
+      await drain(r, undefined);
+      throw new OciClientError(r.status, r.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token service answered ${r.status}`);
+    }
+    const body = (await r.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new OciClientError(502, 'UNKNOWN', 'token service returned no token');
+    // Renew a little before expiry (default lifetime per the token spec: 60 s).
+    this.tokens.set(key, { token, expires: Date.now() + Math.max(10, (body.expires_in ?? 60) - 10) * 1000 });
+    return `Bearer ${token}`;
+  }
+}
+
+const pull = (repository: string) => `repository:${repository}:pull`;
+const push = (repository: string) => `repository:${repository}:pull,push`;
+
+function withDigest(location: string, digest: Digest): string {
+  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
+}
+
+/** `Bearer realm="…",service="…",scope="…"` → its parts. */
+export function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))/g)) params[p[1]!.toLowerCase()] = p[2] ?? p[3] ?? '';
+  return { scheme, params };
+}
+
+/** RFC 8288: the target of rel="next", if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+async function expectStatus(r: Response, ok: number[]): Promise<void> {
+  if (ok.includes(r.status)) return;
+  let code: OciErrorCode | 'UNKNOWN' = 'UNKNOWN';
+  let message = `${r.status} ${r.statusText}`;
+  let detail: unknown;
+  try {
+    const body = (await r.json()) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+    const e = body.errors?.[0];
+    if (e?.code) code = e.code as OciErrorCode;
+    if (e?.message) message = `${r.status} ${e.code}: ${e.message}`;
+    detail = e?.detail;
+  } catch {
+    /* not an OCI error body */
+  }
+  throw new OciClientError(r.status, code, message, detail);
+}
+
+async function drain<T>(r: Response, value: T): Promise<T> {
+  await r.body?.cancel().catch(() => undefined);
+  return value;
+}
+
+/** The first `n` bytes of a stream. */
+function limit(src: Readable, n: number): Readable {
+  let left = n;
+  return Readable.from(
+    (async function* () {
+      for await (const chunk of src) {
+        const c = chunk as Buffer;
+        if (c.length >= left) {
+          yield c.subarray(0, left);
+          left = 0;
+          break;
+        }
+        left -= c.length;
+        yield c;
+      }
+      src.destroy();
+    })(),
+  );
+}
+
