@@ -182,6 +182,13 @@ export function blobStoreContract(t: Test, makeBackend: () => Promise<BlobBacken
     const long = store.appendUpload(uploadId(1), 5, chunks([Buffer.from('abcd'), Buffer.from('efgh')]), { expectedLength: 4 });
     await t.rejects(long, SizeMismatchError, 'long stream');
     t.equal((await store.uploadInfo(uploadId(1))).size, 5, 'long stream staged nothing');
+    // large enough that an adapter has written some of it before the count is known
+    const big = randomBytes(3 * 1024 * 1024 + 7);
+    const bigParts = [big.subarray(0, 1_000_000), big.subarray(1_000_000, 2_500_000), big.subarray(2_500_000)];
+    await t.rejects(store.appendUpload(uploadId(1), 5, chunks(bigParts), { expectedLength: big.length + 1 }), SizeMismatchError);
+    t.equal((await store.uploadInfo(uploadId(1))).size, 5, 'a large short stream staged nothing');
+    await t.rejects(store.appendUpload(uploadId(1), 5, chunks(bigParts), { expectedLength: big.length - 1 }), SizeMismatchError);
+    t.equal((await store.uploadInfo(uploadId(1))).size, 5, 'a large long stream staged nothing');
     // nothing of the refused chunks leaks into the blob
     await store.appendUpload(uploadId(1), 5, chunks([Buffer.from('tail')]), { expectedLength: 4 });
     const info = await store.commitUpload(uploadId(1), digestOf('head-tail'), 9);
@@ -193,6 +200,9 @@ export function blobStoreContract(t: Test, makeBackend: () => Promise<BlobBacken
     await store.appendUpload(uploadId(1), 0, chunks([Buffer.from('keep')]));
     await t.rejects(store.appendUpload(uploadId(1), 4, failingAfter(Buffer.from('lost')), { expectedLength: 8 }));
     t.equal((await store.uploadInfo(uploadId(1))).size, 4);
+    const big = randomBytes(2 * 1024 * 1024);
+    await t.rejects(store.appendUpload(uploadId(1), 4, failingAfter(big), { expectedLength: 2 * big.length }));
+    t.equal((await store.uploadInfo(uploadId(1))).size, 4, 'nothing of a large failed chunk stays');
     await store.appendUpload(uploadId(1), 4, chunks([Buffer.from('+more')]));
     t.ok(await store.commitUpload(uploadId(1), digestOf('keep+more')));
   });
@@ -201,8 +211,12 @@ export function blobStoreContract(t: Test, makeBackend: () => Promise<BlobBacken
     await store.createUpload(uploadId(1));
     await t.rejects(store.appendUpload(uploadId(1), 0, failingAfter(Buffer.from('arrived'))), /client went away/);
     t.equal((await store.uploadInfo(uploadId(1))).size, 7, 'what arrived is staged');
-    await store.appendUpload(uploadId(1), 7, chunks([Buffer.from(' later')]));
-    t.ok(await store.commitUpload(uploadId(1), digestOf('arrived later')), 'commit hashes exactly the staged bytes');
+    const big = randomBytes(1536 * 1024);
+    await t.rejects(store.appendUpload(uploadId(1), 7, failingAfter(big)), /client went away/);
+    t.equal((await store.uploadInfo(uploadId(1))).size, 7 + big.length, 'a large part that arrived is staged');
+    await store.appendUpload(uploadId(1), 7 + big.length, chunks([Buffer.from(' later')]));
+    const whole = Buffer.concat([Buffer.from('arrived'), big, Buffer.from(' later')]);
+    t.ok(await store.commitUpload(uploadId(1), digestOf(whole)), 'commit hashes exactly the staged bytes');
   });
 
   test('an append that would exceed maxTotal throws SizeMismatchError and stages nothing beyond it', async (t, { store }) => {
@@ -225,6 +239,18 @@ export function blobStoreContract(t: Test, makeBackend: () => Promise<BlobBacken
     const rest = Buffer.from('123456789A').subarray(size);
     await store.appendUpload(uploadId(1), size, chunks([rest]), { maxTotal: 10 });
     t.equal((await store.commitUpload(uploadId(1), digestOf('123456789A'), 10)).size, 10);
+
+    // large enough that an adapter has written some of the stream before it crosses the bound
+    const mib = 1024 * 1024;
+    const big = randomBytes(5 * mib);
+    const limit = 3 * mib + 3;
+    await store.createUpload(uploadId(2));
+    const parts = [0, 1, 2, 3, 4].map((i) => big.subarray(i * mib, (i + 1) * mib));
+    await t.rejects(store.appendUpload(uploadId(2), 0, chunks(parts), { maxTotal: limit }), SizeMismatchError, 'a large stream over the bound');
+    const bigSize = (await store.uploadInfo(uploadId(2))).size;
+    t.ok(bigSize <= limit, `staged size ${bigSize} stays within maxTotal`);
+    await store.appendUpload(uploadId(2), bigSize, chunks([big.subarray(bigSize, limit)]), { maxTotal: limit });
+    t.equal((await store.commitUpload(uploadId(2), digestOf(big.subarray(0, limit)), limit)).size, limit, 'and the staged part is a true prefix');
   });
 
   test('an upload continued on another instance commits there with the digest recomputed', async (t, { store, reopen }) => {
