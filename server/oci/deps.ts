@@ -1,5 +1,6 @@
 import type { ServerConfig } from '../../core/config.js';
-import type { HybridLogicalClock, TagVersion } from '../../core/hlc.js';
+import { parseVersion, type HybridLogicalClock, type TagVersion } from '../../core/hlc.js';
+import { RegistryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
@@ -24,4 +25,17 @@ export interface RegistryDeps {
 /** The version of a local tag write: now on this IDC's clock. */
 export function localVersion(deps: RegistryDeps): TagVersion {
   return { ...deps.clock.tick(), idc: deps.config.idc };
+}
+
+/**
+ * The version a write carries. A write replicated from another Berth brings its own (`Berth-Tag-Version`) and the
+ * IDC it came from (`Berth-Replicated-From`); the clock observes it so later local writes order after it.
+ * Anything else is a local write, versioned now.
+ */
+export function writeVersion(deps: RegistryDeps, header: string, from: string): { version: TagVersion; origin?: string } {
+  const remote = header ? parseVersion(header) : undefined;
+  if (header && !remote) throw new RegistryError('MANIFEST_INVALID', 'malformed Berth-Tag-Version', { detail: { value: header.slice(0, 100) } });
+  if (!remote) return { version: localVersion(deps) };
+  deps.clock.observe(remote);
+  return { version: remote, origin: from || remote.idc };
 }

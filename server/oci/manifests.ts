@@ -6,7 +6,7 @@ import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/m
 import { imageManifestTypes, isIndexType } from '../../core/media-types.js';
 import { parseReference, parseTag } from '../../core/names.js';
 import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
-import { localVersion, type RegistryDeps } from './deps.js';
+import { writeVersion, type RegistryDeps } from './deps.js';
 import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.js';
 
 // spec: "Pulling manifests" (end-3), "Pushing manifests" (end-7), "Deleting tags" / "Deleting manifests" (end-9).
@@ -93,9 +93,13 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
     ...(parsed.subject !== undefined && { subject: parsed.subject.digest }),
     ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
   };
+  const { version, origin } = replicatedWrite(ctx, deps);
   if (tags.length === 0) await deps.meta.putManifest(repository, record);
-  for (const name of tags) await deps.meta.putManifest(repository, record, { name, version: localVersion(deps) });
+  const results: string[] = [];
+  for (const name of tags) results.push((await deps.meta.putManifest(repository, record, { name, version, ...(origin && { origin }) })) ?? 'applied');
   deps.manifests.set(digest, bytes);
+  // Between Berth peers: whether last-writer-wins applied the tag or kept a newer one (replication records it).
+  if (origin && results.length > 0) ctx.set('Berth-Tag-Write', results.join(', '));
 
   emptyResponse(ctx, 201);
   ctx.set('Location', `/v2/${repository}/manifests/${digest}`);
@@ -121,17 +125,23 @@ async function checkReferences(deps: RegistryDeps, repository: string, m: Parsed
   }
 }
 
+function replicatedWrite(ctx: Context, deps: RegistryDeps) {
+  return writeVersion(deps, ctx.get('Berth-Tag-Version'), ctx.get('Berth-Replicated-From'));
+}
+
 async function deleteManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['delete'] }]);
   const ref = parseReference(ctx.params.reference!);
+  const { version, origin } = replicatedWrite(ctx, deps);
   if (ref.kind === 'tag') {
     // Deleting a tag removes that tag only; the manifest stays reachable by digest.
     const live = await deps.meta.getTag(repository, ref.tag);
     if (!live) throw manifestUnknown(ref.tag);
-    await deps.meta.deleteTag(repository, ref.tag, localVersion(deps));
+    const result = await deps.meta.deleteTag(repository, ref.tag, version, origin);
+    if (origin) ctx.set('Berth-Tag-Write', result);
   } else {
-    const removed = await deps.meta.deleteManifest(repository, ref.digest, localVersion(deps));
+    const removed = await deps.meta.deleteManifest(repository, ref.digest, version, origin);
     if (removed === undefined) throw manifestUnknown(ref.digest);
   }
   emptyResponse(ctx, 202);
