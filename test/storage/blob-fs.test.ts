@@ -169,3 +169,14 @@ t.test('commit uses the digest computed while the bytes streamed in; a restarted
   await t.rejects(restarted.commitUpload(id, digestOf(sent)), { name: 'DigestMismatchError' }, 'a fresh instance hashes the file itself');
   t.ok(await store.commitUpload(id, digestOf(sent)), 'the streaming instance commits without reading the file again');
 });
+
+t.test('a range reaching past the blob is refused with RANGE_INVALID rather than read short', async (t) => {
+  const root = await tempRoot();
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const store = new FsBlobStore({ root });
+  const d = digestOf('0123456789');
+  await store.put(d, Buffer.from('0123456789'));
+  await t.rejects(store.read(d, { start: 5, end: 10 }), { code: 'RANGE_INVALID', status: 416 });
+  await t.rejects(store.read(d, { start: 10, end: 10 }), { code: 'RANGE_INVALID' });
+  await t.rejects(store.read(d, { start: 6, end: 5 }), { code: 'RANGE_INVALID' });
+});
