@@ -22,6 +22,8 @@ export interface RegistryDeps {
   uploadLocks: UploadLocks;
 }
 
+const MAX_CLOCK_DRIFT_MS = 5 * 60 * 1000;
+
 /** The version of a local tag write: now on this IDC's clock. */
 export function localVersion(deps: RegistryDeps): TagVersion {
   return { ...deps.clock.tick(), idc: deps.config.idc };
@@ -36,6 +38,10 @@ export function writeVersion(deps: RegistryDeps, header: string, from: string): 
   const remote = header ? parseVersion(header) : undefined;
   if (header && !remote) throw new RegistryError('MANIFEST_INVALID', 'malformed Berth-Tag-Version', { detail: { value: header.slice(0, 100) } });
   if (!remote) return { version: localVersion(deps) };
+  // A peer whose clock runs far ahead would win every conflict and drag every clock along: refuse it.
+  if (remote.wall > Date.now() + MAX_CLOCK_DRIFT_MS) {
+    throw new RegistryError('MANIFEST_INVALID', 'Berth-Tag-Version is too far in the future (clock drift)', { detail: { value: header, maxDriftMs: MAX_CLOCK_DRIFT_MS } });
+  }
   deps.clock.observe(remote);
   return { version: remote, origin: from || remote.idc };
 }
