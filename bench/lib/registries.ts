@@ -1,0 +1,218 @@
+// The registries under test: CNCF distribution (Debian's docker-registry) and Berth in its two storage modes,
+// each started on a free loopback port with fresh data directories.
+import { existsSync } from 'node:fs';
+import { writeFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { answers, ensureAptPackage, freePort, freshDir, type Service, type ServicePool } from './processes.js';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
+
+/** A registry that is up and answering. */
+export interface Registry {
+  /** e.g. "distribution", "Berth fs+SQLite" */
+  label: string;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** 127.0.0.1:<port>, as skopeo wants it */
+  host: string;
+  /** The registry's own process (its children, e.g. cluster workers, are found from it). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export type RegistryId = 'distribution' | 'berth-fs' | 'berth-s3';
+
+export interface RegistrySpec {
+  id: RegistryId;
+  label: string;
+  /** The storage shown in row titles for Berth modes. */
+  storage: string;
+  start(pool: ServicePool): Promise<Registry>;
+}
+
+/** Thrown when a registry mode cannot run here; the bench skips that mode and prints the reason. */
+export class ModeUnavailable extends Error {}
+
+export const distribution: RegistrySpec = {
+  id: 'distribution',
+  label: 'distribution',
+  storage: 'filesystem',
+  async start(pool) {
+    ensureAptPackage('docker-registry', 'docker-registry');
+    const dir = await freshDir('distribution');
+    const port = await freePort();
+    const config = join(dir, 'config.yml');
+    // The Debian package's own defaults (filesystem, in-memory descriptor cache) minus auth, quiet logs: the
+    // strongest plain baseline, and no access log to pay for since Berth writes none at level warn either.
+    await writeFile(
+      config,
+      [
+        'version: 0.1',
+        'log:',
+        '  level: error',
+        '  accesslog:',
+        '    disabled: true',
+        'storage:',
+        '  filesystem:',
+        `    rootdirectory: ${join(dir, 'data')}`,
+        '  delete:',
+        '    enabled: true',
+        '  cache:',
+        '    blobdescriptor: inmemory',
+        'http:',
+        `  addr: 127.0.0.1:${port}`,
+        '',
+      ].join('\n'),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const svc = await pool.start({
+      name: 'distribution',
+      command: 'docker-registry',
+      args: ['serve', config],
+      ready: () => answers(`${url}/v2/`),
+    });
+    return registry('distribution', port, svc, [], dir);
+  },
+};
+
+export const berthFs: RegistrySpec = {
+  id: 'berth-fs',
+  label: 'Berth fs+SQLite',
+  storage: 'fs+SQLite',
+  async start(pool) {
+    return startBerth(pool, 'Berth fs+SQLite', {}, []);
+  },
+};
+
+export const berthS3: RegistrySpec = {
+  id: 'berth-s3',
+  label: 'Berth S3+Redis',
+  storage: 'S3+Redis',
+  async start(pool) {
+    const s3rverBin = findS3rver();
+    if (!s3rverBin) throw new ModeUnavailable('s3rver is not installed (npm install brings it with the S3 adapter)');
+    ensureAptPackage('redis-server', 'redis-server');
+
+    const redisDir = await freshDir('redis');
+    const redisPort = await freePort();
+    const redis = await pool.start({
+      name: 'redis-server',
+      command: 'redis-server',
+      args: ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', redisDir],
+      ready: () => redisPing(redisPort),
+    });
+
+    const s3Dir = await freshDir('s3rver');
+    const s3Port = await freePort();
+    const bucket = 'berth-bench';
+    let s3: Service;
+    try {
+      s3 = await pool.start({
+        name: 's3rver',
+        command: process.execPath,
+        args: [s3rverBin, '-d', s3Dir, '-a', '127.0.0.1', '-p', String(s3Port), '--silent', '--configure-bucket', bucket],
+        ready: () => answers(`http://127.0.0.1:${s3Port}/${bucket}`),
+      });
+    } catch (e) {
+      await redis.stop();
+      throw e;
+    }
+    const env = {
+      BERTH_STORAGE: 's3',
+      BERTH_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+      BERTH_S3_BUCKET: bucket,
+      BERTH_S3_REGION: 'us-east-1',
+      // s3rver's fixed credentials.
+      BERTH_S3_ACCESS_KEY: 'S3RVER',
+      BERTH_S3_SECRET_KEY: 'S3RVER',
+      BERTH_META: 'redis',
+      BERTH_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    };
+    try {
+      return await startBerth(pool, 'Berth S3+Redis', env, [s3, redis], [redisDir, s3Dir]);
+    } catch (e) {
+      await s3.stop();
+      await redis.stop();
+      throw e;
+    }
+  },
+};
+
+export const allRegistries: RegistrySpec[] = [distribution, berthFs, berthS3];
+
+async function startBerth(
+  pool: ServicePool,
+  label: string,
+  env: Record<string, string>,
+  backends: Service[],
+  backendDirs: string[] = [],
+): Promise<Registry> {
+  if (!existsSync(berthBin)) throw new ModeUnavailable(`${berthBin} is not built yet`);
+  const dir = await freshDir('berth');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const svc = await pool.start({
+    name: label,
+    command: process.execPath,
+    args: [berthBin, 'serve'],
+    env: {
+      ...process.env,
+      BERTH_AUTH: 'none',
+      BERTH_ADDR: `127.0.0.1:${port}`,
+      BERTH_DATA_DIR: dir,
+      BERTH_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    ready: () => answers(`${url}/healthz`),
+  });
+  return registry(label, port, svc, backends, dir, ...backendDirs);
+}
+
+function registry(label: string, port: number, svc: Service, backends: Service[], ...dirs: string[]): Registry {
+  return {
+    label,
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    pid: svc.pid,
+    stop: async () => {
+      await svc.stop();
+      for (const b of backends) await b.stop();
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    },
+  };
+}
+
+function findS3rver(): string | undefined {
+  try {
+    const pkgJson = createRequire(join(repoRoot, 'package.json')).resolve('s3rver/package.json');
+    const bin = join(dirname(pkgJson), 'bin', 's3rver.js');
+    return existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True once redis answers PING on the port. */
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.on('error', () => resolve(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (b) => {
+      got += b.toString();
+      if (got.includes('\r\n')) {
+        sock.destroy();
+        resolve(got.startsWith('+PONG'));
+      }
+    });
+  });
+}

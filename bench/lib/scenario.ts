@@ -1,0 +1,50 @@
+// What a bench scenario is: the figures it produces and how it measures one registry in one run.
+import type { Registry } from './registries.js';
+import type { ServicePool } from './processes.js';
+
+/** One row of the result table (per Berth mode). */
+export interface Figure {
+  key: string;
+  /** e.g. "blob push 256 MiB monolithic" */
+  title: string;
+  unit: 'MiB/s' | 'req/s' | 'MiB';
+  /** Throughputs: higher is better; memory: lower is better (the ratio is inverted so > 1 still means better). */
+  higherIsBetter: boolean;
+}
+
+export interface BenchSettings {
+  quick: boolean;
+  runs: number;
+  blobSize: number;
+  chunkSize: number;
+  rssBlobSize: number;
+  /** Seconds of load per manifest run. */
+  loadSeconds: number;
+  connections: number;
+  imageLayers: number;
+  imageSize: number;
+  /** Scratch space for the whole bench (OCI layouts, pulled images); removed at the end. */
+  workDir: string;
+  pool: ServicePool;
+}
+
+export interface Scenario {
+  /** The name used to select it: `npm run bench -- <name>` or BENCH_SCENARIOS. */
+  name: string;
+  figures: Figure[];
+  /** Measure against a registry started for this measurement alone, stopped after it (peak memory). */
+  freshRegistry?: boolean;
+  /** Once per run, before the registries take their turns: data that all of them get. */
+  beforeRun?(run: number): Promise<void>;
+  /** One registry's turn in one run: figure key → value in the figure's unit. Throws on any wrong answer. */
+  measure(registry: Registry, run: number): Promise<Record<string, number>>;
+  /** After all runs. */
+  teardown?(): Promise<void>;
+}
+
+/** A short wall-clock timer around one operation. */
+export async function timed(op: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await op();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
