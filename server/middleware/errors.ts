@@ -27,8 +27,8 @@ export async function ociErrors(ctx: Context, next: Next): Promise<void> {
     for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
     ctx.type = 'application/json';
     ctx.body = ctx.method === 'HEAD' ? null : err.toJSON();
-    // A request body we stopped reading must not be parsed as the next request on this connection.
-    if (!ctx.req.readableEnded && ctx.req.readable) ctx.set('Connection', 'close');
+    // A body we did not read (a refused chunk, an oversized manifest) is discarded by node after the response,
+    // which keeps the connection usable and lets the client finish sending and read the error.
   }
 }
 

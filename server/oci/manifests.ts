@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { digestAlgorithm, digestOf, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
-import { imageManifestTypes, isIndexType } from '../../core/media-types.js';
+import { MediaType } from '../../core/media-types.js';
 import { parseReference, parseTag } from '../../core/names.js';
 import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
 import { writeVersion, type RegistryDeps } from './deps.js';
@@ -36,7 +36,7 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
   }
   let record = await deps.meta.getManifest(repository, digest);
   if (!record) throw manifestUnknown(ctx.params.reference!);
-  if (ref.kind === 'tag') record = await negotiate(ctx, deps, repository, record);
+  record = await negotiate(ctx, deps, repository, record, ref.kind === 'tag');
 
   const bytes = await deps.manifests.get(record.digest);
   ctx.status = 200;
@@ -48,20 +48,29 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
 }
 
 /**
- * Content negotiation as distribution does it: a client that accepts no index type asking for a tag that
- * names an index gets the linux/amd64 image from it. Anything else is served as pushed.
+ * Content negotiation as distribution 2.8 does it. No Accept, a wildcard, or the stored type listed: served as
+ * pushed. A Docker manifest list asked for by tag by a client that does not list it yields its linux/amd64
+ * image (the legacy rewrite for old Docker clients); other Docker types are served as pushed. An OCI manifest or
+ * index the client did not list is MANIFEST_UNKNOWN (distribution never converts OCI content).
  */
-async function negotiate(ctx: Context, deps: RegistryDeps, repository: string, record: ManifestRecord): Promise<ManifestRecord> {
-  if (!isIndexType(record.mediaType)) return record;
-  const accept = ctx.get('Accept');
-  if (!accept) return record;
-  const types = accept.split(',').map((t) => t.split(';')[0]!.trim().toLowerCase());
-  if (types.includes(record.mediaType) || types.some((t) => t === '*/*' || isIndexType(t))) return record;
-  if (!types.some((t) => imageManifestTypes.includes(t))) return record;
-  const parsed = parseManifest(await deps.manifests.get(record.digest), record.mediaType);
-  const child = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
-  const childRecord = child && (await deps.meta.getManifest(repository, child.digest));
-  return childRecord ?? record;
+async function negotiate(ctx: Context, deps: RegistryDeps, repository: string, record: ManifestRecord, byTag: boolean): Promise<ManifestRecord> {
+  const types = ctx
+    .get('Accept')
+    .split(',')
+    .map((t) => t.split(';')[0]!.trim().toLowerCase())
+    .filter(Boolean);
+  const accepts = (mediaType: string) => types.length === 0 || types.some((t) => t === mediaType || t === '*/*' || t === 'application/*');
+  if (accepts(record.mediaType)) return record;
+  if (record.mediaType === MediaType.dockerManifestList) {
+    if (!byTag) return record;
+    const parsed = parseManifest(await deps.manifests.get(record.digest), record.mediaType);
+    const child = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    return (child && (await deps.meta.getManifest(repository, child.digest))) || record;
+  }
+  if (!record.mediaType.startsWith('application/vnd.oci.')) return record;
+  throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${record.mediaType}, which the Accept header does not list`, {
+    detail: { mediaType: record.mediaType, accept: types },
+  });
 }
 
 async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {

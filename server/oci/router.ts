@@ -12,8 +12,10 @@ import { uploadRoutes } from './uploads.js';
 export function ociRouter(deps: RegistryDeps): Router {
   const router = new Router();
   router.use(apiVersionHeader);
-  router.get('/v2/', (ctx) => base(ctx, deps));
-  router.head('/v2/', (ctx) => base(ctx, deps));
+  for (const path of ['/v2/', '/v2']) {
+    router.get(path, (ctx) => base(ctx, deps));
+    router.head(path, (ctx) => base(ctx, deps));
+  }
   catalogRoutes(router, deps);
   uploadRoutes(router, deps);
   blobRoutes(router, deps);

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { Collection, MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import { sha256Hex } from './passwords.js';
+
+// OAuth2 refresh tokens (distribution docs/spec/auth/oauth.md): opaque, long, stored only as a digest so a copy
+// of the store cannot be replayed, bound to the subject. What they grant is decided again at each use.
+
+export interface RefreshTokenRecord {
+  id: number;
+  hash: string;
+  subject: string;
+  /** Unix ms. */
+  created_at: number;
+  expires_at: number;
+}
+
+export class RefreshTokens {
+  private readonly tokens: Collection<RefreshTokenRecord>;
+  private readonly clock: () => number;
+
+  constructor(
+    meta: MetaStore,
+    private readonly ttlMs: number,
+    clock?: () => number,
+  ) {
+    this.tokens = meta.collection<RefreshTokenRecord>('refresh_tokens', { unique: ['hash'] });
+    this.clock = clock ?? Date.now;
+  }
+
+  async issue(subject: string): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const t = this.clock();
+    await this.tokens.insert({ hash: sha256Hex(token), subject, created_at: t, expires_at: t + this.ttlMs });
+    return token;
+  }
+
+  /** The subject a live refresh token belongs to; an expired one is removed. */
+  async redeem(token: string): Promise<string | undefined> {
+    if (token.length === 0 || token.length > 512) return undefined;
+    const record = await this.tokens.findOne('hash', sha256Hex(token));
+    if (!record) return undefined;
+    if (record.expires_at <= this.clock()) {
+      await this.tokens.delete(record.id);
+      return undefined;
+    }
+    return record.subject;
+  }
+
+  /** Revokes every refresh token of `subject` (password changed, user or robot removed). */
+  async revokeSubject(subject: string): Promise<void> {
+    for (;;) {
+      const { items } = await this.tokens.list({ where: { subject }, limit: 500 });
+      for (const r of items) await this.tokens.delete(r.id);
+      if (items.length < 500) return;
+    }
+  }
+}

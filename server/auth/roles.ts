@@ -1,0 +1,72 @@
+// Harbor's project roles, with Harbor's ids (clients send these numbers), and what each may do in a project.
+
+export const ROLE_IDS = [1, 2, 3, 4, 5] as const;
+export type RoleId = (typeof ROLE_IDS)[number];
+
+export const PROJECT_ADMIN: RoleId = 1;
+export const DEVELOPER: RoleId = 2;
+export const GUEST: RoleId = 3;
+export const MAINTAINER: RoleId = 4;
+export const LIMITED_GUEST: RoleId = 5;
+
+/** Harbor's role names, as its member API reports them. */
+export const roleNames: Record<RoleId, string> = {
+  1: 'projectAdmin',
+  2: 'developer',
+  3: 'guest',
+  4: 'maintainer',
+  5: 'limitedGuest',
+};
+
+export function isRoleId(n: unknown): n is RoleId {
+  return typeof n === 'number' && (ROLE_IDS as readonly number[]).includes(n);
+}
+
+/** What can be done inside one project. */
+export type ProjectPermission =
+  | 'project.read'
+  | 'project.update'
+  | 'project.delete'
+  | 'member.list'
+  | 'member.manage'
+  | 'robot.manage'
+  | 'repository.pull'
+  | 'repository.push'
+  | 'repository.delete'
+  | 'log.list';
+
+export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
+  'project.read',
+  'project.update',
+  'project.delete',
+  'member.list',
+  'member.manage',
+  'robot.manage',
+  'repository.pull',
+  'repository.push',
+  'repository.delete',
+  'log.list',
+];
+
+// Harbor's matrix: pull for all five; push for admin, maintainer, developer; delete for admin and maintainer;
+// members and robots are managed by the project admin; every role but limited guest may list members.
+const matrix: Record<ProjectPermission, readonly RoleId[]> = {
+  'project.read': [1, 2, 3, 4, 5],
+  'project.update': [1],
+  'project.delete': [1],
+  'member.list': [1, 2, 3, 4],
+  'member.manage': [1],
+  'robot.manage': [1],
+  'repository.pull': [1, 2, 3, 4, 5],
+  'repository.push': [1, 2, 4],
+  'repository.delete': [1, 4],
+  'log.list': [1],
+};
+
+export function roleAllows(role: RoleId, permission: ProjectPermission): boolean {
+  return matrix[permission].includes(role);
+}
+
+export function rolePermissions(role: RoleId): Set<ProjectPermission> {
+  return new Set(PROJECT_PERMISSIONS.filter((p) => roleAllows(role, p)));
+}
