@@ -282,6 +282,14 @@ export function manifestOfSize(img: Image, size: number): Manifest {
   return m;
 }
 
+/** The DiffIDs an image's config lists (the digests of its uncompressed layers), in order. */
+export function diffIdsOf(img: Image): string[] {
+  const cfg = img.manifest.json.config as Descriptor;
+  const blob = img.blobs.find((b) => b.digest === cfg.digest);
+  if (!blob) throw new Error('image has no config blob');
+  return (JSON.parse(blob.bytes.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+}
+
 /** Every blob of an image and its children, each once. */
 export function allBlobs(img: Image): Blob[] {
   return dedupe([...img.children.flatMap(allBlobs), ...img.blobs]);
