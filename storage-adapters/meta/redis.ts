@@ -294,10 +294,12 @@ export class RedisMetaStore implements MetaStore {
 
   constructor(opts: RedisMetaStoreOptions) {
     let prefix = opts.keyPrefix ?? 'berth:';
-    // fail fast while Redis is away (503 at once, not a queue), reconnect in the background for ever
+    // Fail fast while Redis is away (503 at once, not a queue) and reconnect in the background for ever. A command
+    // cut off by a lost connection is failed, never sent again behind the caller's back (an insert would repeat).
     const common: RedisOptions = {
       enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
       connectTimeout: opts.connectTimeoutMs ?? 2000,
       commandTimeout: opts.commandTimeoutMs ?? 5000,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1000),

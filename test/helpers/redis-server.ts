@@ -1,7 +1,7 @@
 // Starts a real `redis-server` (the Debian package's binary) on a free loopback port, with nothing persisted,
 // for the Redis MetaStore tests. The port can be reused to simulate Redis going away and coming back.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,16 +21,37 @@ export interface RedisServer {
   kill(): Promise<void>;
 }
 
-/** Spawns redis-server and resolves once it answers PING. Pass `port` to come back on the same address. */
-export async function startRedis(opts: { port?: number } = {}): Promise<RedisServer> {
+export interface RedisStartOptions {
+  /** Come back on the same address (restart scenarios). */
+  port?: number;
+  /** Extra server arguments, e.g. ['--cluster-enabled', 'yes']. */
+  args?: string[];
+}
+
+/** Spawns redis-server and resolves once it answers PING. */
+export async function startRedis(opts: RedisStartOptions = {}): Promise<RedisServer> {
   const port = opts.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'berth-redis-'));
-  let out = '';
-  const child = spawn(
-    redisServerBin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  return spawnRedis(port, dir, [...args, ...(opts.args ?? [])]);
+}
+
+/** Spawns a Sentinel (redis-server --sentinel) watching the master on `masterPort` under the name `name`. */
+export async function startSentinel(masterPort: number, name = 'mymaster'): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'berth-sentinel-'));
+  // Sentinel rewrites its config file, so it gets its own writable copy.
+  const conf = join(dir, 'sentinel.conf');
+  await writeFile(
+    conf,
+    [`port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`, ''].join('\n'),
   );
+  return spawnRedis(port, dir, [conf, '--sentinel']);
+}
+
+async function spawnRedis(port: number, dir: string, args: string[]): Promise<RedisServer> {
+  let out = '';
+  const child = spawn(redisServerBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -8,7 +8,7 @@ import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
 import { RedisMetaStore } from '../../storage-adapters/meta/redis.js';
 import { metaStoreContract } from '../contract/meta-store.js';
 import { freePort } from '../helpers/berth-process.js';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { startRedis, startSentinel, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -158,6 +158,51 @@ t.test('a lock held on one store is refused to another until its TTL runs out, a
   t.equal(await admin.exists('locks:lock:gc'), 1, "the former owner's release leaves the new owner's lock");
   await taken!.release();
   t.equal(await admin.exists('locks:lock:gc'), 0);
+});
+
+t.test('through Sentinel: the store finds the master by name', async (t) => {
+  const master = await startRedis();
+  const sentinel = await startSentinel(master.port, 'berth-master');
+  t.teardown(async () => {
+    await sentinel.stop();
+    await master.stop();
+  });
+  const store = new RedisMetaStore({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinelName: 'berth-master' });
+  t.teardown(() => store.close());
+  await waitFor(() => store.ping());
+  t.equal(await store.putManifest('r', manifest('m'), { name: 'latest', version: v(1) }), 'applied');
+  const direct = new Redis(master.url);
+  t.teardown(() => direct.disconnect());
+  t.ok((await direct.exists('berth:repos')) === 1, 'the write landed on the master');
+});
+
+t.test('on Redis Cluster: the key prefix becomes a hash tag so every multi-key script runs in one slot', async (t) => {
+  const node = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1'] });
+  t.teardown(() => node.stop());
+  const direct = new Redis(node.url);
+  t.teardown(() => direct.disconnect());
+  await direct.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  await waitFor(async () => {
+    if (!String(await direct.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) throw new Error('cluster not ready');
+  });
+  // the control: on a cluster, one script over keys of different slots is refused
+  await t.rejects(direct.eval("return redis.call('MSET', KEYS[1], 1, KEYS[2], 2)", 2, 'a', 'b'), /CROSSSLOT/);
+
+  const store = new RedisMetaStore({ cluster: [{ host: '127.0.0.1', port: node.port }] });
+  t.teardown(() => store.close());
+  await waitFor(() => store.ping());
+  const m = manifest('m');
+  t.equal(await store.putManifest('lib/app', m, { name: 'latest', version: v(1) }), 'applied');
+  await store.linkBlob('lib/app', digestOf('layer'), 3);
+  t.same(await store.blobRepositories(digestOf('layer')), ['lib/app']);
+  t.same(await store.deleteManifest('lib/app', m.digest, v(2)), ['latest']);
+  t.same((await store.readOutbox(0, 10)).map((e) => e.type), ['manifest.put', 'tag.put', 'tag.delete', 'manifest.delete']);
+  const users = store.collection<{ id: number; name: string }>('users', { unique: ['name'] });
+  await users.insert({ name: 'ann' });
+  await t.rejects(users.insert({ name: 'ann' }), { name: 'ConflictError' });
+  t.ok(await store.acquireLock('gc', 1000));
+  const keys = await direct.keys('*');
+  t.ok(keys.length > 5 && keys.every((k) => k.startsWith('{berth}:')), 'every key carries the {berth} hash tag');
 });
 
 /** Retries `fn` until it resolves (Redis coming back), for at most `ms`. */
