@@ -6,8 +6,10 @@
 //   <prefix>uploads/<id>/seg-<a>-<b>    the bytes [a, b) after the last part, as small objects, until they fill a part
 // An append first writes its parts and segments, then the state; a crash in between leaves the old state, whose
 // objects were never overwritten (part numbers and segment names are never reused for other bytes), so the
-// upload resumes at the old offset. Commit completes the multipart upload, verifies the digest, and copies the
-// object to its final key: a blob exists only there, and only verified.
+// upload resumes at the old offset. Commit verifies the digest (with the hash kept while the bytes streamed
+// through this instance, else by completing the multipart upload and reading it back), then copies the object to
+// its final key: a blob exists only there, and only verified. Production buckets want a lifecycle rule
+// AbortIncompleteMultipartUpload for the uploads/ prefix, for parts of appends that died with their process.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
@@ -59,8 +61,9 @@ export interface S3BlobStoreOptions {
   endpoint?: string;
   bucket: string;
   region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /** Static keys; absent, the SDK's default credential chain applies (environment, instance profile). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
   /** Key prefix inside the bucket, e.g. "berth/". */
   prefix?: string;
   /** Path-style URLs (bucket in the path); defaults to true when an endpoint is given. */
@@ -129,7 +132,7 @@ export class S3BlobStore implements BlobStore {
       region: opts.region,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
-      credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+      ...(opts.accessKeyId && opts.secretAccessKey && { credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } }),
       maxAttempts: opts.maxAttempts ?? 3,
       // Bodies are sized Buffers; the default CRC32 trailers are not understood by every S3-compatible server.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -420,6 +423,8 @@ export class S3BlobStore implements BlobStore {
       }
     } catch (e) {
       if (inFlight) await inFlight.catch(() => {});
+      // a multipart upload begun by this failed append is referenced by no state: give it back now
+      if (multipartId !== undefined && multipartId !== state.multipartId) await this.abortMultipart(id, multipartId).catch(() => {});
       throw e;
     } finally {
       if (!done) await it.return?.();
@@ -497,17 +502,7 @@ export class S3BlobStore implements BlobStore {
   private async dropUpload(id: string, state: UploadState | undefined): Promise<void> {
     const base = `${this.prefix}uploads/${id}/`;
     await this.deleteKey(`${base}state`);
-    if (state?.multipartId && !state.assembled) {
-      try {
-        await this.s3.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.dataKey(id), UploadId: state.multipartId }),
-        );
-      } catch (e) {
-        // Already gone, or a server without the call (s3rver); a bucket lifecycle rule
-        // (AbortIncompleteMultipartUpload) collects what is left.
-        if (isUnavailable(e)) throw mapError(e, `abort ${id}`);
-      }
-    }
+    if (state?.multipartId && !state.assembled) await this.abortMultipart(id, state.multipartId);
     const keys: string[] = [];
     for await (const obj of this.listKeys(base)) keys.push(obj.key);
     await this.deleteKeys(keys);
@@ -522,6 +517,16 @@ export class S3BlobStore implements BlobStore {
     );
     if (!out.UploadId) throw new StorageUnavailableError('S3 returned no multipart upload id');
     return out.UploadId;
+  }
+
+  private async abortMultipart(id: string, multipartId: string): Promise<void> {
+    try {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.dataKey(id), UploadId: multipartId }));
+    } catch (e) {
+      // Already gone, or a server without the call (s3rver); a bucket lifecycle rule
+      // (AbortIncompleteMultipartUpload) collects what is left.
+      if (isUnavailable(e)) throw mapError(e, `abort ${id}`);
+    }
   }
 
   private async uploadPart(id: string, multipartId: string, n: number, body: Buffer): Promise<string> {
