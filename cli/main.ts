@@ -19,8 +19,7 @@ program
     const config = configOrExit(opts.config);
     const log = createLogger(config.log_level, { service: 'berth-serve' });
     if (superviseWorkers(config.workers, log)) return;
-    const blobs = await openBlobStore(config);
-    const meta = await openMetaStore(config);
+    const { blobs, meta } = await openStoresOrExit(config);
     const registry = await startRegistry(config, log, { blobs, meta });
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -43,8 +42,7 @@ program
   .action(async (opts: { config?: string; dryRun?: boolean; grace?: string }) => {
     const config = configOrExit(opts.config);
     const log = createLogger(config.log_level, { service: 'berth-gc' });
-    const blobs = await openBlobStore(config);
-    const meta = await openMetaStore(config);
+    const { blobs, meta } = await openStoresOrExit(config);
     const graceSeconds = opts.grace !== undefined ? Number(opts.grace) : config.gc_grace_seconds;
     if (!Number.isFinite(graceSeconds) || graceSeconds < 0) fail('--grace must be a non-negative number of seconds');
     const report = await collectGarbage({ blobs, meta, log }, { graceMs: graceSeconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000, dryRun: opts.dryRun });
@@ -60,6 +58,20 @@ function configOrExit(file: string | undefined): ServerConfig {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+}
+
+/** Opens both stores and checks they answer, so a configuration that cannot work stops the process at start. */
+async function openStoresOrExit(config: ServerConfig) {
+  const blobs = await openBlobStore(config);
+  const meta = await openMetaStore(config);
+  const where = { storage: config.storage === 's3' ? `s3 bucket ${config.s3_bucket} at ${config.s3_endpoint ?? 'AWS'}` : `filesystem ${config.data_dir}`, meta: config.meta === 'redis' ? `redis ${config.redis_url ?? config.redis_sentinels ?? config.redis_cluster}` : `sqlite in ${config.data_dir}` };
+  const checks = await Promise.allSettled([blobs.ping(), meta.ping()]);
+  const problems = checks.flatMap((c, i) => (c.status === 'rejected' ? [`${i === 0 ? where.storage : where.meta}: ${(c.reason as Error).message}`] : []));
+  if (problems.length > 0) {
+    await Promise.allSettled([blobs.close(), meta.close()]);
+    fail(`cannot use the configured stores:\n  ${problems.join('\n  ')}`);
+  }
+  return { blobs, meta };
 }
 
 function fail(message: string): never {

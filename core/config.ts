@@ -10,12 +10,24 @@ const hostPort = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:5000');
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** A byte count: a number, or a number with a unit (`64MiB`, `1.5GB`, `100MiB/s` for rates). */
+const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*(?:\/s)?\s*$/i.exec(String(v));
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'expected a byte count such as 1048576, 64MiB or 1GB' });
+    return z.NEVER;
+  }
+  const unit = (m[2] ?? '').toUpperCase().replace(/B$/, '');
+  const scale: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, KI: 2 ** 10, MI: 2 ** 20, GI: 2 ** 30, TI: 2 ** 40 };
+  return Math.round(Number(m[1]) * scale[unit]!);
+});
 
 export const serverSchema = z
   .object({
     addr: hostPort.default('0.0.0.0:5000'),
     data_dir: z.string().min(1).default('./data'),
-    auth: z.enum(['none', 'token']).default('none'),
+    /** token: Docker token auth, projects and roles (default). none: no access control at all (explicit opt-out). */
+    auth: z.enum(['none', 'token']).default('token'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** The URL clients use to reach this registry (token realm, P2P URLs); derived from addr when unset. */
     public_url: z.string().url().optional(),
@@ -32,8 +44,13 @@ export const serverSchema = z
     s3_redirect: bool.default(false),
 
     meta: z.enum(['sqlite', 'redis']).default('sqlite'),
-    redis_url: z.string().optional(),
+    redis_url: z.string().regex(/^rediss?:\/\//, 'expected redis://[:password@]host:port[/db]').optional(),
     redis_prefix: z.string().default('berth:'),
+    /** Sentinel: "host:port,host:port" and the master's name (redis_url may still carry password and db). */
+    redis_sentinels: z.string().optional(),
+    redis_sentinel_name: z.string().default('mymaster'),
+    /** Cluster: seed nodes "host:port,host:port". */
+    redis_cluster: z.string().optional(),
 
     /** Largest manifest accepted, bytes (spec: registries should accept at least 4 MiB). */
     max_manifest_bytes: int(4 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -45,13 +62,66 @@ export const serverSchema = z
     upload_ttl_seconds: int(60).default(24 * 3600),
     /** Run GC inside `berth serve` every N seconds (0: never; use `berth gc`). */
     gc_interval_seconds: int(0).default(0),
+    /** Password of the `admin` user created at first start; unset: one is generated and printed once. */
+    admin_password: z.string().min(1).optional(),
+    /** Lifetime of registry bearer tokens (spec: at least 60 s). */
+    token_ttl_seconds: int(60, 24 * 3600).default(900),
+    /** Lifetime of OAuth2 refresh tokens (offline_token / access_type=offline). */
+    refresh_token_ttl_seconds: int(60).default(7 * 24 * 3600),
+    /** A token signing key signs this long before a new one replaces it. */
+    signing_key_rotation_seconds: int(60).default(7 * 24 * 3600),
+    /** Let every user create projects (Harbor's project_creation_restriction "everyone"); else system admins only. */
+    allow_user_projects: bool.default(false),
+    /** Failed logins allowed per user, and per client address, in each window before further tries are refused. */
+    login_max_failures_per_user: int(1).default(10),
+    login_max_failures_per_address: int(1).default(100),
+    login_failure_window_seconds: int(1).default(300),
     /** HTTP worker processes (node cluster); 1 runs in-process. */
     workers: int(1, 64).default(1),
+
+    // P2P distribution (server/p2p): metainfo, the tracker-scheduler and the origin's own seed.
+    /** Blob bytes per second the origin may send, all paths together (GET, web seed, its seeding); 0: no cap. */
+    egress_limit: byteSize.default(0),
+    /** Where the origin's BitTorrent seed listens; port 0 picks a free one (agents learn it from the tracker). */
+    p2p_seed_addr: hostPort.default('0.0.0.0:0'),
+    /** The IPv4 address agents reach the seed on; default: public_url's host when it is one, else 127.0.0.1. */
+    p2p_seed_ip: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected an IPv4 address').optional(),
+    /** Peers the origin's seed uploads to at once (its upload slots). */
+    p2p_seed_slots: int(1, 256).default(4),
+    /** Lifetime of the tracker ticket a .torrent carries (announces with it are admitted without re-checking). */
+    p2p_ticket_ttl_seconds: int(60).default(12 * 3600),
+    /** Lifetime of the signed web-seed URL in a .torrent. */
+    p2p_webseed_ttl_seconds: int(60).default(3600),
+    /** Repositories (globs, comma-separated, e.g. "library/*,team/app") whose pushed tags are preheated to seed agents. */
+    p2p_preheat_on_push: z.string().default(''),
+
+    /** `berth serve` runs the replication engine in-process unless `off` (then run `berth replicate`). */
+    replicator: z.enum(['on', 'off']).default('on'),
+    /** Secret that encrypts registry credentials at rest (≥ 16 chars; the same on every instance sharing a
+     *  MetaStore). Unset: a random key kept in <data_dir>/replication.key. */
+    replication_key: z.string().min(16).optional(),
+    /** How often the replicator looks at the outbox and its queue, ms. */
+    replication_poll_ms: int(20, 60_000).default(500),
+    /** Anti-entropy: every N seconds each event-based push policy compares tags with its destination (0: never). */
+    replication_reconcile_seconds: int(0).default(60),
+    /** Transfers running at once per policy. */
+    replication_concurrency: int(1, 64).default(4),
+    /** Blob upload chunk size in MiB: a failed transfer resumes from the last chunk the destination holds. */
+    replication_chunk_mb: int(1, 4096).default(32),
+    /** Attempts per task before it fails (backoff doubles from 1 s up to 30 s). */
+    replication_max_attempts: int(1, 1000).default(10),
+    /** A task with no progress for this long fails (and is retried) instead of hanging. */
+    replication_idle_timeout_seconds: int(1).default(60),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.storage === 's3' && !c.s3_bucket) ctx.addIssue({ code: 'custom', path: ['s3_bucket'], message: 'required when storage is s3' });
-    if (c.meta === 'redis' && !c.redis_url) ctx.addIssue({ code: 'custom', path: ['redis_url'], message: 'required when meta is redis' });
+    if (c.meta === 'redis' && !c.redis_url && !c.redis_sentinels && !c.redis_cluster) {
+      ctx.addIssue({ code: 'custom', path: ['redis_url'], message: 'required when meta is redis (or redis_sentinels / redis_cluster)' });
+    }
+    if (c.storage === 's3' && Boolean(c.s3_access_key) !== Boolean(c.s3_secret_key)) {
+      ctx.addIssue({ code: 'custom', path: ['s3_secret_key'], message: 's3_access_key and s3_secret_key go together' });
+    }
   });
 
 export type ServerConfig = z.infer<typeof serverSchema>;
@@ -106,10 +176,60 @@ export function loadServerConfig(opts: { file?: string; env?: NodeJS.ProcessEnv 
   return loadConfig(serverSchema, { ...opts, keys: Object.keys(serverSchema.shape) });
 }
 
+/** "host:port,host:port" → their parts. */
+export function parseHostList(list: string): { host: string; port: number }[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(splitHostPort);
+}
+
 /** Splits "host:port" (IPv6 in brackets); an empty host means all interfaces. */
 export function splitHostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   let host = addr.slice(0, i);
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   return { host: host || '0.0.0.0', port: Number(addr.slice(i + 1)) };
+}
+
+/** `berth agent`: the per-node P2P agent (p2p-agent/). */
+export const agentSchema = z
+  .object({
+    /** The local pull-only registry endpoint (docker pull 127.0.0.1:65001/<repo>:<tag>). */
+    agent_addr: hostPort.default('127.0.0.1:65001'),
+    /** The origin registry, e.g. http://registry.internal:5000. */
+    origin: z.string().url(),
+    agent_data_dir: z.string().min(1).default('./agent-data'),
+    /** This node's IDC: the tracker hands out peers of the same IDC first. */
+    idc: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
+    /** Size limit of the blob cache (least recently used blobs go first). */
+    agent_cache_max: byteSize.default(10 * 2 ** 30),
+    /** TCP port peers connect to (BitTorrent wire). */
+    agent_peer_port: int(0, 65535).default(6881),
+    /** The IPv4 address peers reach this agent on; default: the address the tracker sees. */
+    agent_peer_ip: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected an IPv4 address').optional(),
+    /** seed: also fetch what the origin asks to preheat (needs agent_username/agent_password with pull rights). */
+    agent_role: z.enum(['node', 'seed']).default('node'),
+    agent_username: z.string().optional(),
+    agent_password: z.string().optional(),
+    /** Blobs smaller than this are proxied to the origin instead of fetched through the swarm. */
+    agent_p2p_min_bytes: byteSize.default(2 ** 20),
+    /** With no piece data from peers for this long, the agent fetches from the origin (web seed). */
+    agent_stall_ms: int(200, 600_000).default(5000),
+    /** Connections per swarm. */
+    agent_max_peers: int(1, 500).default(20),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.agent_role === 'seed' && (c.agent_username === undefined) !== (c.agent_password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['agent_password'], message: 'agent_username and agent_password go together' });
+    }
+  });
+
+export type AgentConfig = z.infer<typeof agentSchema>;
+
+export function loadAgentConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): AgentConfig {
+  return loadConfig(agentSchema, { ...opts, keys: Object.keys(agentSchema.shape) });
 }

@@ -1,27 +1,44 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, type ServerConfig } from '../core/config.js';
+import { parseHostList, type ServerConfig } from '../core/config.js';
 import type { BlobStore } from './blob/blob-store.js';
 import type { MetaStore } from './meta/meta-store.js';
 
 // Chooses the adapters the configuration names. S3 and Redis load only when asked for.
 
 export async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
-  if (config.storage === 'fs') {
-    const { FsBlobStore } = await import('./blob/fs.js');
-    const root = resolve(config.data_dir);
-    await mkdir(root, { recursive: true });
-    return new FsBlobStore({ root, fsync: config.fsync });
+  if (config.storage === 's3') {
+    // The SDK warns on every start that future releases will need Node 22; ours is pinned in the lockfile.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const { S3BlobStore } = await import('./blob/s3.js');
+    return new S3BlobStore({
+      endpoint: config.s3_endpoint,
+      bucket: config.s3_bucket!,
+      region: config.s3_region,
+      accessKeyId: config.s3_access_key,
+      secretAccessKey: config.s3_secret_key,
+      prefix: config.s3_prefix,
+      presignRedirect: config.s3_redirect,
+    });
   }
-  throw new ConfigError(`storage ${config.storage} is not available in this build`);
+  const { FsBlobStore } = await import('./blob/fs.js');
+  const root = resolve(config.data_dir);
+  await mkdir(root, { recursive: true });
+  return new FsBlobStore({ root, fsync: config.fsync });
 }
 
 export async function openMetaStore(config: ServerConfig): Promise<MetaStore> {
-  if (config.meta === 'sqlite') {
-    const { SqliteMetaStore } = await import('./meta/sqlite.js');
-    const dir = resolve(config.data_dir);
-    await mkdir(dir, { recursive: true });
-    return SqliteMetaStore.open({ path: join(dir, 'meta.db') });
+  if (config.meta === 'redis') {
+    const { RedisMetaStore } = await import('./meta/redis.js');
+    return new RedisMetaStore({
+      url: config.redis_url,
+      keyPrefix: config.redis_prefix,
+      ...(config.redis_sentinels && { sentinels: parseHostList(config.redis_sentinels), sentinelName: config.redis_sentinel_name }),
+      ...(config.redis_cluster && { cluster: parseHostList(config.redis_cluster) }),
+    });
   }
-  throw new ConfigError(`meta ${config.meta} is not available in this build`);
+  const { SqliteMetaStore } = await import('./meta/sqlite.js');
+  const dir = resolve(config.data_dir);
+  await mkdir(dir, { recursive: true });
+  return SqliteMetaStore.open({ path: join(dir, 'meta.db') });
 }
