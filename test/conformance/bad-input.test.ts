@@ -140,6 +140,15 @@ t.test('a descriptor with a malformed digest answers 400 (MANIFEST_INVALID or DI
   expectOciError(t, await reg.putManifest(repo, 'bad-descriptor', body, MediaType.ociManifest), 400, ['MANIFEST_INVALID', 'DIGEST_INVALID']);
 });
 
+t.test('a tag of 128 characters, the longest the grammar allows, is valid', async (t) => {
+  const tag = 'T' + 'a_.-'.repeat(31) + 'abc';
+  t.equal(tag.length, 128);
+  const put = await reg.putManifest(repo, tag, good.manifest.bytes, good.manifest.mediaType);
+  t.equal(put.status, 201);
+  t.equal((await reg.getManifest(repo, tag, good.manifest.mediaType)).status, 200);
+  t.equal((await reg.send('DELETE', `/v2/${repo}/manifests/${good.manifest.digest}`)).status, 202, 'clean up for the tag list below');
+});
+
 t.test('invalid tags answer 400 and store nothing', berthOnly('an invalid tag falls through the router: 404'), async (t) => {
   for (const tag of ['-leading-dash', '.leading-dot', 'a'.repeat(129), 'has%20space']) {
     expectOciError(t, await raw('PUT', `/v2/${repo}/manifests/${tag}`, { headers: { 'content-type': good.manifest.mediaType }, body: good.manifest.bytes }), 400, ['MANIFEST_INVALID', 'TAG_INVALID'], tag.slice(0, 20));

@@ -267,3 +267,27 @@ t.test('two sessions for the same repository are independent', async (t) => {
   t.same((await reg.send('GET', blobPath(a.digest))).body, a.bytes);
   t.same((await reg.send('GET', blobPath(c.digest))).body, c.bytes);
 });
+
+t.test('two sessions uploading the same blob both complete, and the blob is stored once under its digest', async (t) => {
+  const b = randomBlob(4000);
+  const s1 = await session(t);
+  const s2 = await session(t);
+  const r1 = await patch(s1.location, b.bytes, 0);
+  const r2 = await patch(s2.location, b.bytes, 0);
+  t.equal((await reg.send('PUT', r1.headers.get('location')!, { query: { digest: b.digest } })).status, 201);
+  t.equal((await reg.send('PUT', r2.headers.get('location')!, { query: { digest: b.digest } })).status, 201);
+  t.same((await reg.send('GET', blobPath(b.digest))).body, b.bytes);
+});
+
+t.test("a session cannot be driven through another repository's path", async (t) => {
+  const { location } = await session(t);
+  const u = reg.url(location);
+  const other = reg.url(u.pathname.replace(`/v2/${repo}/`, '/v2/conformance/intruder/') + u.search);
+  t.not(other.pathname, u.pathname);
+  const b = randomBlob(100);
+  const put = await reg.send('PUT', other.toString(), { query: { digest: b.digest }, headers: { 'content-type': 'application/octet-stream' }, body: b.bytes });
+  expectOciError(t, put, [400, 404], ['BLOB_UPLOAD_UNKNOWN', 'BLOB_UPLOAD_INVALID']);
+  t.equal((await reg.send('HEAD', blobPath(b.digest, 'conformance/intruder'))).status, 404, 'nothing stored in the other repository');
+  t.equal((await reg.send('HEAD', blobPath(b.digest))).status, 404, 'nor in the session repository');
+  t.equal((await reg.send('GET', location)).status, 204, 'the session is still usable where it belongs');
+});

@@ -250,6 +250,7 @@ export function expectOciError(t: Test, reply: Reply, status: number | number[],
   const codes = [code].flat();
   const label = what ? `${what}: ` : '';
   t.ok(statuses.includes(reply.status), `${label}status ${statuses.join('|')}`, { got: reply.status, body: reply.text().slice(0, 300) });
+  t.match(reply.headers.get('content-type') ?? '', /^application\/json\b/, `${label}Content-Type is application/json`);
   let body: { errors?: { code?: unknown; message?: unknown }[] } | undefined;
   try {
     body = reply.json();
