@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MiB } from './lib/pattern-blob.js';
 import { freshDir, ServicePool, ServiceStartError } from './lib/processes.js';
 import { allRegistries, ModeUnavailable, repoRoot, type Registry, type RegistrySpec } from './lib/registries.js';
-import { formatValue, machineLines, markdownTable, ratio, Results, targets } from './lib/report.js';
+import { formatValue, loadAverage, machineLines, markdownTable, ratio, Results, targets } from './lib/report.js';
 import type { BenchSettings, Scenario } from './lib/scenario.js';
 import { blobPull } from './scenarios/blob-pull.js';
 import { blobPush } from './scenarios/blob-push.js';
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const modes = (env.BENCH_MODES ?? 'fs,s3').split(',').map((m) => `berth-${m.trim()}`);
   const specs = allRegistries.filter((r) => r.id === 'distribution' || modes.includes(r.id));
 
+  const loadAtStart = loadAverage();
   const results = new Results();
   const notes: string[] = [];
   const unavailable = new Map<string, string>();
@@ -99,7 +100,8 @@ async function main(): Promise<void> {
     await rm(settings.workDir, { recursive: true, force: true });
   }
 
-  const report = render(settings, selected, specs, results, unavailable, notes);
+  const load = `load average ${loadAtStart} at the start, ${loadAverage()} at the end (other work on the machine adds noise)`;
+  const report = render(settings, selected, specs, results, unavailable, notes, load);
   console.log(`\n${report}`);
   const out = join(repoRoot, 'bench', 'results', quick ? 'quick.md' : 'latest.md');
   await mkdir(join(repoRoot, 'bench', 'results'), { recursive: true });
@@ -171,6 +173,7 @@ function render(
   results: Results,
   unavailable: Map<string, string>,
   notes: string[],
+  load: string,
 ): string {
   // Rows for the Berth modes that ran; while none can, one row per figure shows distribution alone.
   const allModes = specs.filter((r) => r.id !== 'distribution');
@@ -201,13 +204,17 @@ function render(
       for (const id of ['distribution', ...running.map((m) => m.id)]) {
         const f = results.failure(fig.key, id);
         if (f) notes.push(`${fig.title}, ${labelOf(id)} failed: ${f}`);
+        const sp = results.spread(fig.key, id);
+        if (sp && sp.max > sp.min * 1.5) {
+          notes.push(`noisy: ${fig.title}, ${labelOf(id)} ranged ${formatValue(sp.min, fig.unit)} – ${formatValue(sp.max, fig.unit)}`);
+        }
       }
     }
   }
   const header = [
     `# Berth vs distribution — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    ...machineLines().map((l) => `${l}  `),
+    ...[...machineLines(), load].map((l) => `${l}  `),
     `runs: ${s.runs} per registry, alternated, medians shown${s.quick ? ' — QUICK MODE (small sizes, smoke check only)' : ''}; ` +
       `BERTH_WORKERS=${process.env.BERTH_WORKERS ?? 'default'}; ratio = Berth / distribution (memory: distribution / Berth), > 1 is better`,
     '',

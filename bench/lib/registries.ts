@@ -114,7 +114,7 @@ export const berthS3: RegistrySpec = {
       s3 = await pool.start({
         name: 's3rver',
         command: process.execPath,
-        args: [s3rverBin, '-d', s3Dir, '-a', '127.0.0.1', '-p', String(s3Port), '--silent', '--configure-bucket', bucket],
+        args: [s3rverBin, '-d', s3Dir, '-a', '127.0.0.1', '-p', String(s3Port), '--silent', '--no-vhost-buckets', '--configure-bucket', bucket],
         ready: () => answers(`http://127.0.0.1:${s3Port}/${bucket}`),
       });
     } catch (e) {

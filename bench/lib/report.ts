@@ -1,6 +1,6 @@
 // Collecting measurements and printing the one result table: medians per registry, Berth/distribution ratios.
 import { spawnSync } from 'node:child_process';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import type { Figure } from './scenario.js';
 
 /** Ratio targets from issue 5 (Berth / distribution), or an absolute ceiling for memory. */
@@ -38,6 +38,12 @@ export class Results {
     return this.samples.get(`${figure}\0${registry}`)?.length ?? 0;
   }
 
+  /** max / min over the runs; well above 1 means the machine was noisy for this figure. */
+  spread(figure: string, registry: string): { min: number; max: number } | undefined {
+    const xs = this.samples.get(`${figure}\0${registry}`) ?? [];
+    return xs.length > 1 ? { min: Math.min(...xs), max: Math.max(...xs) } : undefined;
+  }
+
   failure(figure: string, registry: string): string | undefined {
     return this.failures.get(`${figure}\0${registry}`);
   }
@@ -73,4 +79,9 @@ export function machineLines(): string[] {
     `node ${process.version}; ${version('docker-registry', ['--version'])}; ${version('skopeo', ['--version'])}; load: ${version('sh', ['-c', 'wrk -v 2>&1 | head -1'])
       .replace(/ Copyright.*/, '')}, ${version('sh', ['-c', 'ab -V | head -1']).replace(/^This is ApacheBench, Version ([\d.]+).*/, 'ab $1')}`,
   ];
+}
+
+/** The 1-minute load average now, e.g. "0.12". */
+export function loadAverage(): string {
+  return loadavg()[0]!.toFixed(2);
 }
