@@ -1,11 +1,15 @@
 #!/usr/bin/env node
+import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
-import { ConfigError, loadServerConfig, type ServerConfig } from '../core/config.js';
+import { Registry } from 'prom-client';
+import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../server/gc/collector.js';
 import { startRegistry } from '../server/serve.js';
 import { superviseWorkers } from '../server/cluster.js';
+import { ServerMetrics } from '../server/metrics.js';
+import { startReplication } from '../replicator/service.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
 
@@ -20,12 +24,57 @@ program
     const log = createLogger(config.log_level, { service: 'berth-serve' });
     if (superviseWorkers(config.workers, log)) return;
     const { blobs, meta } = await openStoresOrExit(config);
-    const registry = await startRegistry(config, log, { blobs, meta });
+    const metrics = new ServerMetrics();
+    // Replication's API is always served; its engine runs here unless BERTH_REPLICATOR=off (`berth replicate`).
+    const replication = await startReplication({
+      config,
+      log,
+      stores: { blobs, meta },
+      metrics: metrics.registry,
+      runEngine: config.replicator === 'on',
+    });
+    const registry = await startRegistry(config, log, { blobs, meta }, { routers: [replication.router], metrics });
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => process.exit(1), 10_000);
       force.unref();
+      await replication.close();
       await registry.close();
+      await Promise.allSettled([blobs.close(), meta.close()]);
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+program
+  .command('replicate')
+  .description('run only the replication engine (for `berth serve` instances started with BERTH_REPLICATOR=off)')
+  .option('-c, --config <file>', 'YAML configuration file (BERTH_* variables override it)')
+  .option('--metrics-addr <host:port>', 'serve /metrics here')
+  .action(async (opts: { config?: string; metricsAddr?: string }) => {
+    const config = configOrExit(opts.config);
+    const log = createLogger(config.log_level, { service: 'berth-replicate' });
+    const { blobs, meta } = await openStoresOrExit(config);
+    const metrics = new Registry();
+    const replication = await startReplication({ config, log, stores: { blobs, meta }, metrics, runEngine: true });
+    let server: Server | undefined;
+    if (opts.metricsAddr) {
+      const { host, port } = splitHostPort(opts.metricsAddr);
+      server = createServer((req, res) => {
+        void metrics.metrics().then((text) => {
+          res.writeHead(req.url === '/metrics' ? 200 : 404, { 'Content-Type': metrics.contentType });
+          res.end(req.url === '/metrics' ? text : '');
+        });
+      }).listen(port, host);
+    }
+    log.info({ idc: config.idc }, 'berth replicator started');
+    const shutdown = async (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      server?.close();
+      await replication.close();
       await Promise.allSettled([blobs.close(), meta.close()]);
       process.exit(0);
     };

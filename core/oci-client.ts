@@ -36,6 +36,12 @@ export interface BlobResponse {
   size?: number;
 }
 
+export interface ResponseOptions {
+  signal?: AbortSignal;
+  /** Called with the response headers of a successful request. */
+  onResponse?: (headers: Headers) => void;
+}
+
 /** Opens the bytes of a blob from `offset` on: upload resumption re-opens from the destination's offset. */
 export type BlobSource = (offset: number) => Promise<Readable>;
 
@@ -96,22 +102,33 @@ export class OciClient {
     };
   }
 
-  /** PUT a manifest; returns the digest the registry computed. */
-  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string, headers: Record<string, string> = {}): Promise<Digest> {
+  /** PUT a manifest; returns the digest the registry computed. `onResponse` sees the answer's headers
+   *  (e.g. Berth-Tag-Write between Berth peers). */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    headers: Record<string, string> = {},
+    opts: ResponseOptions = {},
+  ): Promise<Digest> {
     const r = await this.request('PUT', `/v2/${repository}/manifests/${reference}`, {
       scope: push(repository),
       headers: { 'Content-Type': mediaType, ...headers },
       body: bytes,
+      signal: opts.signal,
     });
     await expectStatus(r, [200, 201, 202]);
+    opts.onResponse?.(r.headers);
     return r.headers.get('docker-content-digest') as Digest;
   }
 
   /** DELETE a manifest by tag or digest; false when it was not there. */
-  async deleteManifest(repository: string, reference: string, headers: Record<string, string> = {}): Promise<boolean> {
-    const r = await this.request('DELETE', `/v2/${repository}/manifests/${reference}`, { scope: `repository:${repository}:delete`, headers });
+  async deleteManifest(repository: string, reference: string, headers: Record<string, string> = {}, opts: ResponseOptions = {}): Promise<boolean> {
+    const r = await this.request('DELETE', `/v2/${repository}/manifests/${reference}`, { scope: `repository:${repository}:delete`, headers, signal: opts.signal });
     if (r.status === 404) return drain(r, false);
     await expectStatus(r, [200, 202, 204]);
+    opts.onResponse?.(r.headers);
     return true;
   }
 

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type Router from '@koa/router';
 import type { ServerConfig } from '../core/config.js';
 import { splitHostPort } from '../core/config.js';
 import { HybridLogicalClock } from '../core/hlc.js';
@@ -20,12 +21,23 @@ export interface RunningRegistry {
   close(): Promise<void>;
 }
 
+/** What the composing process adds: routers of its own (replication's API) and the metrics they register in. */
+export interface RegistryExtras {
+  routers?: Router[];
+  metrics?: ServerMetrics;
+}
+
 /** Builds the registry over already-open stores and starts listening on `config.addr`. */
-export async function startRegistry(config: ServerConfig, log: Logger, stores: { blobs: BlobStore; meta: MetaStore }): Promise<RunningRegistry> {
+export async function startRegistry(
+  config: ServerConfig,
+  log: Logger,
+  stores: { blobs: BlobStore; meta: MetaStore },
+  extras: RegistryExtras = {},
+): Promise<RunningRegistry> {
   const deps: RegistryDeps = {
     config,
     log,
-    metrics: new ServerMetrics(),
+    metrics: extras.metrics ?? new ServerMetrics(),
     blobs: stores.blobs,
     meta: stores.meta,
     authorizer: new AllowAll(),
@@ -33,7 +45,7 @@ export async function startRegistry(config: ServerConfig, log: Logger, stores: {
     manifests: new ManifestCache(stores.blobs),
     uploadLocks: new UploadLocks(),
   };
-  const app = createApp(deps);
+  const app = createApp(deps, extras.routers ?? []);
   const server = createServer(app.callback());
   // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
   server.requestTimeout = 0;

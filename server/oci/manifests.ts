@@ -5,7 +5,9 @@ import { RegistryError } from '../../core/errors.js';
 import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
 import { parseReference, parseTag } from '../../core/names.js';
-import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
+import { compareVersions, formatVersion, parseVersion, type TagVersion } from '../../core/hlc.js';
+import type { ManifestRecord, TagRecord, TagWriteResult } from '../../storage-adapters/meta/meta-store.js';
+import { tagConflicts } from '../../storage-adapters/meta/tag-conflicts.js';
 import { writeVersion, type RegistryDeps } from './deps.js';
 import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.js';
 
@@ -105,7 +107,12 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const { version, origin } = replicatedWrite(ctx, deps);
   if (tags.length === 0) await deps.meta.putManifest(repository, record);
   const results: string[] = [];
-  for (const name of tags) results.push((await deps.meta.putManifest(repository, record, { name, version, ...(origin && { origin }) })) ?? 'applied');
+  for (const name of tags) {
+    const before = origin ? await deps.meta.getTag(repository, name) : undefined;
+    const result = (await deps.meta.putManifest(repository, record, { name, version, ...(origin && { origin }) })) ?? 'applied';
+    if (origin) await recordConflict(ctx, deps, repository, name, before, { digest, version }, origin, result);
+    results.push(result);
+  }
   deps.manifests.set(digest, bytes);
   // Between Berth peers: whether last-writer-wins applied the tag or kept a newer one (replication records it).
   if (origin && results.length > 0) ctx.set('Berth-Tag-Write', results.join(', '));
@@ -134,6 +141,40 @@ async function checkReferences(deps: RegistryDeps, repository: string, m: Parsed
   }
 }
 
+/**
+ * Replication conflicts: a replicated write met a live value of the tag that its sender had not seen — the
+ * sender names, in `Berth-Tag-Base`, the version its own value replaced ("none" for nothing); a live value newer
+ * than that base was written concurrently. Last-writer-wins already chose; this records what it overrode (or
+ * kept), queryable at /api/v2.0/berth/replication/conflicts. Without the header nothing is recorded.
+ */
+async function recordConflict(
+  ctx: Context,
+  deps: RegistryDeps,
+  repository: string,
+  tag: string,
+  before: TagRecord | undefined,
+  incoming: { digest: Digest | null; version: TagVersion },
+  from: string,
+  result: TagWriteResult,
+): Promise<void> {
+  const baseHeader = ctx.get('Berth-Tag-Base');
+  if (!baseHeader || !before || before.digest === incoming.digest || result === 'unchanged') return;
+  const base = baseHeader === 'none' ? undefined : parseVersion(baseHeader);
+  if (baseHeader !== 'none' && !base) return;
+  if (base && compareVersions(before.version, base) <= 0) return;
+  await tagConflicts(deps.meta)
+    .insert({
+      repository,
+      tag,
+      local: { digest: before.digest, version: formatVersion(before.version) },
+      incoming: { digest: incoming.digest, version: formatVersion(incoming.version) },
+      from,
+      winner: result === 'applied' ? 'incoming' : 'local',
+      at: new Date().toISOString(),
+    })
+    .catch((err: unknown) => deps.log.warn({ err }, 'recording a replication conflict'));
+}
+
 function replicatedWrite(ctx: Context, deps: RegistryDeps) {
   return writeVersion(deps, ctx.get('Berth-Tag-Version'), ctx.get('Berth-Replicated-From'));
 }
@@ -148,7 +189,10 @@ async function deleteManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
     const live = await deps.meta.getTag(repository, ref.tag);
     if (!live) throw manifestUnknown(ref.tag);
     const result = await deps.meta.deleteTag(repository, ref.tag, version, origin);
-    if (origin) ctx.set('Berth-Tag-Write', result);
+    if (origin) {
+      await recordConflict(ctx, deps, repository, ref.tag, live, { digest: null, version }, origin, result);
+      ctx.set('Berth-Tag-Write', result);
+    }
   } else {
     const removed = await deps.meta.deleteManifest(repository, ref.digest, version, origin);
     if (removed === undefined) throw manifestUnknown(ref.digest);

@@ -1,0 +1,126 @@
+import { OciClient } from '../core/oci-client.js';
+import type { CredentialCipher } from './credentials.js';
+import type { RegistryRecord, RegistryType } from './records.js';
+import { fromWire, type SourceTag, type WireTag } from './source.js';
+
+// A remote registry as replication uses it: the OCI client (the one code path to Berth, CNCF distribution and
+// Harbor) plus, for Berth peers, the small replication API that carries tag versions (anti-entropy) and the
+// Harbor-shaped admin API that creates a missing destination project.
+
+export const CREDENTIAL_CONTEXT = 'berth-registry-credential';
+
+export interface RegistryAccess {
+  url: string;
+  type: RegistryType;
+  username?: string;
+  password?: string;
+}
+
+export class RemoteRegistry {
+  readonly client: OciClient;
+  private readonly base: string;
+  private readonly projects = new Set<string>();
+
+  constructor(
+    readonly access: RegistryAccess,
+    readonly id = 0,
+    /** The peer's IDC when known. */
+    public idc: string | null = null,
+    timeoutMs = 30_000,
+  ) {
+    this.base = access.url.replace(/\/+$/, '');
+    this.client = new OciClient({
+      baseUrl: this.base,
+      timeoutMs,
+      userAgent: 'berth-replicator',
+      ...(access.username !== undefined && { username: access.username, password: access.password ?? '' }),
+    });
+  }
+
+  static fromRecord(r: RegistryRecord, cipher: CredentialCipher, timeoutMs?: number): RemoteRegistry {
+    const access: RegistryAccess = { url: r.url, type: r.type };
+    if (r.credential) {
+      access.username = r.credential.access_key;
+      access.password = cipher.decrypt(r.credential.access_secret_enc, CREDENTIAL_CONTEXT);
+    }
+    return new RemoteRegistry(access, r.id, r.idc, timeoutMs);
+  }
+
+  get isBerth(): boolean {
+    return this.access.type === 'berth';
+  }
+
+  /** Reachable at all: any HTTP answer from /v2/ (401 included) means the registry is up. */
+  async reachable(timeoutMs = 2000): Promise<boolean> {
+    try {
+      const r = await fetch(`${this.base}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
+      await r.body?.cancel();
+      return r.status < 500;
+    } catch {
+      return false;
+    }
+  }
+
+  /** What the replication API says about a Berth peer (its IDC). */
+  async info(): Promise<{ idc: string } | undefined> {
+    const r = await this.api('GET', '/api/v2.0/berth/replication/info');
+    if (r.status !== 200) {
+      await r.body?.cancel();
+      return undefined;
+    }
+    return (await r.json()) as { idc: string };
+  }
+
+  /** Every tag record (tombstones and versions included) of a repository on a Berth peer; undefined when the
+   *  peer does not offer the API. */
+  async tagRecords(repository: string): Promise<SourceTag[] | undefined> {
+    const r = await this.api('GET', `/api/v2.0/berth/replication/tags?repository=${encodeURIComponent(repository)}`);
+    if (r.status === 404 || r.status === 405) {
+      await r.body?.cancel();
+      return undefined;
+    }
+    if (r.status !== 200) {
+      const text = await r.text().catch(() => '');
+      throw new Error(`tag records of ${repository}: ${r.status} ${text.slice(0, 200)}`);
+    }
+    const body = (await r.json()) as { tags: WireTag[] };
+    return body.tags.map(fromWire);
+  }
+
+  /**
+   * Creates the project (a repository's first path component) on a Berth or Harbor destination, private, when
+   * it is missing. A registry without that API (CNCF distribution, Berth without access control) needs none.
+   */
+  async ensureProject(repository: string): Promise<void> {
+    if (this.access.type === 'docker-registry') return;
+    const project = repository.split('/')[0]!;
+    if (this.projects.has(project) || !repository.includes('/')) return;
+    // POST and accept 409: one round trip whether or not it exists (and HEAD /projects is not everywhere).
+    const r = await this.api('POST', '/api/v2.0/projects', { project_name: project, metadata: { public: 'false' } });
+    const text = await r.text().catch(() => '');
+    if (r.status === 201 || r.status === 409) {
+      this.projects.add(project);
+      return;
+    }
+    // 404 on POST: the registry has no projects API at all (auth off).
+    if (r.status === 404 || r.status === 405) {
+      this.projects.add(project);
+      return;
+    }
+    throw new Error(`creating project ${project} at ${this.base}: ${r.status} ${text.slice(0, 200)}`);
+  }
+
+  private async api(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'berth-replicator' };
+    if (this.access.username !== undefined) {
+      headers.Authorization = `Basic ${Buffer.from(`${this.access.username}:${this.access.password ?? ''}`).toString('base64')}`;
+    }
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    return fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  }
+}

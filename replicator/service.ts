@@ -1,0 +1,76 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Registry } from 'prom-client';
+import { splitHostPort, type ServerConfig } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { replicationRouter } from './api.js';
+import { CredentialCipher } from './credentials.js';
+import { Replicator } from './engine.js';
+import { ReplicationMetrics } from './metrics.js';
+import { ReplicationRecords } from './records.js';
+
+// Replication put together for one process: the API router (mounted by `berth serve`) and, unless turned off,
+// the engine (which `berth replicate` runs alone).
+
+export interface ReplicationOptions {
+  config: ServerConfig;
+  log: Logger;
+  stores: { meta: MetaStore; blobs: BlobStore };
+  /** The Prometheus registry this process serves. */
+  metrics: Registry;
+  runEngine: boolean;
+  /** Throws (401/403) unless the caller is a system admin; absent with auth none. */
+  requireSysadmin?: (ctx: Context) => Promise<void>;
+  /** Authorization for the engine's writes into this registry (pull policies) when access control is on. */
+  localAuthorization?: () => Promise<string | undefined>;
+}
+
+export interface ReplicationService {
+  router: Router;
+  engine?: Replicator;
+  close(): Promise<void>;
+}
+
+export async function startReplication(o: ReplicationOptions): Promise<ReplicationService> {
+  const { config, log, stores } = o;
+  const cipher = await CredentialCipher.load({ ...(config.replication_key && { secret: config.replication_key }), dataDir: config.data_dir });
+  if (!config.replication_key && config.meta === 'redis') {
+    log.warn('replication_key is not set: registry credentials are sealed with this instance\'s own key file, which other instances sharing Redis cannot read');
+  }
+  const records = new ReplicationRecords(stores.meta);
+  const localUrl = localUrlOf(config);
+  const engine = o.runEngine
+    ? new Replicator({
+        config,
+        log: log.child({ component: 'replicator' }),
+        meta: stores.meta,
+        blobs: stores.blobs,
+        records,
+        cipher,
+        metrics: new ReplicationMetrics(o.metrics),
+        localUrl,
+        ...(o.localAuthorization && { localAuthorization: o.localAuthorization }),
+      })
+    : undefined;
+  engine?.start();
+  const router = replicationRouter({
+    records,
+    meta: stores.meta,
+    cipher,
+    idc: config.idc,
+    localUrl,
+    ...(engine && { engine }),
+    ...(o.requireSysadmin && { requireSysadmin: o.requireSysadmin }),
+  });
+  return { router, ...(engine && { engine }), close: async () => engine?.close() };
+}
+
+/** How this process reaches its own registry: the public URL, else the listen address (all interfaces → loopback). */
+export function localUrlOf(config: ServerConfig): string {
+  if (config.public_url) return config.public_url.replace(/\/+$/, '');
+  const { host, port } = splitHostPort(config.addr);
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}

@@ -1,0 +1,236 @@
+// Helpers for the replication tests: Berth instances as IDCs, a CNCF `docker-registry`, the replication API,
+// pushing images through the OCI client, and reading every tag → digest of a registry.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { digestOf, type Digest } from '../../core/digest.js';
+import { OciClient } from '../../core/oci-client.js';
+import { freePort, startBerth, type BerthProcess, type StartOptions } from '../helpers/berth-process.js';
+
+/** Fast intervals so a test sees replication within a second or two. */
+export const fastReplication: Record<string, string> = {
+  BERTH_REPLICATION_POLL_MS: '100',
+  BERTH_REPLICATION_RECONCILE_SECONDS: '3',
+  BERTH_REPLICATION_MAX_ATTEMPTS: '20',
+  BERTH_REPLICATION_IDLE_TIMEOUT_SECONDS: '20',
+};
+
+export async function startIdc(idc: string, opts: StartOptions = {}): Promise<BerthProcess> {
+  return startBerth({ ...opts, env: { BERTH_IDC: idc, ...fastReplication, ...opts.env } });
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export async function api(base: string, method: string, path: string, body?: unknown, auth?: string): Promise<ApiResponse> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth) headers.Authorization = auth;
+  const r = await fetch(`${base}/api/v2.0${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  const text = await r.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* text */
+  }
+  return { status: r.status, headers: r.headers, body: parsed };
+}
+
+function idFromLocation(r: ApiResponse): number {
+  const loc = r.headers.get('location');
+  if (r.status !== 201 || !loc) throw new Error(`expected 201 with Location, got ${r.status}: ${JSON.stringify(r.body)}`);
+  return Number(loc.split('/').pop());
+}
+
+export async function addRegistry(on: string, name: string, url: string, type = 'berth', credential?: { access_key: string; access_secret: string }, auth?: string): Promise<number> {
+  return idFromLocation(await api(on, 'POST', '/registries', { name, url, type, insecure: true, ...(credential && { credential: { type: 'basic', ...credential } }) }, auth));
+}
+
+export interface PolicyOptions {
+  name: string;
+  dest?: number;
+  src?: number;
+  trigger?: 'manual' | 'scheduled' | 'event_based';
+  cron?: string;
+  filters?: { type: 'name' | 'tag'; value: string; decoration?: string }[];
+  deletion?: boolean;
+  override?: boolean;
+  speed?: number;
+  dest_namespace?: string;
+  dest_namespace_replace_count?: number;
+}
+
+export async function addPolicy(on: string, p: PolicyOptions, auth?: string): Promise<number> {
+  return idFromLocation(
+    await api(
+      on,
+      'POST',
+      '/replication/policies',
+      {
+        name: p.name,
+        ...(p.dest !== undefined && { dest_registry: { id: p.dest } }),
+        ...(p.src !== undefined && { src_registry: { id: p.src } }),
+        trigger: { type: p.trigger ?? 'event_based', trigger_settings: { cron: p.cron ?? '' } },
+        filters: p.filters ?? [],
+        replicate_deletion: p.deletion ?? true,
+        override: p.override ?? true,
+        speed: p.speed ?? -1,
+        enabled: true,
+        dest_namespace: p.dest_namespace ?? '',
+        dest_namespace_replace_count: p.dest_namespace_replace_count ?? -1,
+      },
+      auth,
+    ),
+  );
+}
+
+export async function startExecution(on: string, policyId: number, auth?: string): Promise<number> {
+  return idFromLocation(await api(on, 'POST', '/replication/executions', { policy_id: policyId }, auth));
+}
+
+export async function waitExecution(on: string, id: number, timeoutMs = 30_000, auth?: string): Promise<any> {
+  return waitFor(async () => {
+    const r = await api(on, 'GET', `/replication/executions/${id}`, undefined, auth);
+    return r.body?.status !== 'InProgress' ? r.body : undefined;
+  }, timeoutMs);
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface PushedImage {
+  digest: Digest;
+  manifest: Buffer;
+  blobs: { digest: Digest; bytes: Buffer }[];
+}
+
+const manifestType = 'application/vnd.oci.image.manifest.v1+json';
+
+/** Pushes a small image (config + `layers` random layers) under `tag`; returns its manifest digest. */
+export async function pushImage(base: string, repository: string, tag: string, opts: { layerSize?: number; layers?: number; client?: OciClient } = {}): Promise<PushedImage> {
+  const client = opts.client ?? new OciClient({ baseUrl: base });
+  const layers = Array.from({ length: opts.layers ?? 1 }, () => randomBytes(opts.layerSize ?? 512));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag, nonce: randomBytes(6).toString('hex') }));
+  const blobs = [config, ...layers].map((bytes) => ({ bytes, digest: digestOf(bytes) }));
+  for (const b of blobs) await client.uploadBlob(repository, b.digest, b.bytes.length, async (o) => Readable.from([b.bytes.subarray(o)]));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: manifestType,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0]!.digest, size: config.length },
+      layers: blobs.slice(1).map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: b.digest, size: b.bytes.length })),
+    }),
+  );
+  const digest = await client.putManifest(repository, tag, manifest, manifestType);
+  return { digest, manifest, blobs };
+}
+
+/** Points `tag` at an already pushed manifest. */
+export async function retag(base: string, repository: string, tag: string, img: PushedImage): Promise<void> {
+  await new OciClient({ baseUrl: base }).putManifest(repository, tag, img.manifest, manifestType);
+}
+
+export async function deleteTag(base: string, repository: string, tag: string): Promise<boolean> {
+  return new OciClient({ baseUrl: base }).deleteManifest(repository, tag);
+}
+
+/** `repo:tag` → digest for every tag of the given repositories. */
+export async function tagMap(base: string, repositories: string[]): Promise<Map<string, string>> {
+  const client = new OciClient({ baseUrl: base });
+  const out = new Map<string, string>();
+  for (const repo of repositories) {
+    for (const tag of ((await client.listTags(repo)) ?? []).sort()) {
+      const head = await client.headManifest(repo, tag);
+      if (head) out.set(`${repo}:${tag}`, head.digest);
+    }
+  }
+  return out;
+}
+
+export async function digestOfTag(base: string, repository: string, tag: string): Promise<string | undefined> {
+  return (await new OciClient({ baseUrl: base }).headManifest(repository, tag))?.digest;
+}
+
+/** The highest outbox-driven counter we can see from outside: the number of tag events, via /metrics is not
+ *  exposed, so tests read the data dir's outbox through a second, read-only sqlite handle. */
+export async function outboxLength(dataDir: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dataDir, 'meta.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+export interface DockerRegistry {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** CNCF distribution 2.8 (Debian's docker-registry) on loopback, filesystem storage in a temp dir, deletes on. */
+export async function startDockerRegistry(): Promise<DockerRegistry> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '  secret: berth-replication-test',
+      '',
+    ].join('\n'),
+  );
+  let out = '';
+  const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${out}`);
+    const r = await fetch(`${url}/v2/`);
+    await r.arrayBuffer();
+    return r.status === 200;
+  }, 20_000);
+  return {
+    url,
+    port,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
