@@ -51,6 +51,9 @@ export const serverSchema = z
     redis_sentinel_name: z.string().default('mymaster'),
     /** Cluster: seed nodes "host:port,host:port". */
     redis_cluster: z.string().optional(),
+    /** Redis mode: tag, manifest-record and blob-link lookups are cached in process for at most this long
+     *  (invalidated at once across instances by pub/sub; this bounds staleness when messages are lost). 0: off. */
+    meta_cache_ttl_ms: int(0, 60_000).default(1000),
 
     /** Largest manifest accepted, bytes (spec: registries should accept at least 4 MiB). */
     max_manifest_bytes: int(4 * 1024 * 1024).default(4 * 1024 * 1024),

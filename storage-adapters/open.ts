@@ -30,13 +30,20 @@ export async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
 export async function openMetaStore(config: ServerConfig): Promise<MetaStore> {
   if (config.meta === 'redis') {
     const { RedisMetaStore } = await import('./meta/redis.js');
-    return new RedisMetaStore({
+    const store = new RedisMetaStore({
       url: config.redis_url,
       keyPrefix: config.redis_prefix,
       ...(config.redis_sentinels && { sentinels: parseHostList(config.redis_sentinels), sentinelName: config.redis_sentinel_name }),
       ...(config.redis_cluster && { cluster: parseHostList(config.redis_cluster) }),
     });
+    if (config.meta_cache_ttl_ms === 0) return store;
+    // Hot lookups cached per instance, invalidated across instances over pub/sub (docs/scale-out.md: the bound).
+    const { CachedMetaStore, RedisInvalidationBus } = await import('./meta/cached.js');
+    const bus = new RedisInvalidationBus(store.duplicateConnection(), store.duplicateConnection(), `${config.redis_prefix}meta-changes`);
+    return new CachedMetaStore(store, { ttlMs: config.meta_cache_ttl_ms, bus });
   }
+  // SQLite is local and answers in microseconds, and cluster workers on one file would need their own
+  // invalidation: no cache.
   const { SqliteMetaStore } = await import('./meta/sqlite.js');
   const dir = resolve(config.data_dir);
   await mkdir(dir, { recursive: true });

@@ -532,6 +532,15 @@ export class RedisMetaStore implements MetaStore {
     await this.run((r) => r.ping());
   }
 
+  /** Another connection with this store's settings, not yet connected (pub/sub needs one of its own). The
+   *  caller connects and closes it. */
+  duplicateConnection(): Redis | Cluster {
+    const r: Redis | Cluster = this.redis;
+    const c = r instanceof Cluster ? r.duplicate() : r.duplicate();
+    c.on('error', () => {});
+    return c;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
