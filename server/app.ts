@@ -1,4 +1,4 @@
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import { RegistryError } from '../core/errors.js';
 import { ociErrors } from './middleware/errors.js';
@@ -6,8 +6,12 @@ import { requestLog } from './middleware/request-log.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { ociRouter } from './oci/router.js';
 
-/** The registry's HTTP surface. Everything it needs comes in `deps`, so two apps can live in one process. */
-export function createApp(deps: RegistryDeps, extraRouters: Router[] = []): Koa {
+/**
+ * The registry's HTTP surface. Everything it needs comes in `deps`, so two apps can live in one process.
+ * `middleware` runs inside the OCI error mapping and around every router (access control's audit hook and
+ * its error shaping for /api and /service).
+ */
+export function createApp(deps: RegistryDeps, extraRouters: Router[] = [], middleware: Middleware[] = []): Koa {
   const app = new Koa();
   app.silent = true;
   app.on('error', (err: Error & { code?: string }) => {
@@ -22,6 +26,7 @@ export function createApp(deps: RegistryDeps, extraRouters: Router[] = []): Koa 
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
     await next();
   });
+  for (const m of middleware) app.use(m);
   const ops = operationsRouter(deps);
   const oci = ociRouter(deps);
   for (const r of [ops, oci, ...extraRouters]) {

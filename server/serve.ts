@@ -6,6 +6,7 @@ import { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
 import { workerIndex } from './cluster.js';
@@ -45,7 +46,9 @@ export async function startRegistry(
     manifests: new ManifestCache(stores.blobs),
     uploadLocks: new UploadLocks(),
   };
-  const app = createApp(deps, extras.routers ?? []);
+  const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
+  deps.authorizer = access.authorizer;
+  const app = createApp(deps, [...access.routers, ...(extras.routers ?? [])], access.middleware);
   const server = createServer(app.callback());
   // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
   server.requestTimeout = 0;

@@ -107,7 +107,7 @@ export class TokenService {
         } catch {
           continue;
         }
-        const wanted = new Set(entry.actions.flatMap((a) => (a === '*' ? REPOSITORY_ACTIONS : [a])));
+        const wanted = new Set<string>(entry.actions.flatMap((a): readonly string[] => (a === '*' ? REPOSITORY_ACTIONS : [a])));
         const { actions } = await this.policy.repositoryActions(principal, name);
         const both = REPOSITORY_ACTIONS.filter((a) => wanted.has(a) && actions.has(a));
         if (both.length > 0) granted.push({ type: 'repository', name, actions: both });

@@ -1,0 +1,90 @@
+import type { Context } from 'koa';
+import type { AuditEntry, AuditLog } from '../auth/audit.js';
+import { LoginFailed, type Authenticator } from '../auth/credentials.js';
+import type { AccessPolicy } from '../auth/policy.js';
+import { ANONYMOUS, principalName, type Principal } from '../auth/principal.js';
+import type { AccessRecords, ProjectRecord } from '../auth/records.js';
+import type { RefreshTokens } from '../auth/refresh-tokens.js';
+import type { ProjectPermission } from '../auth/roles.js';
+import type { RegistryDeps } from '../oci/deps.js';
+import { ApiError, forbidden, notFound, unauthorized } from './errors.js';
+
+// What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
+
+export interface AdminDeps {
+  registry: RegistryDeps;
+  records: AccessRecords;
+  policy: AccessPolicy;
+  audit: AuditLog;
+  /** Absent with auth none: then nobody logs in and every caller may do everything. */
+  authenticator?: Authenticator;
+  refreshTokens?: RefreshTokens;
+}
+
+/** The caller with auth none: no access control, as on /v2. */
+const UNRESTRICTED: Principal = Object.freeze({ kind: 'user', id: 0, name: 'anonymous', sysadmin: true });
+
+export async function callerOf(ctx: Context, a: AdminDeps): Promise<Principal> {
+  const known = ctx.state.adminCaller as Principal | undefined;
+  if (known) return known;
+  let caller: Principal;
+  const header = ctx.get('Authorization');
+  if (!a.authenticator) caller = UNRESTRICTED;
+  else if (header === '') caller = ANONYMOUS;
+  else if (/^Basic\s/i.test(header)) {
+    try {
+      caller = await a.authenticator.basic(header, ctx.ip);
+    } catch (e) {
+      if (!(e instanceof LoginFailed)) throw e;
+      if (e.retryAfterSeconds !== undefined) throw new ApiError(429, e.message, { 'Retry-After': String(e.retryAfterSeconds) });
+      throw unauthorized(e.message);
+    }
+  } else throw unauthorized('the admin API takes Basic credentials');
+  ctx.state.adminCaller = caller;
+  ctx.state.principalName = principalName(caller);
+  return caller;
+}
+
+export async function requireUser(ctx: Context, a: AdminDeps): Promise<Principal> {
+  const caller = await callerOf(ctx, a);
+  if (caller.kind === 'anonymous') throw unauthorized('authentication required');
+  return caller;
+}
+
+export async function requireSysadmin(ctx: Context, a: AdminDeps): Promise<Principal> {
+  const caller = await requireUser(ctx, a);
+  if (!(caller.kind === 'user' && caller.sysadmin)) throw forbidden('only system admins may do this');
+  return caller;
+}
+
+/** 401 for the anonymous caller (signing in may help), 403 for a known one. */
+export function refuse(caller: Principal, message = 'forbidden'): ApiError {
+  return caller.kind === 'anonymous' ? unauthorized('authentication required') : forbidden(message);
+}
+
+/**
+ * The project named by a `{project_name_or_id}` path parameter: an id when it is all digits, unless
+ * `X-Is-Resource-Name: true` says it is a name (Harbor's parameters.isResourceName).
+ */
+export async function projectParam(ctx: Context, a: AdminDeps, param = 'project_name_or_id', allowId = true): Promise<ProjectRecord> {
+  const raw = String(ctx.params[param] ?? '');
+  const byName = !allowId || ctx.get('X-Is-Resource-Name').toLowerCase() === 'true' || !/^\d+$/.test(raw);
+  const project = byName ? await a.records.projectByName(raw) : await a.records.projects.get(Number(raw));
+  if (!project) throw notFound(`project ${raw.slice(0, 255)} not found`);
+  return project;
+}
+
+export async function requireProject(ctx: Context, a: AdminDeps, project: ProjectRecord, permission: ProjectPermission): Promise<Principal> {
+  const caller = await callerOf(ctx, a);
+  if (!(await a.policy.can(caller, project, permission))) throw refuse(caller, `not allowed to ${permission.replace('.', ' ')} in project ${project.name}`);
+  return caller;
+}
+
+/** Writes an admin change to the audit log as done by the caller, from the caller's address. */
+export async function auditChange(
+  ctx: Context,
+  a: AdminDeps,
+  entry: Omit<AuditEntry, 'username' | 'client_ip'>,
+): Promise<void> {
+  await a.audit.record({ ...entry, username: principalName(await callerOf(ctx, a)), client_ip: ctx.ip });
+}

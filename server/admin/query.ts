@@ -1,0 +1,143 @@
+import type { Collection, ListQuery } from '../../storage-adapters/meta/meta-store.js';
+import { badRequest } from './errors.js';
+
+// Harbor's `q` parameter, the subset list endpoints need: exact `k=v`, fuzzy `k=~v`, range `k=[min~max]` and
+// union `k={v1 v2}`, comma-separated (swagger: parameters.query). Values may be quoted.
+
+export type QueryTerm =
+  | { key: string; kind: 'exact'; value: string }
+  | { key: string; kind: 'fuzzy'; value: string }
+  | { key: string; kind: 'range'; min?: string; max?: string }
+  | { key: string; kind: 'union'; values: string[] };
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'time';
+
+/** The fields a list can be queried by: q key (case-insensitive) → how to read it from a document. */
+export type QueryFields<T> = Record<string, { type: FieldType; get: (doc: T) => string | number | boolean }>;
+
+export function parseQuery(q: string | undefined): QueryTerm[] {
+  if (q === undefined || q.trim() === '') return [];
+  const terms: QueryTerm[] = [];
+  for (const part of splitTopLevel(q)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw badRequest(`invalid query term "${part.slice(0, 100)}": expected key=value`);
+    const key = part.slice(0, i).trim();
+    const raw = part.slice(i + 1).trim();
+    if (raw.startsWith('~')) terms.push({ key, kind: 'fuzzy', value: unquote(raw.slice(1)) });
+    else if (raw.startsWith('[') && raw.endsWith(']')) {
+      const inner = raw.slice(1, -1);
+      const t = inner.indexOf('~');
+      if (t < 0) throw badRequest(`invalid range for ${key}: expected [min~max]`);
+      const min = unquote(inner.slice(0, t).trim());
+      const max = unquote(inner.slice(t + 1).trim());
+      terms.push({ key, kind: 'range', ...(min !== '' && { min }), ...(max !== '' && { max }) });
+    } else if (raw.startsWith('{') && raw.endsWith('}')) {
+      terms.push({ key, kind: 'union', values: raw.slice(1, -1).split(/\s+/).filter(Boolean).map(unquote) });
+    } else if (raw.startsWith('(')) {
+      throw badRequest(`intersection queries (${key}=(…)) are not supported`);
+    } else terms.push({ key, kind: 'exact', value: unquote(raw) });
+  }
+  return terms;
+}
+
+/** Checks every term names a known field; answers 400 naming the ones that may be used. */
+export function checkTerms<T>(terms: QueryTerm[], fields: QueryFields<T>): void {
+  const known = Object.keys(fields);
+  for (const t of terms) {
+    if (!fieldOf(fields, t.key)) throw badRequest(`cannot query by "${t.key.slice(0, 100)}"; supported: ${known.join(', ')}`);
+  }
+}
+
+export function matches<T>(doc: T, terms: QueryTerm[], fields: QueryFields<T>): boolean {
+  return terms.every((t) => {
+    const field = fieldOf(fields, t.key)!;
+    const v = field.get(doc);
+    switch (t.kind) {
+      case 'exact':
+        return same(field.type, v, t.value);
+      case 'fuzzy':
+        return String(v).toLowerCase().includes(t.value.toLowerCase());
+      case 'union':
+        return t.values.some((x) => same(field.type, v, x));
+      case 'range': {
+        const n = comparable(field.type, v);
+        return (t.min === undefined || n >= comparable(field.type, t.min)) && (t.max === undefined || n <= comparable(field.type, t.max));
+      }
+    }
+  });
+}
+
+function fieldOf<T>(fields: QueryFields<T>, key: string) {
+  const k = key.toLowerCase();
+  const name = Object.keys(fields).find((f) => f.toLowerCase() === k);
+  return name === undefined ? undefined : fields[name];
+}
+
+function same(type: FieldType, v: string | number | boolean, wanted: string): boolean {
+  if (type === 'boolean') return String(v) === wanted.toLowerCase();
+  if (type === 'number') return Number(v) === Number(wanted);
+  return String(v) === wanted;
+}
+
+function comparable(type: FieldType, v: string | number | boolean): number | string {
+  if (type === 'number') return Number(v);
+  if (type === 'time') {
+    const s = String(v);
+    // Harbor writes times as "2020-04-09 02:36:00" (UTC); ISO strings work too.
+    const iso = s.includes('T') ? s : s.replace(' ', 'T');
+    const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z');
+    if (Number.isNaN(t)) throw badRequest(`invalid time "${s.slice(0, 40)}"`);
+    return t;
+  }
+  return String(v);
+}
+
+function unquote(s: string): string {
+  return s.length >= 2 && ((s.startsWith('"') && s.endsWith('"')) || (s.startsWith("'") && s.endsWith("'"))) ? s.slice(1, -1) : s;
+}
+
+/** Splits at commas outside brackets and quotes. */
+function splitTopLevel(q: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let start = 0;
+  for (let i = 0; i < q.length; i++) {
+    const c = q[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{' || c === '(') depth++;
+    else if (c === ']' || c === '}' || c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(q.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(q.slice(start));
+  return parts.map((p) => p.trim()).filter(Boolean);
+}
+
+/**
+ * One page of `collection`: equality on stored fields goes to the store (`where`), anything else (`keep`) is
+ * checked here while reading in batches. Enough for users, projects, robots; the audit log pushes equality down.
+ */
+export async function listMatching<T extends { id: number }>(
+  collection: Collection<T>,
+  opts: { where?: ListQuery<T>['where']; keep?: (doc: T) => boolean; order?: 'asc' | 'desc'; offset: number; limit: number },
+): Promise<{ items: T[]; total: number }> {
+  if (!opts.keep) {
+    return collection.list({ ...(opts.where && { where: opts.where }), ...(opts.order && { order: opts.order }), offset: opts.offset, limit: opts.limit });
+  }
+  const items: T[] = [];
+  let total = 0;
+  for (let offset = 0; ; offset += 500) {
+    const batch = await collection.list({ ...(opts.where && { where: opts.where }), ...(opts.order && { order: opts.order }), offset, limit: 500 });
+    for (const doc of batch.items) {
+      if (!opts.keep(doc)) continue;
+      if (total >= opts.offset && items.length < opts.limit) items.push(doc);
+      total++;
+    }
+    if (batch.items.length < 500) return { items, total };
+  }
+}

@@ -1,0 +1,100 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError } from '../../core/errors.js';
+import { parseRepositoryName } from '../../core/names.js';
+import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { ProjectRecord } from '../auth/records.js';
+import { localVersion } from '../oci/deps.js';
+import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
+import { badRequest, notFound } from './errors.js';
+import { ok, paging, queryString, setPageHeaders } from './http.js';
+import { checkTerms, matches, parseQuery, type QueryFields } from './query.js';
+
+// Harbor's /projects/{project_name}/repositories: list, get, delete. A repository's path parameter is its name
+// inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
+
+/** Every repository under `project/`, in lexical order (names sharing a prefix are contiguous). */
+export async function projectRepositories(meta: MetaStore, project: string): Promise<string[]> {
+  const prefix = `${project}/`;
+  const out: string[] = [];
+  let last = prefix;
+  for (;;) {
+    const batch = await meta.listRepositories({ last, n: 1000 });
+    for (const name of batch) {
+      if (!name.startsWith(prefix)) return out;
+      out.push(name);
+    }
+    if (batch.length < 1000) return out;
+    last = batch[batch.length - 1]!;
+  }
+}
+
+/** Harbor's Repository. Berth keeps no pull counts or repository ids; times come from the manifests. */
+async function repositoryResponse(meta: MetaStore, project: ProjectRecord, name: string) {
+  const manifests = await meta.listManifests(name);
+  const times = manifests.map((m) => m.createdAt);
+  const first = times.length ? new Date(Math.min(...times)).toISOString() : undefined;
+  const latest = times.length ? new Date(Math.max(...times)).toISOString() : undefined;
+  return {
+    project_id: project.id,
+    name,
+    description: '',
+    artifact_count: manifests.length,
+    pull_count: 0,
+    ...(first && { creation_time: first }),
+    ...(latest && { update_time: latest }),
+  };
+}
+
+const repositoryFields: QueryFields<string> = { name: { type: 'string', get: (n) => n } };
+
+export function repositoryRoutes(router: Router, a: AdminDeps): void {
+  router.get('/projects/:project_name/repositories', (ctx) => listRepositories(ctx, a));
+  router.get('/projects/:project_name/repositories/:repository_name', (ctx) => getRepository(ctx, a));
+  router.delete('/projects/:project_name/repositories/:repository_name', (ctx) => deleteRepository(ctx, a));
+}
+
+async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
+  const project = await projectParam(ctx, a, 'project_name', false);
+  await requireProject(ctx, a, project, 'repository.pull');
+  const terms = parseQuery(queryString(ctx, 'q'));
+  checkTerms(terms, repositoryFields);
+  const p = paging(ctx);
+  const names = (await projectRepositories(a.registry.meta, project.name)).filter((n) => matches(n, terms, repositoryFields));
+  setPageHeaders(ctx, names.length, p);
+  ctx.body = await Promise.all(names.slice(p.offset, p.offset + p.pageSize).map((n) => repositoryResponse(a.registry.meta, project, n)));
+}
+
+/** `a%252Fb` arrives decoded once by the router as `a%2Fb`; decode again, then check the grammar. */
+function repositoryParam(ctx: Context, project: ProjectRecord): string {
+  let inner = String(ctx.params.repository_name ?? '');
+  try {
+    inner = decodeURIComponent(inner);
+  } catch {
+    throw badRequest('repository_name is not valid URL encoding');
+  }
+  try {
+    return parseRepositoryName(`${project.name}/${inner}`);
+  } catch (e) {
+    if (e instanceof RegistryError) throw badRequest(`invalid repository name "${inner.slice(0, 255)}"`);
+    throw e;
+  }
+}
+
+async function getRepository(ctx: Context, a: AdminDeps): Promise<void> {
+  const project = await projectParam(ctx, a, 'project_name', false);
+  await requireProject(ctx, a, project, 'repository.pull');
+  const name = repositoryParam(ctx, project);
+  if (!(await a.registry.meta.repositoryExists(name))) throw notFound(`repository ${name} not found`);
+  ctx.body = await repositoryResponse(a.registry.meta, project, name);
+}
+
+async function deleteRepository(ctx: Context, a: AdminDeps): Promise<void> {
+  const project = await projectParam(ctx, a, 'project_name', false);
+  await requireProject(ctx, a, project, 'repository.delete');
+  const name = repositoryParam(ctx, project);
+  if (!(await a.registry.meta.repositoryExists(name))) throw notFound(`repository ${name} not found`);
+  await a.registry.meta.deleteRepository(name, localVersion(a.registry));
+  await auditChange(ctx, a, { operation: 'delete', resource_type: 'repository', resource: name, project_id: project.id });
+  ok(ctx);
+}

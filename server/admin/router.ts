@@ -1,0 +1,28 @@
+import Router from '@koa/router';
+import { auditLogRoutes } from './audit-logs.js';
+import type { AdminDeps } from './context.js';
+import { memberRoutes } from './members.js';
+import { openApiDocument } from './openapi.js';
+import { projectRoutes } from './projects.js';
+import { repositoryRoutes } from './repositories.js';
+import { robotRoutes } from './robots.js';
+import { systemRoutes } from './system.js';
+import { userRoutes } from './users.js';
+
+/** Harbor-compatible admin API under /api/v2.0 (errors are shaped by apiErrors, mounted app-wide). */
+export function adminRouter(a: AdminDeps): Router {
+  const router = new Router({ prefix: '/api/v2.0' });
+  const openapi = openApiDocument();
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openapi;
+  });
+  systemRoutes(router, a);
+  userRoutes(router, a);
+  // Members, repositories and logs before the bare /projects/{id} routes they extend.
+  memberRoutes(router, a);
+  repositoryRoutes(router, a);
+  auditLogRoutes(router, a);
+  projectRoutes(router, a);
+  robotRoutes(router, a);
+  return router;
+}
