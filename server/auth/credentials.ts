@@ -57,12 +57,12 @@ export class Authenticator {
   }
 
   async login(username: string, password: string, address: string): Promise<Principal> {
+    // The throttle first: once a user or an address is over its limit, every try waits, remembered or not.
+    const wait = Math.max(this.byUser.retryAfterMs(`u:${username}`), this.byAddress.retryAfterMs(`a:${address}`));
+    if (wait > 0) throw new LoginFailed('too many failed logins; try again later', Math.ceil(wait / 1000));
     const key = createHmac('sha256', this.cacheKey).update(username).update('\0').update(password).digest('base64');
     const known = this.verified.get(key);
     if (known && this.stillValid(known)) return known;
-
-    const wait = Math.max(this.byUser.retryAfterMs(`u:${username}`), this.byAddress.retryAfterMs(`a:${address}`));
-    if (wait > 0) throw new LoginFailed('too many failed logins; try again later', Math.ceil(wait / 1000));
 
     const outcome = username.startsWith(ROBOT_PREFIX) ? await this.checkRobot(username, password) : await this.checkUser(username, password);
     if (typeof outcome === 'string') {
