@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 import { startBerth } from '../helpers/berth-process.js';
 
 // Blob bytes stream from the socket to disk and back: pushing and pulling 2 GiB must not grow the server's memory.
+// The pin is the growth of peak RSS over the idle server (buffering any part of the blob would add gigabytes);
+// the absolute figure depends on machine load (concurrent GC falls behind) and is reported by `npm run bench`.
 
 const GiB = 1024 * 1024 * 1024;
 const size = 2 * GiB;
@@ -28,7 +30,7 @@ function generated(hash: ReturnType<typeof createHash>): Readable {
   });
 }
 
-t.test('a 2 GiB blob pushed as one stream and pulled back keeps the server under 200 MiB RSS', async (t) => {
+t.test('a 2 GiB blob pushed as one stream and pulled back grows the server by less than 100 MiB', async (t) => {
   const berth = await startBerth();
   t.teardown(() => berth.stop());
   const before = await peakRssMiB(berth.child.pid!);
@@ -62,6 +64,6 @@ t.test('a 2 GiB blob pushed as one stream and pulled back keeps the server under
   t.equal(`sha256:${check.digest('hex')}`, digest, 'pulled bytes hash to the digest');
   const afterPull = await peakRssMiB(berth.child.pid!);
   t.comment(`peak RSS: ${before.toFixed(0)} MiB at start, ${afterPush.toFixed(0)} after push, ${afterPull.toFixed(0)} after pull`);
-  t.ok(afterPush < 200, `peak RSS after pushing 2 GiB is ${afterPush.toFixed(0)} MiB`);
-  t.ok(afterPull < 200, `peak RSS after pulling 2 GiB is ${afterPull.toFixed(0)} MiB`);
+  t.ok(afterPush - before < 100, `pushing 2 GiB grew peak RSS by ${(afterPush - before).toFixed(0)} MiB`);
+  t.ok(afterPull - before < 100, `pushing and pulling 2 GiB grew peak RSS by ${(afterPull - before).toFixed(0)} MiB`);
 });

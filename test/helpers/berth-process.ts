@@ -10,6 +10,15 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 export const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
+/** The environment for a child process of ours: the test's own, less tap's loaders and instrumentation
+ *  (NODE_OPTIONS), so the child runs — and is measured — as it runs in production. */
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  for (const k of Object.keys(env)) if (k === 'TAP' || k.startsWith('TAP_') || k.startsWith('_TAPJS_')) delete env[k];
+  return env;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -52,14 +61,13 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
   let out = '';
   const child = spawn(process.execPath, [berthBin, 'serve', ...(opts.args ?? [])], {
-    env: {
-      ...process.env,
+    env: childEnv({
       BERTH_AUTH: 'none',
       BERTH_ADDR: `127.0.0.1:${port}`,
       BERTH_DATA_DIR: dataDir,
       BERTH_LOG_LEVEL: 'warn',
       ...opts.env,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
