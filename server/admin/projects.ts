@@ -39,8 +39,9 @@ const projectFields: QueryFields<{ project: ProjectRecord; owner: string }> = {
 };
 
 export function projectRoutes(router: Router, a: AdminDeps): void {
-  router.get('/projects', (ctx) => listProjects(ctx, a));
+  // HEAD before GET: the router answers HEAD with the GET route otherwise.
   router.head('/projects', (ctx) => projectExists(ctx, a));
+  router.get('/projects', (ctx) => listProjects(ctx, a));
   router.post('/projects', (ctx) => createProject(ctx, a));
   router.get('/projects/:project_name_or_id', (ctx) => getProject(ctx, a));
   router.put('/projects/:project_name_or_id', (ctx) => updateProject(ctx, a));
