@@ -2,6 +2,8 @@
 // CONFORMANCE_TARGET=berth (default) spawns `berth serve`; CONFORMANCE_TARGET=distribution spawns the CNCF reference
 // registry (/usr/bin/docker-registry, 2.8) so the expectations themselves can be checked against a second
 // implementation. Where distribution 2.8 is known to deviate from the spec, tests are marked `berthOnly`.
+// CONFORMANCE_TARGET=berth-s3-redis spawns `berth serve` on S3 (s3rver) + Redis (redis-server), both started once
+// per target and kept across restart() (test/conformance-s3-redis/ runs the suite that way).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -10,12 +12,14 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { freePort, startBerth, type BerthProcess } from './berth-process.js';
 import type { Image } from './oci-fixtures.js';
+import { startSharedStores } from './shared-stores.js';
 
-export type TargetKind = 'berth' | 'distribution';
+export type TargetKind = 'berth' | 'distribution' | 'berth-s3-redis';
+const kinds: readonly TargetKind[] = ['berth', 'distribution', 'berth-s3-redis'];
 
 export function targetKind(): TargetKind {
-  const v = (process.env.CONFORMANCE_TARGET ?? 'berth').toLowerCase();
-  if (v !== 'berth' && v !== 'distribution') throw new Error(`CONFORMANCE_TARGET must be berth or distribution, not ${v}`);
+  const v = (process.env.CONFORMANCE_TARGET ?? 'berth').toLowerCase() as TargetKind;
+  if (!kinds.includes(v)) throw new Error(`CONFORMANCE_TARGET must be one of ${kinds.join(', ')}, not ${v}`);
   return v;
 }
 
@@ -24,7 +28,7 @@ export function targetKind(): TargetKind {
  * CONFORMANCE_RUN_ALL=1 runs them anyway, to confirm that the deviation is real.
  */
 export function berthOnly(reason: string): { skip: string | false } {
-  const skip = targetKind() !== 'berth' && !process.env.CONFORMANCE_RUN_ALL;
+  const skip = targetKind() === 'distribution' && !process.env.CONFORMANCE_RUN_ALL;
   return { skip: skip ? `distribution 2.8 deviates: ${reason}` : false };
 }
 
@@ -48,7 +52,16 @@ export async function startTarget(kind: TargetKind = targetKind()): Promise<Targ
   const dataDir = await mkdtemp(join(tmpdir(), `conformance-${kind}-`));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let proc: RunningProcess = kind === 'berth' ? await spawnBerth(port, dataDir) : await spawnDistribution(port, dataDir);
+  const stores = kind === 'berth-s3-redis' ? await startSharedStores({ durable: false }) : undefined;
+  const spawnTarget = (): Promise<RunningProcess> =>
+    kind === 'distribution' ? spawnDistribution(port, dataDir) : spawnBerth(port, dataDir, stores?.env());
+  let proc: RunningProcess;
+  try {
+    proc = await spawnTarget();
+  } catch (e) {
+    await stores?.stop();
+    throw e;
+  }
   return {
     kind,
     url,
@@ -59,10 +72,11 @@ export async function startTarget(kind: TargetKind = targetKind()): Promise<Targ
     kill: () => proc.kill(),
     restart: async () => {
       await proc.kill();
-      proc = kind === 'berth' ? await spawnBerth(port, dataDir) : await spawnDistribution(port, dataDir);
+      proc = await spawnTarget();
     },
     stop: async () => {
       await proc.stop();
+      await stores?.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -81,8 +95,8 @@ interface RunningProcess {
   stop(): Promise<void>;
 }
 
-async function spawnBerth(port: number, dataDir: string): Promise<RunningProcess> {
-  const p: BerthProcess = await startBerth({ port, dataDir, keepData: true });
+async function spawnBerth(port: number, dataDir: string, env?: Record<string, string>): Promise<RunningProcess> {
+  const p: BerthProcess = await startBerth({ port, dataDir, keepData: true, ...(env && { env }) });
   return { output: p.output, kill: p.kill, stop: p.stop };
 }
 

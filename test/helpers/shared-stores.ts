@@ -23,10 +23,16 @@ export interface SharedStores {
   stop(): Promise<void>;
 }
 
-export async function startSharedStores(opts: { keyPrefix?: string } = {}): Promise<SharedStores> {
+export interface SharedStoresOptions {
+  keyPrefix?: string;
+  /** Redis keeps its data across restartRedis() (an fsync'ed append-only file); default true. */
+  durable?: boolean;
+}
+
+export async function startSharedStores(opts: SharedStoresOptions = {}): Promise<SharedStores> {
   const redisDir = await mkdtemp(join(tmpdir(), 'berth-redis-data-'));
   // Later arguments win: data in our own directory (the helper removes only its own), every write fsync'ed.
-  const redisArgs = ['--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'always'];
+  const redisArgs = opts.durable === false ? [] : ['--dir', redisDir, '--appendonly', 'yes', '--appendfsync', 'always'];
   let redis = await startRedis({ args: redisArgs });
   let s3 = await startS3();
   const { port: redisPort } = redis;

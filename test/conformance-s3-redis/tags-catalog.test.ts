@@ -1,0 +1,3 @@
+// The conformance file test/conformance/tags-catalog.test.ts, against Berth on S3 (s3rver) + Redis.
+process.env.CONFORMANCE_TARGET = 'berth-s3-redis';
+await import('../conformance/tags-catalog.test.js');
