@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
+import { loadAgentConfig, type AgentConfig } from '../core/config.js';
+import { startAgent } from '../p2p-agent/run.js';
 import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../server/gc/collector.js';
@@ -98,6 +100,31 @@ program
     process.stdout.write(JSON.stringify(report) + '\n');
     await Promise.allSettled([blobs.close(), meta.close()]);
     if (report.skipped) process.exitCode = 3;
+  });
+
+program
+  .command('agent')
+  .description('run the P2P node agent: a pull-only registry on 127.0.0.1 that fetches layers from peers')
+  .option('-c, --config <file>', 'YAML configuration file (BERTH_* variables override it, e.g. BERTH_ORIGIN)')
+  .action(async (opts: { config?: string }) => {
+    let config: AgentConfig;
+    try {
+      config = loadAgentConfig({ file: opts.config });
+    } catch (e) {
+      if (e instanceof ConfigError) fail(e.message);
+      throw e;
+    }
+    const log = createLogger(config.log_level, { service: 'berth-agent' });
+    const agent = await startAgent(config, log);
+    const shutdown = async (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      await agent.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
   });
 
 function configOrExit(file: string | undefined): ServerConfig {

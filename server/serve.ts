@@ -15,6 +15,8 @@ import { ServerMetrics } from './metrics.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { ManifestCache } from './oci/manifest-cache.js';
 import { UploadLocks } from './oci/upload-locks.js';
+import { EgressLimiter } from './p2p/egress.js';
+import { startP2pOrigin } from './p2p/origin.js';
 
 export interface RunningRegistry {
   server: Server;
@@ -45,10 +47,13 @@ export async function startRegistry(
     clock: new HybridLogicalClock(),
     manifests: new ManifestCache(stores.blobs),
     uploadLocks: new UploadLocks(),
+    egress: new EgressLimiter(config.egress_limit),
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;
-  const app = createApp(deps, [...access.routers, ...(extras.routers ?? [])], access.middleware);
+  // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
+  const p2p = await startP2pOrigin(deps, deps.egress!);
+  const app = createApp(deps, [...access.routers, p2p.router, ...(extras.routers ?? [])], access.middleware);
   const server = createServer(app.callback());
   // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
   server.requestTimeout = 0;
@@ -76,6 +81,7 @@ export async function startRegistry(
     deps,
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
+      await p2p.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -48,7 +48,7 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
   const stream = await deps.blobs.read(digest, range);
   const served = deps.metrics.blobBytesServed;
   stream.on('data', (c: Buffer) => served.inc(c.length));
-  ctx.body = stream;
+  ctx.body = deps.egress ? deps.egress.throttle(stream) : stream;
   ctx.length = length;
 }
 

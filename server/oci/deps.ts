@@ -8,6 +8,7 @@ import type { Authorizer } from '../auth/authorizer.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { UploadLocks } from './upload-locks.js';
+import type { EgressLimiter } from '../p2p/egress.js';
 
 /** What the OCI routes need; built once per app by server/app.ts. */
 export interface RegistryDeps {
@@ -20,6 +21,8 @@ export interface RegistryDeps {
   clock: HybridLogicalClock;
   manifests: ManifestCache;
   uploadLocks: UploadLocks;
+  /** The origin's egress cap (BERTH_EGRESS_LIMIT), shared by blob GETs and P2P; absent: no cap. */
+  egress?: EgressLimiter;
 }
 
 const MAX_CLOCK_DRIFT_MS = 5 * 60 * 1000;

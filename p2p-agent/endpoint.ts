@@ -1,0 +1,122 @@
+import { createReadStream } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
+import { isDigest, type Digest } from '../core/digest.js';
+import { RegistryError } from '../core/errors.js';
+import { parseRangeHeader, type ByteRange } from '../core/range.js';
+import type { Agent } from './agent.js';
+
+// The node-local registry endpoint: pull-only (GET and HEAD under /v2/). Every request is first put to the
+// origin with the client's credentials — the origin answers who may see what — then:
+// - blobs of at least agent_p2p_min_bytes come from the cache or through the swarm, streamed as verified;
+// - everything else (manifests, tags, small blobs, errors and their token challenges) is relayed as is.
+
+const blobPath = /^\/v2\/(.+)\/blobs\/([a-z0-9]+:[a-zA-Z0-9=_-]+)$/;
+
+export function createEndpoint(agent: Agent): Server {
+  const server = createServer((req, res) => {
+    handle(agent, req, res).catch((err: unknown) => {
+      agent.log.warn({ err, url: req.url }, 'agent endpoint: request failed');
+      if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error).message);
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function handle(agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  const path = url.pathname;
+  if (path === '/healthz') return json(res, 200, { status: 'ok' });
+  if (path === '/metrics') {
+    res.writeHead(200, { 'content-type': agent.metrics.registry.contentType });
+    res.end(await agent.metrics.registry.metrics());
+    return;
+  }
+  if (path === '/p2p/status') return json(res, 200, agent.status());
+  if (path !== '/v2' && !path.startsWith('/v2/')) return sendError(res, 404, 'UNSUPPORTED', 'no such endpoint');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    // spec: a pull-through mirror refuses writes.
+    return sendError(res, 405, 'UNSUPPORTED', 'this is a pull-only mirror: push to the origin');
+  }
+  const m = blobPath.exec(path);
+  if (!m || !isDigest(m[2]!)) {
+    agent.origin.proxy(req, res);
+    return;
+  }
+  await serveBlob(agent, req, res, m[1]!, m[2] as Digest);
+}
+
+async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse, repository: string, digest: Digest): Promise<void> {
+  const fromOrigin = (n: number) => agent.metrics.bytesFromOrigin.inc({ path: 'proxy' }, n);
+  // The origin says whether this client may pull this blob here, and how big it is.
+  const head = await agent.origin.headBlob(repository, digest, req.headers);
+  if (head.status !== 200 || head.size === undefined || head.size < agent.config.agent_p2p_min_bytes) {
+    agent.origin.proxy(req, res, fromOrigin);
+    return;
+  }
+  const size = head.size;
+  let range: ByteRange | undefined;
+  try {
+    range = parseRangeHeader(req.headers.range, size);
+  } catch (e) {
+    if (e instanceof RegistryError) {
+      res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-type': 'application/json' });
+      res.end(JSON.stringify(e.toJSON()));
+      return;
+    }
+    throw e;
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    'docker-content-digest': digest,
+    'accept-ranges': 'bytes',
+    etag: `"${digest}"`,
+    'content-length': String(end - start + 1),
+    'docker-distribution-api-version': 'registry/2.0',
+  };
+  if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+  const status = range ? 206 : 200;
+  if (req.method === 'HEAD') {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+
+  let body: Readable;
+  if (agent.cache.has(digest)) {
+    agent.metrics.cacheHits.inc();
+    agent.cache.touch(digest);
+    const unpin = agent.cache.pin(digest);
+    body = createReadStream(agent.cache.blobPath(digest), { start, end });
+    body.once('close', unpin);
+  } else {
+    let download;
+    try {
+      download = await agent.download(repository, digest, size, req.headers.authorization);
+    } catch (err) {
+      // No swarm for this blob (no torrent, origin without P2P…): the client still gets it, from the origin.
+      agent.log.warn({ err, digest }, 'agent: swarm unavailable, relaying the blob from the origin');
+      agent.origin.proxy(req, res, fromOrigin);
+      return;
+    }
+    body = download.read(start, end);
+  }
+  res.writeHead(status, headers);
+  body.on('data', (c: Buffer) => agent.metrics.bytesToClients.inc(c.length));
+  // On a failed download the response ends short: the client sees the error, never a wrong blob.
+  pipeline(body, res, () => undefined);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  json(res, status, { errors: [{ code, message }] });
+}

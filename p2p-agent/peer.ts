@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import Wire from 'bittorrent-protocol';
+import { PieceSet } from './torrent.js';
+
+// One connection to a peer: the bittorrent-protocol wire over a TCP socket, plus what the swarm tracks about it.
+
+export const agentPeerIdPrefix = '-BA0100-';
+export const originPeerIdPrefix = '-BO0100-';
+
+export function newPeerId(): Buffer {
+  return Buffer.concat([Buffer.from(agentPeerIdPrefix), randomBytes(12)]);
+}
+
+/** Pipes a socket into a wire and back; either side closing tears down both. */
+export function connectWire(socket: Socket, wire: Wire, onClose: () => void): void {
+  socket.setNoDelay(true);
+  socket.pipe(wire as unknown as NodeJS.WritableStream);
+  wire.pipe(socket);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    socket.destroy();
+    wire.destroy();
+    onClose();
+  };
+  socket.on('error', close);
+  socket.on('close', close);
+  wire.on('error', close);
+  wire.on('close', close);
+  wire.on('end', close);
+}
+
+export interface BlockRequest {
+  piece: number;
+  block: number;
+  at: number;
+}
+
+export class Peer {
+  readonly has: PieceSet;
+  readonly inflight = new Map<string, BlockRequest>();
+  strikes = 0;
+  timeouts = 0;
+  unchokedAt = 0;
+  interestedAt = 0;
+  closed = false;
+  readonly idHex: string;
+  readonly isOrigin: boolean;
+  readonly isBerth: boolean;
+
+  constructor(
+    readonly wire: Wire,
+    readonly socket: Socket,
+    readonly addr: string,
+    pieceCount: number,
+  ) {
+    this.has = new PieceSet(pieceCount);
+    const id = wire.peerIdBuffer ? Buffer.from(wire.peerIdBuffer) : Buffer.alloc(20);
+    this.idHex = id.toString('hex');
+    const prefix = id.subarray(0, 8).toString('latin1');
+    this.isOrigin = prefix === originPeerIdPrefix;
+    this.isBerth = this.isOrigin || prefix === agentPeerIdPrefix;
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.wire.destroy();
+  }
+}

@@ -1,0 +1,65 @@
+import type { Digest } from '../core/digest.js';
+import type { Agent } from './agent.js';
+
+// The seed role: long-polls the origin for preheat tasks and pulls each task's blobs through the swarm, so that
+// when the nodes come the image is already spread over seed agents (and the origin sent it about once).
+
+interface PreheatTask {
+  id: number;
+  repository: string;
+  tag: string;
+  blobs: { digest: Digest; size: number }[];
+}
+
+export class PreheatWorker {
+  private stopped = false;
+  private after: number | undefined;
+  private readonly authorization: string | undefined;
+
+  constructor(private readonly agent: Agent) {
+    const { agent_username: user, agent_password: password } = agent.config;
+    this.authorization = user !== undefined ? `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` : undefined;
+  }
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const q = this.after === undefined ? 'wait=0&after=0' : `wait=25&after=${this.after}`;
+        const page = await this.agent.origin.getJson<{ tasks: PreheatTask[]; last: number }>(`/p2p/v1/preheat/tasks?${q}`, this.authorization, 35_000);
+        if (this.after === undefined) {
+          // Tasks created before this agent started are not ours to replay.
+          this.after = page.last;
+          continue;
+        }
+        this.after = Math.max(this.after, page.last);
+        for (const task of page.tasks) await this.run(task);
+      } catch (err) {
+        if (this.stopped) return;
+        this.agent.log.warn({ err }, 'preheat: polling the origin failed');
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+  }
+
+  private async run(task: PreheatTask): Promise<void> {
+    this.agent.log.info({ repository: task.repository, tag: task.tag, blobs: task.blobs.length }, 'preheat: fetching');
+    for (const b of task.blobs) {
+      if (this.stopped) return;
+      if (b.size < this.agent.config.agent_p2p_min_bytes || this.agent.cache.has(b.digest)) continue;
+      try {
+        const download = await this.agent.download(task.repository, b.digest, b.size, this.authorization);
+        await download.done;
+      } catch (err) {
+        this.agent.log.warn({ err, digest: b.digest }, 'preheat: blob failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,197 @@
+import { isIPv4 } from 'node:net';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { Counter } from 'prom-client';
+import { parseDigest, type Digest } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import { parseRepositoryName } from '../../core/names.js';
+import { parseRangeHeader } from '../../core/range.js';
+import { splitHostPort } from '../../core/config.js';
+import type { RegistryDeps } from '../oci/deps.js';
+import { emptyResponse, queryParam, readSmallBody } from '../oci/http.js';
+import { EgressLimiter } from './egress.js';
+import { TorrentCatalog, torrentFile, type BlobTorrent } from './metainfo.js';
+import { OriginSeed } from './origin-seed.js';
+import { PreheatOnPush, PreheatQueue } from './preheat.js';
+import { UrlSigner } from './signing.js';
+import { SwarmDirectory } from './swarm-directory.js';
+import { Tracker, normalizeIp } from './tracker.js';
+
+// The origin side of P2P distribution, mounted at /p2p/v1/ (and the preheat API):
+//   GET  /p2p/v1/blobs/<digest>/torrent?repository=<name>   metainfo (pull right on the repository)
+//   GET  /p2p/v1/announce                                   the tracker-scheduler
+//   GET  /p2p/v1/webseed/<digest>?s=<signature>             BEP 19 web seed, range reads
+//   POST /api/v2.0/berth/p2p/preheat {repository, tag}      ask seed agents to fetch an image
+//   GET  /p2p/v1/preheat/tasks?after=<id>&wait=<s>          seed agents long-poll for that
+
+/** Seconds between regular announces; a peer silent for three of them is dropped. */
+const announceInterval = 30;
+
+export interface P2pOrigin {
+  router: Router;
+  egress: EgressLimiter;
+  seed: OriginSeed;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the P2P origin over the registry's deps. `deps.egress` must be the limiter returned here (serve.ts
+ * sets it) so that plain GETs share the cap with the web seed and the seed.
+ */
+export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter): Promise<P2pOrigin> {
+  const { config, log } = deps;
+  const catalog = new TorrentCatalog(deps.meta, deps.blobs, log);
+  const signer = await UrlSigner.open(deps.meta);
+  const directory = new SwarmDirectory(deps.meta, announceInterval * 3 * 1000);
+  const counter = (name: string, help: string) => {
+    const existing = deps.metrics.registry.getSingleMetric(name);
+    return (existing as Counter | undefined) ?? new Counter({ name, help, registers: [deps.metrics.registry] });
+  };
+  const seedBytes = counter('berth_p2p_seed_bytes_total', 'Blob bytes the origin sent to peers as a BitTorrent seed');
+  const webSeedBytes = counter('berth_p2p_webseed_bytes_total', 'Blob bytes the origin sent as a web seed (range reads)');
+  const announces = counter('berth_p2p_announces_total', 'Tracker announces answered');
+
+  const seed = new OriginSeed({ catalog, blobs: deps.blobs, egress, counters: [deps.metrics.blobBytesServed, seedBytes], log, slots: config.p2p_seed_slots });
+  const { host, port } = splitHostPort(config.p2p_seed_addr);
+  await seed.listen(host, port);
+  const seedIp = config.p2p_seed_ip ?? advertisedIp(config.public_url, host);
+  log.info({ addr: `${host}:${seed.port}`, advertised: `${seedIp}:${seed.port}`, slots: config.p2p_seed_slots, egressLimit: egress.bytesPerSecond }, 'p2p origin seed listening');
+
+  const tracker = new Tracker({ catalog, directory, signer, seed, seedIp, idc: config.idc, log, interval: announceInterval });
+  const preheat = new PreheatQueue(deps.meta);
+  const onPush = new PreheatOnPush(deps.meta, preheat, config.p2p_preheat_on_push, log);
+  onPush.start();
+
+  const baseUrl = (ctx: Context) => (config.public_url ?? `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '');
+  const router = new Router();
+
+  router.get('/p2p/v1/blobs/:digest/torrent', async (ctx) => {
+    const digest = parseDigest(ctx.params.digest!);
+    const repository = await pullableRepository(ctx, deps, digest);
+    const torrent = await catalog.forBlob(digest);
+    if (!torrent) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, repository } });
+    const base = baseUrl(ctx);
+    const announce = `${base}/p2p/v1/announce?ticket=${signer.sign('announce', torrent.infoHash, config.p2p_ticket_ttl_seconds)}`;
+    const webSeed = `${base}/p2p/v1/webseed/${digest}?s=${signer.sign('webseed', digest, config.p2p_webseed_ttl_seconds)}`;
+    ctx.type = 'application/x-bittorrent';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Berth-Infohash', torrent.infoHash);
+    ctx.body = torrentFile(torrent, announce, webSeed);
+  });
+
+  router.get('/p2p/v1/announce', async (ctx) => {
+    announces.inc();
+    ctx.type = 'text/plain';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await tracker.announce(ctx.querystring, normalizeIp(ctx.request.ip || ctx.req.socket.remoteAddress || '127.0.0.1'));
+  });
+
+  const webSeed = async (ctx: Context, headOnly: boolean) => {
+    const digest = parseDigest(ctx.params.digest!);
+    if (!signer.verify('webseed', digest, queryParam(ctx, 's'))) throw new RegistryError('DENIED', 'web seed signature missing, invalid or expired');
+    const info = await deps.blobs.stat(digest);
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    ctx.set('Accept-Ranges', 'bytes');
+    ctx.set('Docker-Content-Digest', digest);
+    ctx.type = 'application/octet-stream';
+    const range = parseRangeHeader(ctx.get('Range') || undefined, info.size);
+    const length = range ? range.end - range.start + 1 : info.size;
+    ctx.status = range ? 206 : 200;
+    if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+    if (headOnly) {
+      ctx.length = length;
+      return;
+    }
+    const stream = await deps.blobs.read(digest, range);
+    stream.on('data', (c: Buffer) => {
+      deps.metrics.blobBytesServed.inc(c.length);
+      webSeedBytes.inc(c.length);
+    });
+    ctx.body = egress.throttle(stream);
+    ctx.length = length;
+  };
+  router.get('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, false));
+  router.head('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, true));
+
+  router.post('/api/v2.0/berth/p2p/preheat', async (ctx) => {
+    let body: { repository?: unknown; tag?: unknown };
+    try {
+      body = JSON.parse((await readSmallBody(ctx, 64 * 1024)).toString('utf8')) as typeof body;
+    } catch {
+      throw new RegistryError('UNSUPPORTED', 'expected a JSON body {"repository": "...", "tag": "..."}', { status: 400 });
+    }
+    if (typeof body.repository !== 'string' || typeof body.tag !== 'string' || !/^[\w][\w.-]{0,127}$/.test(body.tag)) {
+      throw new RegistryError('UNSUPPORTED', 'expected a JSON body {"repository": "...", "tag": "..."}', { status: 400 });
+    }
+    const repository = parseRepositoryName(body.repository);
+    // Preheating spends origin bandwidth on the repository's behalf: the caller must be able to push to it.
+    await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull', 'push'] }]);
+    const task = await preheat.create(repository, body.tag);
+    if (!task) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { repository, tag: body.tag } });
+    log.info({ repository, tag: body.tag, blobs: task.blobs.length }, 'p2p preheat task');
+    ctx.status = 201;
+    ctx.body = task;
+  });
+
+  router.get('/p2p/v1/preheat/tasks', async (ctx) => {
+    await deps.authorizer.authorize(ctx, []);
+    const after = Number(queryParam(ctx, 'after') ?? 0) || 0;
+    const waitMs = Math.min(60, Math.max(0, Number(queryParam(ctx, 'wait') ?? 0) || 0)) * 1000;
+    const deadline = Date.now() + waitMs;
+    let visible = [] as Awaited<ReturnType<PreheatQueue['after']>>;
+    let last = after;
+    for (;;) {
+      const tasks = await preheat.after(last);
+      if (tasks.length) last = tasks[tasks.length - 1]!.id;
+      for (const t of tasks) if (await deps.authorizer.canPull(ctx, t.repository)) visible.push(t);
+      if (visible.length > 0 || Date.now() >= deadline || ctx.req.destroyed) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { tasks: visible, last };
+  });
+
+  router.get('/p2p/v1/seed', (ctx) => {
+    const infoHash = queryParam(ctx, 'infohash') ?? '';
+    ctx.body = { port: seed.port, ip: seedIp, swarm: seed.stats(infoHash) ?? null };
+  });
+
+  return {
+    router,
+    egress,
+    seed,
+    close: async () => {
+      onPush.stop();
+      await seed.close();
+    },
+  };
+}
+
+/**
+ * The repository through which the caller may pull `digest`: the `repository` parameter (pull right checked,
+ * blob linked there), or without it any repository holding the blob that the caller may pull from.
+ */
+async function pullableRepository(ctx: Context, deps: RegistryDeps, digest: Digest): Promise<string> {
+  const named = queryParam(ctx, 'repository');
+  if (named) {
+    const repository = parseRepositoryName(named);
+    await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
+    if (!(await deps.meta.getBlobLink(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, repository } });
+    return repository;
+  }
+  const holders = await deps.meta.blobRepositories(digest, 100);
+  for (const r of holders) if (await deps.authorizer.canPull(ctx, r)) return r;
+  if (holders.length === 0) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+  // Let the authorizer refuse (401 with a challenge for the first holder, or 403).
+  await deps.authorizer.authorize(ctx, [{ repository: holders[0]!, actions: ['pull'] }]);
+  return holders[0]!;
+}
+
+function advertisedIp(publicUrl: string | undefined, listenHost: string): string {
+  const fromUrl = publicUrl ? new URL(publicUrl).hostname : '';
+  if (isIPv4(fromUrl)) return fromUrl;
+  if (isIPv4(listenHost) && listenHost !== '0.0.0.0') return listenHost;
+  return '127.0.0.1';
+}
+
+export type { BlobTorrent };
