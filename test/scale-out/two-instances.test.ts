@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import { digestOf } from '../../core/digest.js';
+import { digestOf, type Digest } from '../../core/digest.js';
 import { RedisMetaStore } from '../../storage-adapters/meta/redis.js';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 import { acceptAllManifests, RegistryClient } from '../helpers/conformance-target.js';
@@ -124,7 +124,7 @@ t.test('with the invalidation message lost, B serves a moved tag for at most the
   // A writer that publishes nothing: an instance that died between its Redis write and its message.
   const silent = new RedisMetaStore({ url: stores.redis.url });
   t.teardown(() => silent.close());
-  const record = await silent.getManifest(repo, two.manifest.digest);
+  const record = await silent.getManifest(repo, two.manifest.digest as Digest);
   t.ok(record);
   const digestOnB = async () => (await regB.getManifest(repo, 'latest', acceptAllManifests)).headers.get('docker-content-digest');
   t.equal(await digestOnB(), one.manifest.digest, 'B has read (and cached) latest → one');
