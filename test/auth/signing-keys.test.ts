@@ -1,0 +1,71 @@
+// Token signing keys over the real SQLite MetaStore, with a clock the test moves: instances sharing a store
+// sign with one key, a rotated-out key keeps verifying its tokens until they have expired, then is dropped.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import t from 'tap';
+import { AccessPolicy } from '../../server/auth/policy.js';
+import { AccessRecords } from '../../server/auth/records.js';
+import { SigningKeys, type SigningKeyRecord } from '../../server/auth/signing-keys.js';
+import { InvalidToken, TokenService } from '../../server/auth/tokens.js';
+import { SqliteMetaStore } from '../../storage-adapters/meta/sqlite.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'berth-keys-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const meta = await SqliteMetaStore.open({ path: join(dir, 'meta.db') });
+t.teardown(() => meta.close());
+const log = pino({ level: 'silent' });
+
+let now = Date.parse('2030-01-01T00:00:00Z');
+const clock = () => now;
+const HOUR = 3600_000;
+const opts = { rotationMs: 24 * HOUR, tokenTtlMs: HOUR, log, clock };
+const policy = new AccessPolicy(new AccessRecords(meta));
+const service = (keys: SigningKeys) => new TokenService(keys, policy, { service: 'berth', issuer: 'berth', ttlSeconds: 3600, clock });
+const anonymous = { kind: 'anonymous' } as const;
+
+t.test('instances sharing a store make one key between them', async (t) => {
+  const a = new SigningKeys(meta, opts);
+  const b = new SigningKeys(meta, opts);
+  const c = new SigningKeys(meta, opts);
+  const [ka, kb, kc] = await Promise.all([a.current(), b.current(), c.current()]);
+  t.equal(kb.kid, ka.kid);
+  t.equal(kc.kid, ka.kid);
+  t.equal((await meta.collection<SigningKeyRecord>('signing_keys').list()).total, 1, 'one key record');
+  const token = await service(a).issue(anonymous, []);
+  t.equal((await service(b).verify(token.token)).subject, '', "b verifies a's token");
+});
+
+t.test('rotation: a new key signs, the old one verifies until its last token expired', async (t) => {
+  const a = new SigningKeys(meta, opts);
+  const b = new SigningKeys(meta, opts);
+  const first = await a.current();
+  const old = await service(a).issue(anonymous, []);
+
+  now += 24 * HOUR + 1000; // past sign_until of the first key
+  const second = await a.current();
+  t.not(second.kid, first.kid, 'rotated');
+  const fresh = await service(a).issue(anonymous, []);
+  t.equal(JSON.parse(Buffer.from(fresh.token.split('.')[0]!, 'base64url').toString()).kid, second.kid, 'new tokens carry the new kid');
+  t.same((await b.jwks()).keys.map((k) => k.kid).sort(), [first.kid, second.kid].sort(), 'both published meanwhile');
+  t.equal(await b.current().then((k) => k.kid), second.kid, 'the other instance signs with the new key too');
+
+  // The first key signed until T+24h; its tokens live one hour: it is kept until then (plus a margin).
+  now += 30 * 60_000;
+  t.ok(await b.publicKey(first.kid), 'still verifiable 30 min after rotation');
+  now += HOUR;
+  await t.rejects(service(b).verify(old.token), InvalidToken, 'its tokens are expired anyway');
+  now += 5_000;
+  t.equal(await b.publicKey(first.kid), undefined, 'dropped once no token can need it');
+  t.same((await a.jwks()).keys.map((k) => k.kid), [second.kid], 'no longer published');
+  const records = (await meta.collection<SigningKeyRecord>('signing_keys').list()).items;
+  t.same(records.map((r) => r.kid), [second.kid], 'and deleted from the store (by the next reload)');
+  const later = await service(a).issue(anonymous, []);
+  t.equal((await service(b).verify(later.token)).subject, '', 'the current key still signs and verifies');
+});
+
+t.test('an unknown kid is refused without error', async (t) => {
+  const a = new SigningKeys(meta, opts);
+  t.equal(await a.publicKey('no-such-kid'), undefined);
+});
