@@ -83,7 +83,7 @@ export async function startAgentProcess(o: AgentStart): Promise<AgentProcess> {
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode} before ready:\n${out}`);
     try {
@@ -93,7 +93,7 @@ export async function startAgentProcess(o: AgentStart): Promise<AgentProcess> {
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`agent not ready in 30 s:\n${out}`);
+      throw new Error(`agent not ready in 90 s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -114,6 +114,15 @@ export async function startAgentProcess(o: AgentStart): Promise<AgentProcess> {
       await exited;
     },
   };
+}
+
+/** Starts `count` agents, a few at a time (a busy machine starts twenty node processes slowly). */
+export async function startAgents(count: number, o: AgentStart, batch = 4): Promise<AgentProcess[]> {
+  const agents: AgentProcess[] = [];
+  for (let i = 0; i < count; i += batch) {
+    agents.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => startAgentProcess(o)))));
+  }
+  return agents;
 }
 
 /** Sum of a Prometheus metric's samples (all label sets, or those matching `labels`). */
