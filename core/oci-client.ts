@@ -228,14 +228,17 @@ export class OciClient {
       } catch (e) {
         if (opts.signal?.aborted || ++failures > (opts.retries ?? 5)) throw e;
         await new Promise((res) => setTimeout(res, Math.min(30_000, 250 * 2 ** failures)));
-        const status = await this.uploadStatus(location, repository).catch(() => undefined);
-        if (status) {
+        try {
+          const status = await this.uploadStatus(location, repository);
           offset = status.offset;
           location = status.location;
-        } else {
-          // The session is gone: start again from zero.
-          location = await this.startUpload(repository);
-          offset = 0;
+        } catch (se) {
+          // Only a session the registry no longer knows starts again from zero; when the status request itself
+          // failed (the link is still down), the next round tries again from the offset we had.
+          if (se instanceof OciClientError && se.status === 404) {
+            location = await this.startUpload(repository);
+            offset = 0;
+          }
         }
       }
     }

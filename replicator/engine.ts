@@ -717,12 +717,21 @@ export class Replicator {
     s.running.set(key, controller);
     const idleMs = this.deps.config.replication_idle_timeout_seconds * 1000;
     let lastProgress = Date.now();
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastProgress > idleMs) controller.abort(new IdleTimeout(`no progress for ${idleMs / 1000} s`));
-    }, Math.min(1000, idleMs));
-    watchdog.unref();
     const tasks = this.deps.records.tasks(task.execution_id);
     let t: TaskRecord = { ...task, status: 'InProgress', attempts: task.attempts + 1, start_time: task.start_time ?? nowIso(), error: '' };
+    // Progress (bytes) is saved every second while a transfer runs; saves are chained so the final record is
+    // always written last.
+    let saving: Promise<void> = Promise.resolve();
+    let savedBytes = t.bytes;
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastProgress > idleMs) controller.abort(new IdleTimeout(`no progress for ${idleMs / 1000} s`));
+      if (t.bytes !== savedBytes && t.status === 'InProgress') {
+        savedBytes = t.bytes;
+        const snapshot = { ...t };
+        saving = saving.then(() => tasks.update(snapshot)).catch(() => undefined);
+      }
+    }, Math.min(1000, idleMs));
+    watchdog.unref();
     let requeue = false;
     try {
       await tasks.update(t);
@@ -740,7 +749,17 @@ export class Replicator {
         },
         mountCandidates: (d) => this.mountCandidates(s, d),
       };
-      const note = await this.perform(s, t, ctx);
+      // A stop or a timeout ends the task at once, even while a request without a signal (a HEAD) is pending;
+      // transfers themselves carry the signal and stop sending.
+      const work = this.perform(s, t, ctx);
+      work.catch(() => undefined);
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = () => reject(controller.signal.reason as Error);
+        if (controller.signal.aborted) fail();
+        else controller.signal.addEventListener('abort', fail, { once: true });
+      });
+      aborted.catch(() => undefined);
+      const note = await Promise.race([work, aborted]);
       t = { ...t, status: 'Succeed', note, end_time: nowIso() };
       this.deps.metrics.tasks.inc({ policy: s.policy.name, status: 'Succeed' });
       if (t.event_at !== null) this.deps.metrics.lag.observe({ policy: s.policy.name }, Math.max(0, Date.now() - t.event_at) / 1000);
@@ -769,6 +788,7 @@ export class Replicator {
       s.running.delete(key);
     }
     try {
+      await saving;
       await tasks.update(t);
     } catch (err) {
       this.deps.log.error({ err }, 'recording a task');

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -233,4 +234,102 @@ export async function startDockerRegistry(): Promise<DockerRegistry> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A TCP proxy in front of a registry: replication is pointed at it so a test can partition the link (every
+ * connection dropped, new ones refused until healed) or cut one transfer after some bytes.
+ */
+export class LinkProxy {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private partitioned = false;
+  private stalled = false;
+  private cutAfter: number | undefined;
+  /** Bytes that went client → target (uploads). */
+  upstreamBytes = 0;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {
+    this.server = createServer((client) => {
+      if (this.partitioned) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.targetPort, '127.0.0.1');
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('data', (b: Buffer) => {
+        if (this.stalled) {
+          // Swallow the bytes without answering: a hung peer.
+          client.pause();
+          return;
+        }
+        this.upstreamBytes += b.length;
+        if (this.cutAfter !== undefined && this.upstreamBytes >= this.cutAfter) {
+          this.cutAfter = undefined;
+          drop();
+          return;
+        }
+        if (!upstream.write(b)) client.pause();
+      });
+      upstream.on('drain', () => client.resume());
+      upstream.on('data', (b: Buffer) => {
+        if (!client.write(b)) upstream.pause();
+      });
+      client.on('drain', () => upstream.resume());
+      client.on('end', () => upstream.end());
+      upstream.on('end', () => client.end());
+      client.on('error', drop);
+      upstream.on('error', drop);
+      client.on('close', drop);
+      upstream.on('close', drop);
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  partition(): void {
+    this.partitioned = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  heal(): void {
+    if (this.stalled) {
+      for (const s of this.sockets) s.destroy();
+      this.sockets.clear();
+    }
+    this.partitioned = false;
+    this.stalled = false;
+  }
+
+  /** Connections stay open but nothing more goes through (a peer that hangs); heal() drops them. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Drops the connection carrying the upload once `n` more bytes have gone through. */
+  cutAfterBytes(n: number): void {
+    this.cutAfter = this.upstreamBytes + n;
+  }
+
+  async close(): Promise<void> {
+    this.partition();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
