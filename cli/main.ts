@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
+import type { Context } from 'koa';
 import { Registry } from 'prom-client';
 import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
 import { loadAgentConfig, type AgentConfig } from '../core/config.js';
@@ -28,14 +29,23 @@ program
     const { blobs, meta } = await openStoresOrExit(config);
     const metrics = new ServerMetrics();
     // Replication's API is always served; its engine runs here unless BERTH_REPLICATOR=off (`berth replicate`).
+    // It is for system admins: the check comes from the registry's access control, built in startRegistry.
+    let requireSysadmin: ((ctx: Context) => Promise<void>) | undefined;
     const replication = await startReplication({
       config,
       log,
       stores: { blobs, meta },
       metrics: metrics.registry,
       runEngine: config.replicator === 'on',
+      ...(config.auth === 'token' && {
+        requireSysadmin: async (ctx: Context) => {
+          if (!requireSysadmin) throw new Error('access control is not ready');
+          await requireSysadmin(ctx);
+        },
+      }),
     });
     const registry = await startRegistry(config, log, { blobs, meta }, { routers: [replication.router], metrics });
+    requireSysadmin = registry.requireSysadmin;
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => process.exit(1), 10_000);

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type Router from '@koa/router';
+import type { Context } from 'koa';
 import type { ServerConfig } from '../core/config.js';
 import { splitHostPort } from '../core/config.js';
 import { HybridLogicalClock } from '../core/hlc.js';
@@ -21,6 +22,8 @@ import { startP2pOrigin } from './p2p/origin.js';
 export interface RunningRegistry {
   server: Server;
   deps: RegistryDeps;
+  /** Throws 401/403 unless a system admin calls (for admin surfaces mounted from outside); absent with auth none. */
+  requireSysadmin?: (ctx: Context) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ export async function startRegistry(
   return {
     server,
     deps,
+    ...(access.requireSysadmin && { requireSysadmin: access.requireSysadmin }),
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       await p2p.close();

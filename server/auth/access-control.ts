@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { apiErrors } from '../admin/errors.js';
+import { requireSysadmin, type AdminDeps } from '../admin/context.js';
 import { adminRouter } from '../admin/router.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { AuditLog } from './audit.js';
@@ -27,6 +28,8 @@ export interface AccessControlWiring {
   routers: Router[];
   /** App-level middleware, to run around the routers (error shaping, /v2 audit). */
   middleware: Middleware[];
+  /** For other admin surfaces (replication's API): throws 401/403 unless a system admin calls. Absent: auth none. */
+  requireSysadmin?: (ctx: Context) => Promise<void>;
 }
 
 export interface AccessControlOptions {
@@ -56,9 +59,13 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
   await keys.current();
   const tokens = new TokenService(keys, policy, { service: SERVICE, issuer: SERVICE, ttlSeconds: config.token_ttl_seconds });
   const refreshTokens = new RefreshTokens(meta, config.refresh_token_ttl_seconds * 1000);
+  const admin: AdminDeps = { registry: deps, records, policy, audit, authenticator, refreshTokens };
   return {
     authorizer: new TokenAuthorizer(tokens, authenticator, policy, config.public_url),
-    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys }), adminRouter({ registry: deps, records, policy, audit, authenticator, refreshTokens })],
+    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys }), adminRouter(admin)],
     middleware: [errors, registryAudit(audit, records)],
+    requireSysadmin: async (ctx) => {
+      await requireSysadmin(ctx, admin);
+    },
   };
 }

@@ -436,3 +436,10 @@ t.test('allow_user_projects lets users create projects, and makes them its admin
   t.equal((await maker.get('/systeminfo')).json.project_creation_restriction, 'everyone');
   t.equal(await pushImage(open.url, 'own/app', 'v1', basic({ username: 'maker', password: 'Maker-pass-1' })), 201);
 });
+
+t.test("replication's API (mounted beside ours) is for system admins in token mode", async (t) => {
+  t.equal((await anon.get('/registries')).status, 401);
+  errorShape(t, await as(owner).get('/registries'), 'FORBIDDEN');
+  t.equal((await as(owner).get('/replication/policies')).status, 403);
+  t.equal((await root.get('/registries')).status, 200);
+});
