@@ -121,7 +121,16 @@ export class Agent {
     await this.swarmOf.get(digest)?.close();
     const swarm = this.newSwarm(digest, torrent, file, fetchTorrent);
     const stallMs = this.config.agent_stall_ms;
-    const download = new BlobDownload({ digest, swarm, file, cache: this.cache, metrics: this.metrics, log: this.log, deadlineMs: Math.max(60_000, 12 * stallMs) });
+    const download = new BlobDownload({
+      digest,
+      swarm,
+      file,
+      cache: this.cache,
+      metrics: this.metrics,
+      log: this.log,
+      deadlineMs: Math.max(60_000, 12 * stallMs),
+      releaseReservation: release,
+    });
     this.downloads.set(digest, download);
     this.metrics.cacheMisses.inc();
     download.done.then(

@@ -24,6 +24,8 @@ export interface DownloadOptions {
   log: Logger;
   /** Fail when no piece arrives for this long, from peers or the origin. */
   deadlineMs: number;
+  /** Gives back the cache space reserved for the download (the blob itself takes it over). */
+  releaseReservation: () => void;
 }
 
 export class BlobDownload {
@@ -120,6 +122,7 @@ export class BlobDownload {
         if (actual !== this.digest) throw new DownloadFailed(`content digest ${actual} does not match ${this.digest}`);
         this.verified = true;
         await this.o.file.finish();
+        this.o.releaseReservation();
         await this.o.cache.admit(this.digest, this.size);
         clearInterval(this.watchdog);
         this.o.metrics.activeDownloads.dec();

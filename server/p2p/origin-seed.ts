@@ -248,14 +248,13 @@ export class OriginSeed {
     }
   }
 
-  /** A piece no connected peer holds, nobody is being sent, and this peer lacks; random among them. */
+  /**
+   * A piece no connected peer holds, nobody is being sent, and this peer lacks. The lowest such: peers still get
+   * distinct pieces (that is what the in-flight rule is for), and the swarm as a whole fills from the front,
+   * where the nodes' clients are reading.
+   */
   private pickOffer(t: SeedTorrent, peer: SeedPeer): number | undefined {
-    const n = t.pieceCount;
-    const start = Math.floor(Math.random() * n);
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
-      if (!peer.has[i] && t.avail[i] === 0 && !t.inflight.has(i)) return i;
-    }
+    for (let i = 0; i < t.pieceCount; i++) if (!peer.has[i] && t.avail[i] === 0 && !t.inflight.has(i)) return i;
     return undefined;
   }
 
