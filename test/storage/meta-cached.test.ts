@@ -2,7 +2,7 @@
 // the MetaStore contract still holds; lookups are served from memory; a write on one instance reaches the other's
 // cache through pub/sub at once; a change that publishes nothing (a lost message) is seen within the TTL; while
 // the subscriber is cut off nothing is served from memory, and caching resumes once Redis is back.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { digestOf, type Digest } from '../../core/digest.js';
 import { StorageUnavailableError } from '../../storage-adapters/blob/blob-store.js';
@@ -10,7 +10,9 @@ import { CachedMetaStore, RedisInvalidationBus } from '../../storage-adapters/me
 import type { ManifestRecord, MetaStore, TagRecord } from '../../storage-adapters/meta/meta-store.js';
 import { RedisMetaStore } from '../../storage-adapters/meta/redis.js';
 import { metaStoreContract } from '../contract/meta-store.js';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { loadServerConfig } from '../../core/config.js';
+import { openMetaStore } from '../../storage-adapters/open.js';
+import { startRedis, startSentinel, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer;
 t.before(async () => {
@@ -314,4 +316,52 @@ t.test('ttl 0 caches nothing', async (t) => {
   await c.getTag('r', 't');
   t.same(c.stats().hits, 0);
   t.equal((await c.getTag('r', 't'))?.digest, manifest('1').digest as Digest);
+});
+
+/** Two instances as `berth serve` opens them from BERTH_* settings; a tag moved through A reaches B's cache. */
+async function expectInvalidationThrough(t: Test, env: Record<string, string>): Promise<void> {
+  const config = loadServerConfig({ env: { BERTH_META: 'redis', BERTH_META_CACHE_TTL_MS: '60000', ...env } });
+  const [a, b] = [await openMetaStore(config), await openMetaStore(config)];
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  t.ok(a instanceof CachedMetaStore && b instanceof CachedMetaStore, 'open.ts puts the cache in front of Redis');
+  await Promise.all([subscribed(a as CachedMetaStore), subscribed(b as CachedMetaStore)]);
+  const [m1, m2] = [manifest('1'), manifest('2')];
+  await a.putManifest('r', m1, { name: 't', version: v(1) });
+  await sleep(20); // A's message reaches B (a read under way when it lands is, rightly, not kept)
+  t.equal((await b.getTag('r', 't'))?.digest, m1.digest);
+  t.equal((await b.getTag('r', 't'))?.digest, m1.digest);
+  t.ok((b as CachedMetaStore).stats().hits >= 1, 'B answers from memory');
+  await a.putManifest('r', m2, { name: 't', version: v(2) });
+  const ms = await timeUntil(async () => (await b.getTag('r', 't'))?.digest === m2.digest, 2000, 1);
+  t.ok(ms < 50, `B sees the move in ${ms.toFixed(1)} ms (TTL 60 s)`);
+}
+
+t.test('through Sentinel, the cache and its invalidation channel work as on a standalone Redis', async (t) => {
+  const master = await startRedis();
+  const sentinel = await startSentinel(master.port, 'berth-master');
+  t.teardown(async () => {
+    await sentinel.stop();
+    await master.stop();
+  });
+  await expectInvalidationThrough(t, { BERTH_REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, BERTH_REDIS_SENTINEL_NAME: 'berth-master' });
+});
+
+t.test('on Redis Cluster, the cache and its invalidation channel work as on a standalone Redis', async (t) => {
+  const node = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1'] });
+  t.teardown(() => node.stop());
+  const direct = new Redis(node.url);
+  t.teardown(() => direct.disconnect());
+  await direct.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  for (let i = 0; i < 100 && !String(await direct.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await sleep(50);
+  await expectInvalidationThrough(t, { BERTH_REDIS_CLUSTER: `127.0.0.1:${node.port}` });
+});
+
+t.test('with BERTH_META_CACHE_TTL_MS=0 open.ts gives the plain Redis store', async (t) => {
+  const config = loadServerConfig({ env: { BERTH_META: 'redis', BERTH_REDIS_URL: server.url, BERTH_META_CACHE_TTL_MS: '0' } });
+  const store = await openMetaStore(config);
+  t.teardown(() => store.close());
+  t.ok(store instanceof RedisMetaStore);
 });
