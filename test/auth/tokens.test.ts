@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, UnsecuredJWT, type JWK } from 'jose';
 import t from 'tap';
 import { SqliteMetaStore } from '../../storage-adapters/meta/sqlite.js';
+import type { RobotRecord } from '../../server/auth/records.js';
 import type { SigningKeyRecord } from '../../server/auth/signing-keys.js';
 import { admin, AdminApi, basic, bearer, decodeJwt, http, must, pullManifest, pushImage, startTokenBerth, token, tokenReply, type Creds } from './access.js';
 
@@ -239,4 +240,42 @@ t.test('failed logins are throttled per user and per address', async (t) => {
   for (let i = 0; i < 3; i++) await tokenReply(limited.url, { username: `nobody${i}`, password: 'Guess-1-X' }, []);
   t.equal((await tokenReply(limited.url, { username: 'bystander', password: 'Bystander-pass-1' }, [])).status, 429, 'the address is over its limit now');
   t.notMatch(limited.output(), /Guess-|Victim-pass|Bystander-pass/, 'no password reaches the log');
+});
+
+t.test("Berth's own OCI client (replication, agents) does the token dance against it", async (t) => {
+  const { OciClient, OciClientError } = await import('../../core/oci-client.js');
+  const { Readable } = await import('node:stream');
+  const { image } = await import('../helpers/oci-fixtures.js');
+  const img = image({ layers: 1, layerSize: 2048 });
+  const client = new OciClient({ baseUrl: base, username: dev.username, password: dev.password });
+  for (const b of img.blobs) await client.uploadBlob('priv/client', b.digest as `sha256:${string}`, b.size, async () => Readable.from(b.bytes));
+  await client.putManifest('priv/client', 'v1', img.manifest.bytes, img.manifest.mediaType);
+  t.equal((await client.getManifest('priv/client', 'v1'))?.digest, img.manifest.digest);
+  t.same(await client.catalog(), ['priv/app', 'priv/client', 'priv/second', 'pub/app']);
+  await t.rejects(client.deleteManifest('priv/client', 'v1'), OciClientError, 'a developer may not delete, through the client too');
+  const stranger = new OciClient({ baseUrl: base, username: outsider.username, password: outsider.password });
+  await t.rejects(stranger.getManifest('priv/client', 'v1'), OciClientError);
+});
+
+t.test('an expired robot is refused and the refusal is audited', async (t) => {
+  const robot = await root.createRobot({
+    name: 'shortlived',
+    level: 'project',
+    duration: 1,
+    permissions: [{ kind: 'project', namespace: 'priv', access: [{ resource: 'repository', action: 'pull' }] }],
+  });
+  // Move its expiry into the past, as time would (the robot has not logged in, so nothing remembers it).
+  const meta = await SqliteMetaStore.open({ path: join(berth.dataDir, 'meta.db') });
+  try {
+    const robots = meta.collection<RobotRecord>('robots', { unique: ['name'] });
+    const record = (await robots.get(robot.id))!;
+    await robots.update({ ...record, expires_at: Math.floor(Date.now() / 1000) - 60 });
+  } finally {
+    await meta.close();
+  }
+  const creds = { username: robot.name, password: robot.secret };
+  t.equal((await tokenReply(base, creds, ['repository:priv/app:pull'])).status, 401);
+  t.equal(await pullManifest(base, 'priv/app', 'v1', basic(creds)), 401);
+  const log = await root.get(`/audit-logs?q=${encodeURIComponent(`operation=login,username=${robot.name}`)}`);
+  t.match(log.json[0], { resource_type: 'robot', operation_result: false, operation_description: 'robot expired' });
 });
