@@ -242,10 +242,11 @@ export class CachedMetaStore implements MetaStore {
     const hit = this.lru.get(key);
     if (hit !== undefined) {
       this.counts.hits++;
-      return hit as T;
+      // Callers own what they get (as from the store itself): a caller changing it must not change the cache.
+      return structuredClone(hit) as T;
     }
     const shared = this.flights.get(key);
-    if (shared) return shared.promise as Promise<T | undefined>;
+    if (shared) return shared.promise.then((v) => (v === undefined ? v : structuredClone(v))) as Promise<T | undefined>;
     this.counts.misses++;
     const started = performance.now();
     const epoch = this.epoch;
@@ -256,7 +257,7 @@ export class CachedMetaStore implements MetaStore {
         // The entry expires ttlMs after the read began, so what it holds is never older than that.
         const left = this.ttlMs - (performance.now() - started);
         if (value !== undefined && !flight.spoiled && epoch === this.epoch && this.enabled() && left >= 1) {
-          this.lru.set(key, value, { ttl: Math.floor(left) });
+          this.lru.set(key, structuredClone(value), { ttl: Math.floor(left) });
         }
         return value;
       } finally {

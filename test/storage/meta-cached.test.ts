@@ -105,6 +105,21 @@ t.test('a repeated lookup is answered from memory', async (t) => {
   t.equal((await a.getTag('lib/app', 'v1'))?.digest, m1.digest, 'still the cached answer');
 });
 
+t.test('a caller changing a record it got does not change the cached one', async (t) => {
+  const p = `own${++prefixes}:`;
+  const a = instance(p, 60_000);
+  t.teardown(() => a.close());
+  await subscribed(a);
+  const m = manifest('1');
+  await a.putManifest('r', m, { name: 't', version: v(1) });
+  const first = (await a.getManifest('r', m.digest))!;
+  first.blobs.push(digestOf('x'));
+  const hit = (await a.getManifest('r', m.digest))!;
+  hit.mediaType = 'changed';
+  t.same(await a.getManifest('r', m.digest), m);
+  t.ok(a.stats().hits >= 2, 'served from memory');
+});
+
 t.test('concurrent misses of one key share a single read', async (t) => {
   const p = `flight${++prefixes}:`;
   const a = instance(p, 60_000);
