@@ -41,8 +41,16 @@ export interface ReplicatorDeps {
   metrics: ReplicationMetrics;
   /** This registry's own OCI endpoint: pull policies write through it like any client. */
   localUrl: string;
-  /** The Authorization header for those writes when access control is on. */
-  localAuthorization?: () => Promise<string | undefined>;
+  /** With access control on: how those writes are authorized. */
+  localAccess?: LocalRegistryAccess;
+}
+
+/** What pull policies need from this registry's access control to write into it (wired by the process). */
+export interface LocalRegistryAccess {
+  /** An Authorization header value granting pull, push and delete on `repository`. */
+  authorization(repository: string): Promise<string>;
+  /** Creates the project (private) when it is missing. */
+  ensureProject(name: string): Promise<void>;
 }
 
 const LEASE = 'replicator';
@@ -812,9 +820,10 @@ export class Replicator {
     if (!e) throw new PermanentError('the policy names a registry that no longer exists');
     const push = s.policy.dest_registry_id !== null;
     const source: ArtifactSource = push ? this.local : new RemoteSource(e.remote);
-    const dest = push ? e.remote.client : await this.localClient();
+    const dest = push ? e.remote.client : await this.localClient(t.dst_repository);
     const destIsBerth = push ? e.remote.isBerth : true;
     if (push) await e.remote.ensureProject(t.dst_repository);
+    else if (t.dst_repository.includes('/')) await this.deps.localAccess?.ensureProject(t.dst_repository.split('/')[0]!);
 
     if (t.resource_type === 'manifest') {
       const digest = t.digest as Digest;
@@ -874,8 +883,8 @@ export class Replicator {
     return { 'Berth-Tag-Version': version, ...(from && { 'Berth-Replicated-From': from }) };
   }
 
-  private async localClient(): Promise<OciClient> {
-    const auth = await this.deps.localAuthorization?.();
+  private async localClient(repository: string): Promise<OciClient> {
+    const auth = await this.deps.localAccess?.authorization(repository);
     return new OciClient({ baseUrl: this.deps.localUrl, userAgent: 'berth-replicator', ...(auth && { headers: { Authorization: auth } }) });
   }
 

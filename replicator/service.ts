@@ -7,7 +7,7 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { replicationRouter } from './api.js';
 import { CredentialCipher } from './credentials.js';
-import { Replicator } from './engine.js';
+import { Replicator, type LocalRegistryAccess } from './engine.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ReplicationRecords } from './records.js';
 
@@ -23,8 +23,8 @@ export interface ReplicationOptions {
   runEngine: boolean;
   /** Throws (401/403) unless the caller is a system admin; absent with auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
-  /** Authorization for the engine's writes into this registry (pull policies) when access control is on. */
-  localAuthorization?: () => Promise<string | undefined>;
+  /** With access control on: how the engine's writes into this registry (pull policies) are authorized. */
+  localAccess?: LocalRegistryAccess;
 }
 
 export interface ReplicationService {
@@ -51,7 +51,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
         cipher,
         metrics: new ReplicationMetrics(o.metrics),
         localUrl,
-        ...(o.localAuthorization && { localAuthorization: o.localAuthorization }),
+        ...(o.localAccess && { localAccess: o.localAccess }),
       })
     : undefined;
   engine?.start();

@@ -41,8 +41,30 @@ t.test('master-slave: pushes, tag moves and deletes on the master reach the slav
   t.match(tasks.body[0], { operation: 'copy', src_resource: 'team/app:v1', dst_resource: 'team/app:v1', status: 'Succeed' });
   t.ok(tasks.body[0].bytes > 0, 'bytes are counted');
 
-  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  const metrics = await waitFor(async () => {
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    return /berth_replication_queue_depth\{policy="a-to-b"\} 0/.test(text) && text;
+  });
   t.match(metrics, /berth_replication_lag_seconds_count\{policy="a-to-b"\} [1-9]/, 'lag is measured');
   t.match(metrics, /berth_replication_bytes_total\{policy="a-to-b"\} [1-9]/, 'bytes are counted in metrics');
   t.match(metrics, /berth_replication_queue_depth\{policy="a-to-b"\} 0/, 'the queue is empty');
+
+  // Bad input answers Harbor-shaped errors.
+  const err = async (method: string, path: string, body?: unknown) => {
+    const r = await api(a.url, method, path, body);
+    return [r.status, r.body?.errors?.[0]?.code];
+  };
+  t.same(await err('POST', '/registries', { name: 'idc-b', url: b.url, type: 'berth' }), [409, 'CONFLICT'], 'duplicate registry name');
+  t.same(await err('POST', '/registries', { name: 'x', url: 'ftp://x', type: 'berth' }), [400, 'BAD_REQUEST'], 'not an http URL');
+  t.same(await err('POST', '/registries', { name: 'x', url: b.url, type: 'quay' }), [400, 'BAD_REQUEST'], 'unknown type');
+  t.same(await err('DELETE', `/registries/${reg}`), [412, 'PRECONDITION'], 'a registry in use stays');
+  t.same(await err('GET', '/registries/9999'), [404, 'NOT_FOUND']);
+  const policyBody = { name: 'p2', dest_registry: { id: reg }, trigger: { type: 'manual' } };
+  t.same(await err('POST', '/replication/policies', { ...policyBody, src_registry: { id: reg } }), [400, 'BAD_REQUEST'], 'push and pull at once');
+  t.same(await err('POST', '/replication/policies', { ...policyBody, trigger: { type: 'scheduled', trigger_settings: { cron: 'every day' } } }), [400, 'BAD_REQUEST'], 'a bad cron');
+  t.same(await err('POST', '/replication/policies', { name: 'p3', src_registry: { id: reg }, trigger: { type: 'event_based' } }), [400, 'BAD_REQUEST'], 'event-based pull');
+  t.same(await err('POST', '/replication/policies', { ...policyBody, dest_registry: { id: 4242 } }), [400, 'BAD_REQUEST'], 'an unknown registry');
+  t.same(await err('POST', '/replication/executions', { policy_id: 4242 }), [404, 'NOT_FOUND'], 'an unknown policy');
+  const got = await api(a.url, 'GET', `/replication/policies/${policy}`);
+  t.match(got.body, { id: policy, name: 'a-to-b', dest_registry: { id: reg, name: 'idc-b' }, src_registry: { id: 0 }, trigger: { type: 'event_based' }, replicate_deletion: true });
 });
