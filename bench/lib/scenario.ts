@@ -1,6 +1,5 @@
 // What a bench scenario is: the figures it produces and how it measures one registry in one run.
 import type { Registry } from './registries.js';
-import type { ServicePool } from './processes.js';
 
 /** One row of the result table (per Berth mode). */
 export interface Figure {
@@ -25,7 +24,6 @@ export interface BenchSettings {
   imageSize: number;
   /** Scratch space for the whole bench (OCI layouts, pulled images); removed at the end. */
   workDir: string;
-  pool: ServicePool;
 }
 
 export interface Scenario {
