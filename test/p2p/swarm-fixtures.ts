@@ -21,8 +21,8 @@ export interface PushedImage {
 }
 
 /** Pushes an image whose single layer is `layerSize` random bytes (skopeo copies layers verbatim). */
-export async function pushImage(originUrl: string, repository: string, tag: string, layerSize: number): Promise<PushedImage> {
-  const client = new OciClient({ baseUrl: originUrl });
+export async function pushImage(originUrl: string, repository: string, tag: string, layerSize: number, creds?: { username: string; password: string }): Promise<PushedImage> {
+  const client = new OciClient({ baseUrl: originUrl, ...creds });
   const layer = randomBytes(layerSize);
   const layerDigest = digestOf(layer);
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDigest] } }));
