@@ -149,9 +149,10 @@ export class Replicator {
     this.closed = true;
     this.wake();
     await this.loop;
+    const lock = this.lock;
     this.stepDown('closing');
-    await this.lock?.release().catch(() => undefined);
-    this.lock = undefined;
+    // Released, not left to expire: a standby takes over within its next try (2 s) rather than the lease's TTL.
+    await lock?.release().catch(() => undefined);
   }
 
   /** Something changed (a policy, an execution, a stop request): look now rather than at the next poll. */
@@ -550,6 +551,9 @@ export class Replicator {
       this.lastFullScan = now;
       candidates = (await executions.list({ where: { planned: false } })).items;
     } else {
+      // Cheap when nothing is new (the usual case): one document.
+      const newest = (await executions.list({ order: 'desc', limit: 1 })).items[0];
+      if (!newest || newest.id <= this.lastExecutionSeen) return;
       candidates = (await executions.list({ order: 'desc', limit: 50 })).items.filter((r) => r.id > this.lastExecutionSeen);
     }
     for (const r of candidates) {

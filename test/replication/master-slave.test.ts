@@ -8,6 +8,8 @@ t.test('master-slave: pushes, tag moves and deletes on the master reach the slav
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  // Pushed before any policy existed: no event will carry it; anti-entropy must.
+  const before = await pushImage(a.url, 'team/old', 'v0');
   const reg = await addRegistry(a.url, 'idc-b', b.url);
   const registry = await api(a.url, 'GET', `/registries/${reg}`);
   t.equal(registry.body.idc, 'b', 'the peer told its IDC');
@@ -32,7 +34,10 @@ t.test('master-slave: pushes, tag moves and deletes on the master reach the slav
   t.equal(await digestOfTag(b.url, 'other/app', 'v1'), undefined, 'the name filter kept other/app home');
   t.ok(other.digest);
 
-  const executions = await api(a.url, 'GET', `/replication/executions?policy_id=${policy}`);
+  await waitFor(async () => (await digestOfTag(b.url, 'team/old', 'v0')) === before.digest, 15_000, 100);
+  const repairs = await api(a.url, 'GET', `/replication/executions?policy_id=${policy}&trigger=reconcile`);
+  t.ok(repairs.body.length >= 1, 'anti-entropy copied what no event carried, in a reconcile execution');
+  const executions = await api(a.url, 'GET', `/replication/executions?policy_id=${policy}&trigger=event_based`);
   t.equal(executions.status, 200);
   t.ok(Number(executions.headers.get('x-total-count')) >= 1, 'executions are listed');
   const ex = executions.body[executions.body.length - 1];
