@@ -82,12 +82,12 @@ export class PieceFile {
 
   private saveSoon(): void {
     if (this.saving || this.closed) return;
-    this.saving = new Promise<void>((resolve) => setTimeout(resolve, 200)).then(async () => {
+    this.saving = new Promise<void>((resolve) => setTimeout(resolve, 1000)).then(async () => {
       this.saving = undefined;
       if (!this.dirty || this.closed) return;
       this.dirty = false;
-      // Data first, then the bitfield that vouches for it; tmp + rename so the sidecar is never torn.
-      await this.fh.datasync().catch(() => undefined);
+      // No fsync: the sidecar is only a hint, every piece it names is hashed again on resume. tmp + rename so
+      // it is never torn.
       await writeFile(`${this.path}.have.tmp`, this.have.bits);
       await rename(`${this.path}.have.tmp`, `${this.path}.have`);
     }).catch(() => undefined);

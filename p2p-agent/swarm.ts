@@ -19,10 +19,13 @@ import { AnnounceFailure, announce } from './tracker-client.js';
 //   until peers deliver again.
 // Uploading: a few unchoke slots, rotated, for every interested peer; pieces served from memory or disk.
 
+/** BEP 3 block size: what every client accepts. */
 export const blockSize = 16 * 1024;
+/** Between Berth peers: fewer, larger messages (a quarter of the per-message work; 128 KiB is the usual cap). */
+const berthBlockSize = 64 * 1024;
 const maxBlock = 128 * 1024;
-/** Requests in flight per peer: ~512 KiB keeps a loopback or LAN pipe busy. */
-const pipelineDepth = 32;
+/** Bytes requested and not yet received, per peer: ~512 KiB keeps a loopback or LAN pipe busy. */
+const pipelineBytes = 512 * 1024;
 const requestTimeoutMs = 10_000;
 const uploadSlots = 8;
 const rotateMs = 5000;
@@ -31,6 +34,8 @@ const connectTimeoutMs = 3000;
 interface ActivePiece {
   index: number;
   size: number;
+  /** Fixed when the piece starts, by its first peer: the block grid every request for it follows. */
+  blockSize: number;
   buf: Buffer;
   blocks: number;
   /** Per block: 1 once received. */
@@ -70,6 +75,7 @@ export class Swarm extends EventEmitter {
   /** Availability among peers other than the origin's seed. */
   private readonly availPeers: Uint16Array;
   private readonly active = new Map<number, ActivePiece>();
+  private readonly reading = new Map<number, Promise<Buffer>>();
   /** Verified pieces being written. */
   private readonly accepting = new Set<number>();
   private readonly timer: NodeJS.Timeout;
@@ -154,9 +160,17 @@ export class Swarm extends EventEmitter {
     const key = `${this.torrent.infoHash}:${index}`;
     const hit = this.o.memory.get(key);
     if (hit) return hit;
-    const data = await this.o.file.read(index);
-    this.o.memory.set(key, data);
-    return data;
+    // A peer asks for a piece block by block: one disk read serves them all.
+    let pending = this.reading.get(index);
+    if (!pending) {
+      pending = this.o.file.read(index).then((data) => {
+        this.o.memory.set(key, data);
+        return data;
+      });
+      pending.finally(() => this.reading.delete(index)).catch(() => undefined);
+      this.reading.set(index, pending);
+    }
+    return pending;
   }
 
   async close(): Promise<void> {
@@ -287,7 +301,7 @@ export class Swarm extends EventEmitter {
 
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
-    while (peer.inflight.size < pipelineDepth) {
+    while (peer.inflight.size * (peer.isBerth ? berthBlockSize : blockSize) < pipelineBytes) {
       const next = this.nextBlock(peer);
       if (!next) break;
       this.request(peer, next.ap, next.block);
@@ -298,7 +312,7 @@ export class Swarm extends EventEmitter {
     // 1. Continue a piece this peer owns; adopt one whose owner went away.
     for (const ap of this.active.values()) {
       if (ap.owner !== undefined && ap.owner !== peer) continue;
-      if (!peer.has.has(ap.index) || !this.missing(ap.index)) continue;
+      if (!peer.has.has(ap.index) || !this.missing(ap.index) || !this.fits(peer, ap)) continue;
       if (peer.isOrigin && this.availPeers[ap.index]! > 0) continue;
       const b = freeBlock(ap);
       if (b !== undefined) {
@@ -310,10 +324,12 @@ export class Swarm extends EventEmitter {
     const index = this.pick(peer);
     if (index !== undefined) {
       const size = pieceSize(this.torrent, index);
-      const blocks = Math.ceil(size / blockSize);
+      const grid = peer.isBerth ? berthBlockSize : blockSize;
+      const blocks = Math.ceil(size / grid);
       const ap: ActivePiece = {
         index,
         size,
+        blockSize: grid,
         buf: Buffer.allocUnsafe(size),
         blocks,
         done: new Uint8Array(blocks),
@@ -330,7 +346,7 @@ export class Swarm extends EventEmitter {
     if (peer.isOrigin) return undefined;
     let oldest: ActivePiece | undefined;
     for (const ap of this.active.values()) {
-      if (!peer.has.has(ap.index) || ap.owner === peer || ap.owner === webSeedOwner) continue;
+      if (!peer.has.has(ap.index) || ap.owner === peer || ap.owner === webSeedOwner || !this.fits(peer, ap)) continue;
       if (Date.now() - ap.startedAt < 1000) continue;
       if (!oldest || ap.startedAt < oldest.startedAt) oldest = ap;
     }
@@ -340,6 +356,11 @@ export class Swarm extends EventEmitter {
       return { ap: oldest, block: b };
     }
     return undefined;
+  }
+
+  /** Whether `peer` may be asked for blocks of `ap`'s grid (only Berth peers take blocks above 16 KiB). */
+  private fits(peer: Peer, ap: ActivePiece): boolean {
+    return ap.blockSize <= blockSize || peer.isBerth;
   }
 
   /** Rarest first among the pieces `peer` can give; the readers' next piece first when it lags behind. */
@@ -368,8 +389,8 @@ export class Swarm extends EventEmitter {
 
   private request(peer: Peer, ap: ActivePiece, block: number): void {
     const key = `${ap.index}:${block}`;
-    const offset = block * blockSize;
-    const length = Math.min(blockSize, ap.size - offset);
+    const offset = block * ap.blockSize;
+    const length = Math.min(ap.blockSize, ap.size - offset);
     ap.pending[block]!++;
     peer.inflight.set(key, { piece: ap.index, block, at: Date.now() });
     peer.wire.request(ap.index, offset, length, (err, data) => {
@@ -393,7 +414,11 @@ export class Swarm extends EventEmitter {
       this.fill(peer);
       return;
     }
-    ap.buf.set(data, block * blockSize);
+    if (data.length !== Math.min(ap.blockSize, ap.size - block * ap.blockSize)) {
+      this.ban(peer, 'sent a block of the wrong length');
+      return;
+    }
+    ap.buf.set(data, block * ap.blockSize);
     ap.done[block] = 1;
     ap.received++;
     ap.contributors.add(peer);
@@ -403,7 +428,7 @@ export class Swarm extends EventEmitter {
         const key = `${ap.index}:${block}`;
         if (other !== peer && other.inflight.delete(key)) {
           ap.pending[block] = Math.max(0, ap.pending[block]! - 1);
-          other.wire.cancel(ap.index, block * blockSize, Math.min(blockSize, ap.size - block * blockSize));
+          other.wire.cancel(ap.index, block * ap.blockSize, Math.min(ap.blockSize, ap.size - block * ap.blockSize));
         }
       }
     }
@@ -455,7 +480,7 @@ export class Swarm extends EventEmitter {
       for (const [key, r] of p.inflight) {
         if (r.piece !== ap.index) continue;
         p.inflight.delete(key);
-        p.wire.cancel(ap.index, r.block * blockSize, Math.min(blockSize, ap.size - r.block * blockSize));
+        p.wire.cancel(ap.index, r.block * ap.blockSize, Math.min(ap.blockSize, ap.size - r.block * ap.blockSize));
       }
     }
   }
@@ -505,6 +530,7 @@ export class Swarm extends EventEmitter {
     const placeholder: ActivePiece = {
       index,
       size,
+      blockSize,
       buf: Buffer.alloc(0),
       blocks: 0,
       done: new Uint8Array(0),
@@ -627,7 +653,7 @@ export class Swarm extends EventEmitter {
         if (ap) {
           ap.pending[r.block] = Math.max(0, ap.pending[r.block]! - 1);
           if (ap.owner === peer) ap.owner = undefined;
-          peer.wire.cancel(r.piece, r.block * blockSize, Math.min(blockSize, ap.size - r.block * blockSize));
+          peer.wire.cancel(r.piece, r.block * ap.blockSize, Math.min(ap.blockSize, ap.size - r.block * ap.blockSize));
         }
         if (++peer.timeouts >= 3) {
           this.o.log.info({ peer: peer.addr }, 'p2p: dropping a peer that keeps timing out');

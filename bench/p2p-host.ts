@@ -1,0 +1,98 @@
+// A benchmark host process (forked by bench/p2p.ts): runs several agents in one process, or plain HTTP pullers,
+// and on "go" pulls one blob through each, reporting when each pull finished.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentSchema } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { startAgent, type RunningAgent } from '../p2p-agent/run.js';
+
+export type HostRequest =
+  | { kind: 'start'; mode: 'p2p' | 'direct'; count: number; origin: string; stallMs?: number }
+  | { kind: 'go'; path: string; size: number }
+  | { kind: 'stop' };
+
+export type HostReply =
+  | { kind: 'ready' }
+  | { kind: 'done'; times: number[]; failures: string[]; fromPeers: number; fromOrigin: number; cpuMs: number }
+  | { kind: 'error'; message: string };
+
+const send = (m: HostReply) => process.send!(m);
+let agents: RunningAgent[] = [];
+let dirs: string[] = [];
+let mode: 'p2p' | 'direct' = 'direct';
+let count = 0;
+let origin = '';
+
+process.on('message', (m: HostRequest) => {
+  void handle(m).catch((e: unknown) => send({ kind: 'error', message: (e as Error).stack ?? String(e) }));
+});
+
+async function handle(m: HostRequest): Promise<void> {
+  if (m.kind === 'start') {
+    mode = m.mode;
+    count = m.count;
+    origin = m.origin;
+    if (mode === 'p2p') {
+      const log = createLogger(process.env.BENCH_AGENT_LOG ?? 'error', { service: 'bench-agent' });
+      for (let i = 0; i < count; i++) {
+        const dir = await mkdtemp(join(tmpdir(), 'berth-bench-agent-'));
+        dirs.push(dir);
+        const config = agentSchema.parse({
+          agent_addr: '127.0.0.1:0',
+          origin,
+          agent_data_dir: dir,
+          agent_peer_port: 0,
+          agent_stall_ms: m.stallMs ?? 5000,
+        });
+        // Several agents share this process: small piece memory each, no process-wide collectors.
+        agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: 8 * 1024 * 1024 }));
+      }
+    }
+    send({ kind: 'ready' });
+  } else if (m.kind === 'go') {
+    const cpu = process.cpuUsage();
+    const started = Date.now();
+    const bases = mode === 'p2p' ? agents.map((a) => a.url) : Array.from({ length: count }, () => origin);
+    const failures: string[] = [];
+    const times = await Promise.all(
+      bases.map(async (base) => {
+        try {
+          const { status, bytes } = await pull(`${base}${m.path}`);
+          if (status !== 200 || bytes !== m.size) failures.push(`${base}: ${status}, ${bytes} bytes`);
+        } catch (e) {
+          failures.push(`${base}: ${(e as Error).message}`);
+        }
+        return Date.now() - started;
+      }),
+    );
+    let fromPeers = 0;
+    let fromOrigin = 0;
+    for (const a of agents) {
+      const s = await a.agent.metrics.snapshot();
+      fromPeers += s.berth_agent_bytes_from_peers_total ?? 0;
+      for (const [k, v] of Object.entries(s)) if (k.startsWith('berth_agent_bytes_from_origin_total')) fromOrigin += v;
+    }
+    const c = process.cpuUsage(cpu);
+    send({ kind: 'done', times, failures, fromPeers, fromOrigin, cpuMs: (c.user + c.system) / 1000 });
+  } else if (m.kind === 'stop') {
+    await Promise.allSettled(agents.map((a) => a.close()));
+    await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    agents = [];
+    dirs = [];
+    process.exit(0);
+  }
+}
+
+/** A GET whose body is counted and dropped (the same cheap client for direct and P2P pulls). */
+function pull(url: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
