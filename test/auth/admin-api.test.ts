@@ -1,7 +1,7 @@
 // The admin API against Harbor's swagger (goharbor/harbor api/v2.0/swagger.yaml): field names, status codes,
 // 201 + Location, 409, 401 vs 403, paging headers, the error shape, and bad input that must leave nothing
 // half-created.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { admin, AdminApi, basic, must, pushImage, startTokenBerth, type Creds } from './access.js';
 
 const berth = await startTokenBerth(t);
@@ -24,7 +24,7 @@ const as = (c: Creds) => new AdminApi(berth.url, c);
 
 // Harbor's definitions: every field Berth answers with is Harbor's (or a listed extension), and Harbor's
 // fields are there (except the ones listed as not kept).
-function harborShape(t: Tap.Test, what: string, body: Record<string, unknown>, harbor: string[], opts: { omitted?: string[]; extensions?: string[] } = {}) {
+function harborShape(t: Test, what: string, body: Record<string, unknown>, harbor: string[], opts: { omitted?: string[]; extensions?: string[] } = {}) {
   const keys = Object.keys(body).sort();
   const allowed = new Set([...harbor, ...(opts.extensions ?? [])]);
   t.same(keys.filter((k) => !allowed.has(k)), [], `${what}: no field outside Harbor's`);
@@ -40,11 +40,8 @@ const harbor = {
   AuditLog: ['id', 'username', 'resource', 'resource_type', 'operation', 'op_time'],
   OverallHealthStatus: ['status', 'components'],
 };
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
-function errorShape(t: Tap.Test, r: { json: any }, code: string) {
+function errorShape(t: Test, r: { json: any }, code: string) {
   t.same(Object.keys(r.json ?? {}), ['errors'], 'Harbor error body');
   t.equal(r.json?.errors?.[0]?.code, code);
   t.type(r.json?.errors?.[0]?.message, 'string');

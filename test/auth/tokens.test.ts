@@ -2,8 +2,9 @@
 // forged tokens (wrong key, alg none, HS256 with the public key, tampered claims, expired, wrong audience,
 // another repository), Basic on /v2, failed-login throttling and the catalog filter.
 import { join } from 'node:path';
-import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, UnsecuredJWT, type JWK } from 'jose';
+import { createLocalJWKSet, generateKeyPair, importJWK, jwtVerify, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose';
 import t from 'tap';
+import { parseDigest } from '../../core/digest.js';
 import { SqliteMetaStore } from '../../storage-adapters/meta/sqlite.js';
 import type { RobotRecord } from '../../server/auth/records.js';
 import type { SigningKeyRecord } from '../../server/auth/signing-keys.js';
@@ -248,7 +249,7 @@ t.test("Berth's own OCI client (replication, agents) does the token dance agains
   const { image } = await import('../helpers/oci-fixtures.js');
   const img = image({ layers: 1, layerSize: 2048 });
   const client = new OciClient({ baseUrl: base, username: dev.username, password: dev.password });
-  for (const b of img.blobs) await client.uploadBlob('priv/client', b.digest as `sha256:${string}`, b.size, async () => Readable.from(b.bytes));
+  for (const b of img.blobs) await client.uploadBlob('priv/client', parseDigest(b.digest), b.size, async () => Readable.from(b.bytes));
   await client.putManifest('priv/client', 'v1', img.manifest.bytes, img.manifest.mediaType);
   t.equal((await client.getManifest('priv/client', 'v1'))?.digest, img.manifest.digest);
   t.same(await client.catalog(), ['priv/app', 'priv/client', 'priv/second', 'pub/app']);
