@@ -4,7 +4,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MiB } from './lib/pattern-blob.js';
-import { freshDir, ServicePool, ServiceStartError } from './lib/processes.js';
+import { ServicePool, ServiceStartError } from './lib/processes.js';
 import { allRegistries, ModeUnavailable, repoRoot, type Registry, type RegistrySpec } from './lib/registries.js';
 import { formatValue, loadAverage, machineLines, markdownTable, ratio, Results, targets } from './lib/report.js';
 import type { BenchSettings, Scenario } from './lib/scenario.js';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     connections: 32,
     imageLayers: 5,
     imageSize: (quick ? 10 : 100) * MiB,
-    workDir: await freshDir('work'),
+    workDir: await pool.freshDir('work'),
   };
 
   const scenarios = [

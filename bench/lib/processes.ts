@@ -1,5 +1,6 @@
 // Child processes for the bench: free ports, spawning with a readiness probe, apt installs, and RSS sampling.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,6 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-export function freshDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `berth-bench-${prefix}-`));
 }
 
 /** True when `command` resolves on PATH. */
@@ -88,23 +85,36 @@ export class ServiceStartError extends Error {
 }
 
 /**
- * Owns every child the bench starts, so an interrupted or failed bench does not leave registries listening.
+ * Owns every child the bench starts and every scratch directory (all under one root in the temp dir), so an
+ * interrupted or failed bench leaves neither registries listening nor gigabytes of blobs behind.
  * One per bench run; passed to whatever starts services.
  */
 export class ServicePool {
   private readonly children = new Set<ChildProcess>();
+  private readonly root = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 
   constructor() {
-    const killAll = () => {
+    const cleanUp = () => {
       for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      try {
+        // A killed registry may still be flushing a write for a moment: retry on ENOTEMPTY.
+        rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch (e) {
+        console.error(`bench: could not remove ${this.root}: ${(e as Error).message}`);
+      }
     };
-    process.on('exit', killAll);
+    process.on('exit', cleanUp);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
-        killAll();
+        cleanUp();
         process.exit(130);
       });
     }
+  }
+
+  /** A new empty directory under the bench's scratch root. */
+  freshDir(prefix: string): Promise<string> {
+    return mkdtemp(join(this.root, `${prefix}-`));
   }
 
   async start(spec: ServiceSpec): Promise<Service> {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { answers, ensureAptPackage, freePort, freshDir, type Service, type ServicePool } from './processes.js';
+import { answers, ensureAptPackage, freePort, type Service, type ServicePool } from './processes.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
@@ -43,7 +43,7 @@ export const distribution: RegistrySpec = {
   storage: 'filesystem',
   async start(pool) {
     ensureAptPackage('docker-registry', 'docker-registry');
-    const dir = await freshDir('distribution');
+    const dir = await pool.freshDir('distribution');
     const port = await freePort();
     const config = join(dir, 'config.yml');
     // The Debian package's own defaults (filesystem, in-memory descriptor cache) minus auth, quiet logs: the
@@ -97,7 +97,7 @@ export const berthS3: RegistrySpec = {
     if (!s3rverBin) throw new ModeUnavailable('s3rver is not installed (npm install brings it with the S3 adapter)');
     ensureAptPackage('redis-server', 'redis-server');
 
-    const redisDir = await freshDir('redis');
+    const redisDir = await pool.freshDir('redis');
     const redisPort = await freePort();
     const redis = await pool.start({
       name: 'redis-server',
@@ -106,7 +106,7 @@ export const berthS3: RegistrySpec = {
       ready: () => redisPing(redisPort),
     });
 
-    const s3Dir = await freshDir('s3rver');
+    const s3Dir = await pool.freshDir('s3rver');
     const s3Port = await freePort();
     const bucket = 'berth-bench';
     let s3: Service;
@@ -152,7 +152,7 @@ async function startBerth(
   backendDirs: string[] = [],
 ): Promise<Registry> {
   if (!existsSync(berthBin)) throw new ModeUnavailable(`${berthBin} is not built yet`);
-  const dir = await freshDir('berth');
+  const dir = await pool.freshDir('berth');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const svc = await pool.start({
