@@ -32,7 +32,7 @@ export class SwarmDirectory {
   constructor(
     meta: MetaStore,
     /** A peer that has not announced for this long is gone. */
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
   ) {
     this.entries = meta.collection<PeerEntry>('p2p_peers', { unique: ['key'] });
   }

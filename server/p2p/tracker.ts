@@ -202,7 +202,7 @@ export class Tracker {
     const seed = this.opts.seed;
     if (!seed || !seed.port) return;
     const last = this.seedRegisteredAt.get(infoHash) ?? 0;
-    if (Date.now() - last < (this.opts.interval * 1000) / 2) return;
+    if (Date.now() - last < Math.min((this.opts.interval * 1000) / 2, this.opts.directory.ttlMs / 3)) return;
     this.seedRegisteredAt.set(infoHash, Date.now());
     await this.opts.directory.upsert({
       infoHash,
