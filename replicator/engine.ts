@@ -249,9 +249,11 @@ export class Replicator {
         void this.plan(ex);
         continue;
       }
+      const orphaned = !this.states.has(record.policy_id);
       for (const t of await records.allTasks(record.id)) {
         if (t.status !== 'Pending' && t.status !== 'InProgress') continue;
-        this.enqueue(ex, { ...t, status: 'Pending' });
+        if (orphaned) await records.tasks(record.id).update({ ...t, status: 'Stopped', error: 'the policy was deleted', end_time: nowIso() });
+        else this.enqueue(ex, { ...t, status: 'Pending' });
       }
       if (ex.active === 0) await this.finish(ex);
     }
@@ -318,9 +320,9 @@ export class Replicator {
     }
     for (const [id, s] of this.states) {
       if (seen.has(id)) continue;
-      // Deleted policy: stop what it runs.
+      // Deleted policy: stop what it runs and close its executions.
       s.cron?.stop();
-      for (const c of s.running.values()) c.abort(new StopRequest('policy deleted'));
+      for (const ex of [...this.executions.values()]) if (ex.record.policy_id === id) await this.stopExecution(ex);
       this.states.delete(id);
     }
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { digestOf, type Digest } from '../../core/digest.js';
 import { OciClient } from '../../core/oci-client.js';
-import { freePort, startBerth, type BerthProcess, type StartOptions } from '../helpers/berth-process.js';
+import { freePort, startBerth, type BerthProcess, type StartOptions } from './berth-process.js';
 
 /** Fast intervals so a test sees replication within a second or two. */
 export const fastReplication: Record<string, string> = {

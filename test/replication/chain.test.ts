@@ -1,6 +1,6 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startIdc, waitFor } from './idc.js';
+import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startIdc, waitFor } from '../helpers/idc.js';
 
 t.test('hierarchical a → b → c: replicated writes are forwarded by the next hop, never back to where they came from', async (t) => {
   const [a, b, c] = await Promise.all([startIdc('a'), startIdc('b'), startIdc('c')]);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LinkProxy, addPolicy, addRegistry, api, digestOfTag, outboxLength, pushImage, startIdc, tagMap, waitFor } from './idc.js';
+import { LinkProxy, addPolicy, addRegistry, api, digestOfTag, outboxLength, pushImage, startIdc, tagMap, waitFor } from '../helpers/idc.js';
 
 t.test('dual-master: both sides write, concurrent writes of one tag converge, the conflict is recorded, nothing loops', async (t) => {
   const a = await startIdc('a');

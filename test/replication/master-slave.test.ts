@@ -1,5 +1,5 @@
 import t from 'tap';
-import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, retag, startIdc, tagMap, waitFor } from './idc.js';
+import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, retag, startIdc, tagMap, waitFor } from '../helpers/idc.js';
 
 t.test('master-slave: pushes, tag moves and deletes on the master reach the slave; the API shows the work', async (t) => {
   const a = await startIdc('a');

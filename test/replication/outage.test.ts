@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LinkProxy, addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startIdc, tagMap, waitFor } from './idc.js';
+import { LinkProxy, addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startIdc, tagMap, waitFor } from '../helpers/idc.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LinkProxy, addPolicy, addRegistry, deleteTag, outboxLength, pushImage, retag, startIdc, tagMap, waitFor, type PushedImage } from './idc.js';
+import { LinkProxy, addPolicy, addRegistry, deleteTag, outboxLength, pushImage, retag, startIdc, tagMap, waitFor, type PushedImage } from '../helpers/idc.js';
 
 // A bounded randomized run: 200 pushes, tag moves and deletes spread over two masters, with a partition between
 // them in the middle, and a slave behind one of them. Every IDC must end with the same tag → digest map.

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { berthBin } from '../helpers/berth-process.js';
-import { addPolicy, addRegistry, digestOfTag, fastReplication, pushImage, startIdc, waitFor } from './idc.js';
+import { addPolicy, addRegistry, digestOfTag, fastReplication, pushImage, startIdc, waitFor } from '../helpers/idc.js';
 
 interface Worker {
   child: ChildProcess;

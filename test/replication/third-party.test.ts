@@ -1,5 +1,5 @@
 import t from 'tap';
-import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startDockerRegistry, startExecution, startIdc, tagMap, waitExecution, waitFor } from './idc.js';
+import { addPolicy, addRegistry, api, deleteTag, digestOfTag, pushImage, startDockerRegistry, startExecution, startIdc, tagMap, waitExecution, waitFor } from '../helpers/idc.js';
 
 t.test('CNCF distribution (docker-registry): pull from it, push to it, deletes included', async (t) => {
   const [a, dr] = await Promise.all([startIdc('a'), startDockerRegistry()]);

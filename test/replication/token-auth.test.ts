@@ -2,8 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciClient } from '../../core/oci-client.js';
-import { addPolicy, addRegistry, api, pushImage, waitFor } from './idc.js';
-import { startIdc } from './idc.js';
+import { addPolicy, addRegistry, api, pushImage, startIdc, waitFor } from '../helpers/idc.js';
 
 const PASSWORD = 'Replication-Admin-1';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
