@@ -44,7 +44,7 @@ program
         },
       }),
     });
-    const registry = await startRegistry(config, log, { blobs, meta }, { routers: [replication.router], metrics });
+    const registry = await startRegistry(config, log, { blobs, meta: replication.observed(meta) }, { routers: [replication.router], metrics });
     requireSysadmin = registry.requireSysadmin;
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');

@@ -126,6 +126,7 @@ export class Replicator {
   private closed = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  private nudged = false;
   private lastExecutionSeen = 0;
   private lastPolicyLoad = 0;
   private lastStopCheck = 0;
@@ -159,7 +160,7 @@ export class Replicator {
   wake(): void {
     this.lastPolicyLoad = 0;
     this.lastStopCheck = 0;
-    this.wakeUp?.();
+    this.nudge();
   }
 
   /** Health as the engine last saw it, for the API. */
@@ -186,6 +187,12 @@ export class Replicator {
         this.deps.log.error({ err }, 'replication loop');
       }
       if (this.closed) break;
+      if (this.nudged) {
+        // Something happened during the tick: look again soon, batching what else arrives meanwhile.
+        this.nudged = false;
+        await sleep(20);
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.lock ? this.deps.config.replication_poll_ms : 2000);
         this.wakeUp = () => {
@@ -194,7 +201,14 @@ export class Replicator {
         };
       });
       this.wakeUp = undefined;
+      this.nudged = false;
     }
+  }
+
+  /** A local write happened (this process's registry): read the outbox now instead of at the next poll. */
+  nudge(): void {
+    this.nudged = true;
+    this.wakeUp?.();
   }
 
   /** Holds the lease (renewed by release + acquire); steps down when another instance took it. */
@@ -582,7 +596,7 @@ export class Replicator {
       ex.record = await this.patchExecution(ex.record.id, { planned: true });
       if (ex.record.stop_requested) await this.stopExecution(ex);
       if (ex.active === 0) await this.finish(ex);
-      this.wakeUp?.();
+      this.nudge();
     } catch (err) {
       this.deps.log.warn({ err, execution: ex.record.id }, 'planning failed');
       ex.record = await this.patchExecution(ex.record.id, { planned: true });
@@ -619,7 +633,7 @@ export class Replicator {
       await this.addTasks(ex, specs);
       this.deps.log.info({ policy: s.policy.name, tasks: specs.length }, 'anti-entropy found differences');
       if (ex.active === 0) await this.finish(ex);
-      this.wakeUp?.();
+      this.nudge();
     } catch (err) {
       this.markUnreachable(s, err);
       this.deps.log.warn({ err, policy: s.policy.name }, 'anti-entropy failed');
@@ -696,7 +710,7 @@ export class Replicator {
       ex.added++;
       this.enqueue(ex, t);
     }
-    this.wakeUp?.();
+    this.nudge();
   }
 
   private enqueue(ex: ExecutionState, t: TaskRecord): void {
@@ -815,7 +829,7 @@ export class Replicator {
       ex.active--;
       if (ex.active === 0) await this.finish(ex);
     }
-    this.wakeUp?.();
+    this.nudge();
   }
 
   /** One task: make the destination match the source's current state of the tag (or manifest). Returns a note

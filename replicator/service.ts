@@ -30,6 +30,9 @@ export interface ReplicationOptions {
 export interface ReplicationService {
   router: Router;
   engine?: Replicator;
+  /** The MetaStore for this process's registry to write through: each tag or manifest change nudges the
+   *  in-process engine, which then reads the outbox at once instead of at its next poll. */
+  observed(meta: MetaStore): MetaStore;
   close(): Promise<void>;
 }
 
@@ -64,7 +67,31 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
     ...(engine && { engine }),
     ...(o.requireSysadmin && { requireSysadmin: o.requireSysadmin }),
   });
-  return { router, ...(engine && { engine }), close: async () => engine?.close() };
+  return {
+    router,
+    ...(engine && { engine }),
+    observed: (meta) => (engine ? observeWrites(meta, () => engine.nudge()) : meta),
+    close: async () => engine?.close(),
+  };
+}
+
+const writes = new Set<string | symbol>(['putManifest', 'deleteManifest', 'deleteTag', 'deleteRepository']);
+
+/** `meta`, calling `onWrite` after every change that appends to the outbox. */
+export function observeWrites(meta: MetaStore, onWrite: () => void): MetaStore {
+  return new Proxy(meta, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (!writes.has(prop)) return fn.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await fn.apply(target, args);
+        onWrite();
+        return result;
+      };
+    },
+  });
 }
 
 /** How this process reaches its own registry: the public URL, else the listen address (all interfaces → loopback). */
