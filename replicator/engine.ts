@@ -839,6 +839,9 @@ export class Replicator {
     const e = this.remoteOf(s);
     if (!e) throw new PermanentError('the policy names a registry that no longer exists');
     const push = s.policy.dest_registry_id !== null;
+    if (!push && this.deps.config.auth === 'token' && !this.deps.localAccess) {
+      throw new PermanentError('pull policies cannot write into this registry: access control is on and no local access was wired');
+    }
     const source: ArtifactSource = push ? this.local : new RemoteSource(e.remote);
     const dest = push ? e.remote.client : await this.localClient(t.dst_repository);
     const destIsBerth = push ? e.remote.isBerth : true;
