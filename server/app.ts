@@ -27,23 +27,22 @@ export function createApp(deps: RegistryDeps, extraRouters: Router[] = [], middl
     await next();
   });
   for (const m of middleware) app.use(m);
+  // Outermost of the routers: by the time a request comes back here unmatched, every router's method check has
+  // run (405 with Allow where the path exists); what is left is a path nobody serves.
+  app.use(async (ctx: Context, next: Next) => {
+    await next();
+    if (ctx.body != null) return;
+    if (ctx.status === 404) throw new RegistryError('UNSUPPORTED', 'no such endpoint', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
+    // The routers set 405/501 with an Allow header; give them the OCI error body.
+    if (ctx.status === 405) throw new RegistryError('UNSUPPORTED', 'method not allowed on this endpoint', { headers: { Allow: ctx.response.get('Allow') } });
+    if (ctx.status === 501) throw new RegistryError('UNSUPPORTED', 'method not implemented', { status: 501 });
+  });
   const ops = operationsRouter(deps);
   const oci = ociRouter(deps);
   for (const r of [ops, oci, ...extraRouters]) {
     app.use(r.routes());
-    app.use(
-      r.allowedMethods({
-        throw: true,
-        methodNotAllowed: () => new RegistryError('UNSUPPORTED', 'method not allowed on this endpoint'),
-        notImplemented: () => new RegistryError('UNSUPPORTED', 'method not implemented', { status: 501 }),
-      }),
-    );
+    app.use(r.allowedMethods());
   }
-  app.use(async (ctx: Context) => {
-    if (ctx.status === 404 && ctx.body === undefined) {
-      throw new RegistryError('UNSUPPORTED', 'no such endpoint', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
-    }
-  });
   return app;
 }
 

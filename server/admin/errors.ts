@@ -58,7 +58,7 @@ export function apiErrors(prefixes: string[]) {
     try {
       await next();
     } catch (e) {
-      const err = methodNotAllowed(ctx, e) ?? toApiError(e);
+      const err = toApiError(e);
       if (!err) {
         ctx.state.log?.error({ err: e }, 'unhandled error');
         ctx.status = 500;
@@ -72,17 +72,6 @@ export function apiErrors(prefixes: string[]) {
       if (!ctx.req.readableEnded && ctx.req.readable) ctx.set('Connection', 'close');
     }
   };
-}
-
-/**
- * The app's last middleware answers "no such endpoint" before the routers' allowedMethods can see the request;
- * when the path did match a route under another method, Harbor's answer is 405 with Allow.
- */
-function methodNotAllowed(ctx: Context, e: unknown): ApiError | undefined {
-  if (!(e instanceof RegistryError) || e.status !== 404 || e.code !== 'UNSUPPORTED') return undefined;
-  const methods = new Set(((ctx.matched ?? []) as { methods: string[] }[]).flatMap((layer) => layer.methods));
-  if (methods.size === 0) return undefined;
-  return new ApiError(405, `${ctx.method} is not allowed here`, { Allow: [...methods].join(', ') });
 }
 
 function toApiError(e: unknown): ApiError | undefined {
