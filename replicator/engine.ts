@@ -122,7 +122,8 @@ export class Replicator {
   private readonly openEventExecution = new Map<number, number>();
   private readonly local: LocalSource;
   private lock: Lock | undefined;
-  private leaseRenewedAt = 0;
+  private renewal: NodeJS.Timeout | undefined;
+  private renewing = false;
   private closed = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -211,32 +212,44 @@ export class Replicator {
     this.wakeUp?.();
   }
 
-  /** Holds the lease (renewed by release + acquire); steps down when another instance took it. */
+  /** Takes the lease when free. While held it is renewed by a timer of its own, so a long tick (a first scan
+   *  of a big outbox) never lets it lapse into a second active instance. */
   private async lease(): Promise<void> {
-    const now = Date.now();
-    if (this.lock) {
-      if (now - this.leaseRenewedAt < LEASE_RENEW_MS) return;
-      await this.lock.release().catch(() => undefined);
-      this.lock = await this.deps.meta.acquireLock(LEASE, LEASE_TTL_MS);
-      this.leaseRenewedAt = now;
-      if (!this.lock) this.stepDown('lease lost');
-      return;
-    }
+    if (this.lock) return;
     this.lock = await this.deps.meta.acquireLock(LEASE, LEASE_TTL_MS);
     if (!this.lock) return;
-    this.leaseRenewedAt = now;
     this.deps.log.info({ idc: this.deps.config.idc }, 'replicator active');
+    this.renewal = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
+    this.renewal.unref();
     try {
       await this.takeOver();
     } catch (e) {
+      const lock = this.lock;
       this.stepDown('take-over failed');
-      await this.lock?.release().catch(() => undefined);
-      this.lock = undefined;
+      await lock?.release().catch(() => undefined);
       throw e;
     }
   }
 
+  /** Renewal is release + acquire (the MetaStore's lock has no extend); losing the race means stepping down. */
+  private async renewLease(): Promise<void> {
+    if (!this.lock || this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.lock.release().catch(() => undefined);
+      this.lock = await this.deps.meta.acquireLock(LEASE, LEASE_TTL_MS).catch(() => undefined);
+      if (!this.lock) {
+        this.deps.log.warn('replicator lease lost; standing by');
+        this.stepDown('lease lost');
+      }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
   private stepDown(why: string): void {
+    if (this.renewal) clearInterval(this.renewal);
+    this.renewal = undefined;
     for (const s of this.states.values()) {
       s.cron?.stop();
       for (const c of s.running.values()) c.abort(new LostLeadership(why));
