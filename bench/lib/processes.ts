@@ -213,3 +213,18 @@ export function sampleRss(pid: number, everyMs = 20): { stop(): Promise<number> 
     },
   };
 }
+
+/**
+ * CPU time (user + system, seconds) used so far by a process tree. Unlike throughput this barely moves when other
+ * work shares the machine, so it shows a registry's cost per byte even on a busy box. Ticks are USER_HZ, 100 on Linux.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  let ticks = 0;
+  for (const p of await processTree(pid)) {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks / 100;
+}

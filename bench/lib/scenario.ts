@@ -1,4 +1,5 @@
 // What a bench scenario is: the figures it produces and how it measures one registry in one run.
+import { cpuSeconds } from './processes.js';
 import type { Registry } from './registries.js';
 
 /** One row of the result table (per Berth mode). */
@@ -6,8 +7,8 @@ export interface Figure {
   key: string;
   /** e.g. "blob push 256 MiB monolithic" */
   title: string;
-  unit: 'MiB/s' | 'req/s' | 'MiB';
-  /** Throughputs: higher is better; memory: lower is better (the ratio is inverted so > 1 still means better). */
+  unit: 'MiB/s' | 'req/s' | 'MiB' | 'CPU s/GiB';
+  /** Throughputs: higher is better; memory and CPU cost: lower is better (the ratio is inverted so > 1 still means better). */
   higherIsBetter: boolean;
 }
 
@@ -45,4 +46,11 @@ export async function timed(op: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await op();
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Wall time of one operation and the CPU seconds the registry's process tree spent meanwhile. */
+export async function timedWithCpu(pid: number, op: () => Promise<unknown>): Promise<{ seconds: number; cpu: number }> {
+  const c0 = await cpuSeconds(pid);
+  const seconds = await timed(op);
+  return { seconds, cpu: (await cpuSeconds(pid)) - c0 };
 }
