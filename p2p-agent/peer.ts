@@ -46,6 +46,8 @@ export class Peer {
   unchokedAt = 0;
   interestedAt = 0;
   closed = false;
+  /** We called it at the address the tracker gave (so that address is worth reporting). */
+  outgoing = false;
   readonly idHex: string;
   readonly isOrigin: boolean;
   readonly isBerth: boolean;

@@ -9,7 +9,11 @@ interface PreheatTask {
   repository: string;
   tag: string;
   blobs: { digest: Digest; size: number }[];
+  createdAt: number;
 }
+
+/** On start, tasks at most this old are still worth doing (a seed agent restarted in the middle of a rollout). */
+const catchUpMs = 10 * 60 * 1000;
 
 export class PreheatWorker {
   private stopped = false;
@@ -34,13 +38,13 @@ export class PreheatWorker {
       try {
         const q = this.after === undefined ? 'wait=0&after=0' : `wait=25&after=${this.after}`;
         const page = await this.agent.origin.getJson<{ tasks: PreheatTask[]; last: number }>(`/p2p/v1/preheat/tasks?${q}`, this.authorization, 35_000);
-        if (this.after === undefined) {
-          // Tasks created before this agent started are not ours to replay.
-          this.after = page.last;
-          continue;
+        const first = this.after === undefined;
+        this.after = Math.max(this.after ?? 0, page.last);
+        for (const task of page.tasks) {
+          // Older tasks are history, not ours to replay.
+          if (first && Date.now() - task.createdAt > catchUpMs) continue;
+          await this.run(task);
         }
-        this.after = Math.max(this.after, page.last);
-        for (const task of page.tasks) await this.run(task);
       } catch (err) {
         if (this.stopped) return;
         this.agent.log.warn({ err }, 'preheat: polling the origin failed');

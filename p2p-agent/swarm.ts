@@ -30,6 +30,8 @@ const requestTimeoutMs = 10_000;
 const uploadSlots = 8;
 const rotateMs = 5000;
 const connectTimeoutMs = 3000;
+/** Pieces fetched from the web seed at once while the swarm is stalled. */
+const webSeedParallel = 2;
 
 interface ActivePiece {
   index: number;
@@ -88,6 +90,8 @@ export class Swarm extends EventEmitter {
   private lastRotateAt = Date.now();
   private lastRepairAt = Date.now();
   private quietAnnounces = 0;
+  /** Addresses of banned peers (the tracker's, for those we called) not yet reported to the tracker. */
+  private unreported: string[] = [];
   private webSeedBusy = 0;
   private webSeedUrl: string | undefined;
   private announceUrl: string | undefined;
@@ -219,12 +223,13 @@ export class Swarm extends EventEmitter {
       socket.setTimeout(0);
       this.connecting.delete(addr);
       if (infoHash !== this.torrent.infoHash) return socket.destroy();
-      this.setUp(wire, socket, addr);
+      this.setUp(wire, socket, addr, true);
     });
   }
 
-  private setUp(wire: Wire, socket: Socket, addr: string): void {
+  private setUp(wire: Wire, socket: Socket, addr: string, outgoing = false): void {
     const peer = new Peer(wire, socket, addr, this.torrent.pieceCount);
+    peer.outgoing = outgoing;
     if (peer.idHex === this.o.peerId.toString('hex') || this.banned.has(peer.idHex) || this.banned.has(addr) || this.peers.has(peer.idHex) || this.closed) {
       peer.destroy();
       return;
@@ -295,6 +300,9 @@ export class Swarm extends EventEmitter {
     this.banned.add(peer.addr);
     this.o.metrics.peersBanned.inc();
     this.drop(peer);
+    // Tell the tracker now, so nobody else is sent to it.
+    if (peer.outgoing) this.unreported.push(peer.addr);
+    this.scheduleAnnounce(0, undefined, true);
   }
 
   // --- downloading ---
@@ -567,6 +575,12 @@ export class Swarm extends EventEmitter {
       this.webSeedBusy--;
       if (claimed && this.active.get(index)?.owner === webSeedOwner) this.active.delete(index);
     }
+    // Still stalled: the next piece right away (the tick only starts the fallback).
+    if (this.stalled() && this.webSeedUrl && this.webSeedBusy < webSeedParallel) void this.fromWebSeed();
+  }
+
+  private stalled(): boolean {
+    return !this.closed && !this.complete && Date.now() - this.lastPeerBlockAt > this.o.stallMs;
   }
 
   // --- uploading ---
@@ -666,7 +680,11 @@ export class Swarm extends EventEmitter {
     if (now - this.lastRepairAt >= 1000) this.repair(now);
     if (!this.complete) {
       for (const p of this.peers.values()) this.fill(p);
-      if (now - this.lastPeerBlockAt > this.o.stallMs && this.webSeedBusy < 2) void this.fromWebSeed();
+      while (this.stalled() && this.webSeedBusy < webSeedParallel && this.webSeedUrl) {
+        const busy = this.webSeedBusy;
+        void this.fromWebSeed();
+        if (this.webSeedBusy === busy) break; // nothing left to fetch from it
+      }
     }
   }
 
@@ -684,6 +702,7 @@ export class Swarm extends EventEmitter {
       numwant: Math.max(this.o.maxPeers, 10),
       idc: this.o.idc,
       ip: this.o.ip,
+      corrupt: this.unreported.splice(0),
     };
   }
 
@@ -701,10 +720,10 @@ export class Swarm extends EventEmitter {
     return this.renewing;
   }
 
-  private scheduleAnnounce(delayMs: number, event?: 'started' | 'completed'): void {
+  private scheduleAnnounce(delayMs: number, event?: 'started' | 'completed', urgent = false): void {
     if (this.closed || !this.announceUrl) return;
     const at = Date.now() + delayMs;
-    if (this.announceTimer && !event && this.nextAnnounceAt <= at) return;
+    if (this.announceTimer && !event && !urgent && this.nextAnnounceAt <= at) return;
     if (this.announceTimer) clearTimeout(this.announceTimer);
     this.nextAnnounceAt = at;
     this.announceTimer = setTimeout(() => void this.doAnnounce(event), delayMs);

@@ -14,6 +14,8 @@ export interface AnnounceParams {
   numwant: number;
   idc: string;
   ip?: string;
+  /** Addresses (ip:port) of peers caught sending corrupt pieces, reported so the tracker stops handing them out. */
+  corrupt?: string[];
 }
 
 export interface AnnounceReply {
@@ -40,6 +42,7 @@ export async function announce(url: string, p: AnnounceParams): Promise<Announce
   ];
   if (p.event) q.push(`event=${p.event}`);
   if (p.ip) q.push(`ip=${p.ip}`);
+  if (p.corrupt?.length) q.push(`corrupt=${p.corrupt.join(',')}`);
   const r = await fetch(`${url}${url.includes('?') ? '&' : '?'}${q.join('&')}`, { signal: AbortSignal.timeout(timeoutMs) });
   const body = Buffer.from(await r.arrayBuffer());
   if (r.status !== 200) throw new AnnounceFailure(`tracker answered ${r.status}`);

@@ -58,6 +58,10 @@ class SeedTorrent {
   readonly queue: SeedPeer[] = [];
   readonly unchoked = new Set<SeedPeer>();
   readonly cache = new Map<number, Promise<Buffer>>();
+  /** Complete peers in the swarm (from the tracker): while there are any, the origin offers nothing. */
+  seeders = 0;
+  seedersCheckedAt = 0;
+  seedersChecking = false;
 
   constructor(readonly torrent: BlobTorrent) {
     this.pieceCount = Math.ceil(torrent.size / torrent.pieceLength) || 1;
@@ -77,6 +81,8 @@ export interface OriginSeedOptions {
   counters: Counter[];
   log: Logger;
   slots: number;
+  /** How many peers hold the whole blob right now (the tracker's view, beyond this seed's connections). */
+  seeders?: (infoHash: string) => Promise<number>;
 }
 
 export class OriginSeed {
@@ -227,6 +233,26 @@ export class OriginSeed {
 
   /** Fills free upload slots with waiting peers that have something to fetch from the origin. */
   private schedule(t: SeedTorrent): void {
+    // The tracker's count of complete peers is refreshed every 2 s; scheduling resumes with the answer.
+    if (this.opts.seeders && Date.now() - t.seedersCheckedAt > 2000) {
+      if (t.seedersChecking) return;
+      t.seedersChecking = true;
+      this.opts
+        .seeders(t.torrent.infoHash)
+        .then(
+          (n) => {
+            if (n !== t.seeders) this.opts.log.debug({ infoHash: t.torrent.infoHash, seeders: n }, 'p2p seed: complete peers in the swarm');
+            t.seeders = n;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          t.seedersChecking = false;
+          t.seedersCheckedAt = Date.now();
+          this.schedule(t);
+        });
+      return;
+    }
     let scanned = 0;
     while (t.unchoked.size < this.opts.slots && scanned < t.queue.length) {
       const peer = t.queue.shift()!;
@@ -239,6 +265,7 @@ export class OriginSeed {
         continue;
       }
       scanned = 0;
+      this.opts.log.debug({ peer: peer.wire.peerId?.slice(0, 16), queued: t.queue.length }, 'p2p seed: turn starts');
       peer.unchoked = true;
       peer.turnServed = 0;
       peer.lastActivity = Date.now();
@@ -254,6 +281,7 @@ export class OriginSeed {
    * where the nodes' clients are reading.
    */
   private pickOffer(t: SeedTorrent, peer: SeedPeer): number | undefined {
+    if (t.seeders > 0) return undefined;
     for (let i = 0; i < t.pieceCount; i++) if (!peer.has[i] && t.avail[i] === 0 && !t.inflight.has(i)) return i;
     return undefined;
   }
@@ -286,6 +314,7 @@ export class OriginSeed {
   private endIdleTurns(): void {
     const now = Date.now();
     for (const t of this.torrents.values()) {
+
       for (const peer of [...t.unchoked]) if (now - peer.lastActivity > idleTurnMs) this.endTurn(t, peer);
       this.schedule(t);
     }

@@ -51,7 +51,16 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
   const webSeedBytes = counter('berth_p2p_webseed_bytes_total', 'Blob bytes the origin sent as a web seed (range reads)');
   const announces = counter('berth_p2p_announces_total', 'Tracker announces answered');
 
-  const seed = new OriginSeed({ catalog, blobs: deps.blobs, egress, counters: [deps.metrics.blobBytesServed, seedBytes], log, slots: config.p2p_seed_slots });
+  const seed = new OriginSeed({
+    catalog,
+    blobs: deps.blobs,
+    egress,
+    counters: [deps.metrics.blobBytesServed, seedBytes],
+    log,
+    slots: config.p2p_seed_slots,
+    // A complete peer can give every piece: while one is alive the origin's seed stays quiet.
+    seeders: async (infoHash) => (await directory.peers(infoHash)).filter((p) => !p.origin && !p.flagged && p.left === 0).length,
+  });
   const { host, port } = splitHostPort(config.p2p_seed_addr);
   await seed.listen(host, port);
   const seedIp = config.p2p_seed_ip ?? advertisedIp(config.public_url, host);

@@ -16,10 +16,12 @@ export interface PeerEntry {
   left: number;
   /** An origin's own seed. */
   origin: boolean;
+  /** Reported by a peer for sending corrupt data: never handed out again. */
+  flagged?: boolean;
   seenAt: number;
 }
 
-export type PeerAnnouncement = Omit<PeerEntry, 'id' | 'key' | 'seenAt'>;
+export type PeerAnnouncement = Omit<PeerEntry, 'id' | 'key' | 'seenAt' | 'flagged'>;
 
 /** How long one origin trusts its copy of a swarm's peer list before reading the store again. */
 const cacheMs = 1000;
@@ -39,7 +41,8 @@ export class SwarmDirectory {
 
   async upsert(a: PeerAnnouncement): Promise<void> {
     const key = `${a.infoHash}:${a.peerId}`;
-    const entry = { ...a, key, seenAt: Date.now() };
+    const flagged = this.cache.get(a.infoHash)?.peers.get(a.peerId)?.flagged;
+    const entry = { ...a, key, seenAt: Date.now(), ...(flagged && { flagged }) };
     const known = this.ids.get(key);
     let saved: PeerEntry | undefined;
     if (known !== undefined) {
@@ -65,6 +68,19 @@ export class SwarmDirectory {
       this.ids.set(key, saved.id);
     }
     this.cache.get(a.infoHash)?.peers.set(a.peerId, saved);
+  }
+
+  /**
+   * Marks the peer at `addr` (ip:port as handed out) that another peer caught sending corrupt pieces. By address:
+   * a liar can change its peer id from one connection to the next, not the address it announced.
+   */
+  async flag(infoHash: string, addr: string): Promise<void> {
+    for (const entry of await this.peers(infoHash)) {
+      if (`${entry.ip}:${entry.port}` !== addr || entry.flagged || entry.origin) continue;
+      const flagged = { ...entry, flagged: true };
+      await this.entries.update(flagged).catch(() => undefined);
+      this.cache.get(infoHash)?.peers.set(entry.peerId, flagged);
+    }
   }
 
   async remove(infoHash: string, peerId: string): Promise<void> {

@@ -22,6 +22,8 @@ export interface Announce {
   idc: string;
   /** An IPv4 address the peer asks to be reached on; otherwise the request's source address. */
   ip: string | undefined;
+  /** Berth extension: addresses (ip:port, as this tracker handed them out) of peers caught sending corrupt pieces. */
+  corrupt: string[];
 }
 
 export class AnnounceError extends Error {}
@@ -65,6 +67,10 @@ export function parseAnnounce(query: string): Announce {
     ticket: text('ticket'),
     idc: (text('idc') ?? '').slice(0, 64),
     ip: ip && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip) ? ip : undefined,
+    corrupt: (text('corrupt') ?? '')
+      .split(',')
+      .filter((addr) => /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(addr))
+      .slice(0, 16),
   };
 }
 
@@ -166,8 +172,9 @@ export class Tracker {
     }
     await directory.upsert({ infoHash: a.infoHash, peerId: a.peerId, ip, port: a.port, idc: a.idc || 'default', left: a.left, origin: false });
     await this.registerSeed(a.infoHash);
+    for (const addr of a.corrupt) await directory.flag(a.infoHash, addr);
 
-    const everyone = await directory.peers(a.infoHash);
+    const everyone = (await directory.peers(a.infoHash)).filter((p) => !p.flagged);
     const others = everyone.filter((p) => p.peerId !== a.peerId);
     const complete = everyone.filter((p) => !p.origin && p.left === 0).length;
     const incomplete = everyone.filter((p) => !p.origin && p.left > 0).length;

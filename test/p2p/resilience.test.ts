@@ -61,6 +61,8 @@ t.test('a peer that sends corrupt pieces is dropped and the pieces come again fr
   t.ok(corrupt >= 1, `corrupt pieces were detected (${corrupt})`);
   t.ok(banned >= 1, `the liar was banned (${banned} bans)`);
   t.equal(sockets.size, 0, 'nobody stays connected to the liar');
+  const again = await announce(torrent.announce!, { infoHash: torrent.infoHashBytes, peerId: randomBytes(20), port: 1, uploaded: 0, downloaded: 0, left: 1, numwant: 50, idc: 'default' });
+  t.notOk(again.peers.some((p) => p.port === liarPort), 'the agents reported it: the tracker no longer hands it out');
 });
 
 t.test('an agent killed mid-download resumes from its verified pieces after a restart', async (t) => {
