@@ -26,7 +26,7 @@ async function push(client: OciClient, repository: string, img: Image, reference
 
 t.test('GC keeps what tags and referrers reach, and after the grace period sweeps the rest', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-gc-'));
-  const config = loadServerConfig({ env: { BERTH_ADDR: '127.0.0.1:0', BERTH_DATA_DIR: dataDir, BERTH_LOG_LEVEL: 'silent' } });
+  const config = loadServerConfig({ env: { BERTH_AUTH: 'none', BERTH_ADDR: '127.0.0.1:0', BERTH_DATA_DIR: dataDir, BERTH_LOG_LEVEL: 'silent' } });
   const log = createLogger('silent');
   const blobs = await openBlobStore(config);
   const meta = await openMetaStore(config);
