@@ -47,7 +47,7 @@ async function handle(m: HostRequest): Promise<void> {
           agent_stall_ms: m.stallMs ?? 5000,
         });
         // Several agents share this process: small piece memory each, no process-wide collectors.
-        agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: 8 * 1024 * 1024 }));
+        agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: Number(process.env.BENCH_AGENT_MEMORY_MIB ?? 16) * 1024 * 1024 }));
       }
     }
     send({ kind: 'ready' });

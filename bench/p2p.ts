@@ -96,10 +96,11 @@ async function startOrigin(egressLimit: number): Promise<Origin> {
   };
 }
 
-async function servedBytes(origin: string): Promise<number> {
+/** The origin's blob bytes sent: in all, by its seed, by its web seed. */
+async function servedBytes(origin: string): Promise<{ all: number; seed: number; webseed: number }> {
   const text = await (await fetch(`${origin}/metrics`)).text();
-  const m = /^berth_blob_bytes_served_total (\S+)$/m.exec(text);
-  return m ? Number(m[1]) : 0;
+  const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { all: v('berth_blob_bytes_served_total'), seed: v('berth_p2p_seed_bytes_total'), webseed: v('berth_p2p_webseed_bytes_total') };
 }
 
 class Host {
@@ -140,6 +141,9 @@ interface Row {
   mode: string;
   cap: string;
   copies: number;
+  /** Of which: the origin's seed, its web seed (agents' fallback). */
+  seedCopies: number;
+  webSeedCopies: number;
   p50: number;
   p99: number;
   max: number;
@@ -170,7 +174,8 @@ async function scenario(origin: Origin, capLabel: string, nodes: number, mode: '
   const load = loadavg()[0]!.toFixed(1);
   const replies = (await Promise.all(hosts.map((h) => h.ask({ kind: 'go', path: `/v2/${repo}/blobs/${digest}`, size: layerSize })))) as Extract<HostReply, { kind: 'done' }>[];
   const cpu1 = pids.reduce((s, p) => s + cpuMsOf(p), 0);
-  const served = (await servedBytes(origin.url)) - before;
+  const after = await servedBytes(origin.url);
+  const served = after.all - before.all;
   await Promise.all(hosts.map((h) => h.stop()));
   const times = replies.flatMap((r) => r.times).sort((a, b) => a - b);
   const q = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]!;
@@ -182,6 +187,8 @@ async function scenario(origin: Origin, capLabel: string, nodes: number, mode: '
     mode,
     cap: capLabel,
     copies: served / layerSize,
+    seedCopies: (after.seed - before.seed) / layerSize,
+    webSeedCopies: (after.webseed - before.webseed) / layerSize,
     p50: q(50) / 1000,
     p99: q(99) / 1000,
     max: times[times.length - 1]! / 1000,
@@ -207,7 +214,7 @@ for (const cap of caps) {
         const r = await scenario(origin, capLabel, nodes, mode);
         rows.push(r);
         console.log(
-          `| ${r.nodes} | ${r.mode} | ${r.cap} | ${r.copies.toFixed(2)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.mode === 'p2p' ? `${r.fromPeersPct.toFixed(0)} %` : '–'} | ${r.failures} | ${r.cpuS.toFixed(0)} | ${r.load} |`,
+          `| ${r.nodes} | ${r.mode} | ${r.cap} | ${r.copies.toFixed(2)}${r.mode === 'p2p' ? ` (seed ${r.seedCopies.toFixed(2)}, web seed ${r.webSeedCopies.toFixed(2)})` : ''} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.mode === 'p2p' ? `${r.fromPeersPct.toFixed(0)} %` : '–'} | ${r.failures} | ${r.cpuS.toFixed(0)} | ${r.load} |`,
         );
       }
     }

@@ -580,7 +580,10 @@ export class Swarm extends EventEmitter {
   }
 
   private stalled(): boolean {
-    return !this.closed && !this.complete && Date.now() - this.lastPeerBlockAt > this.o.stallMs;
+    // Joining a large swarm takes a moment (peers are found, pieces have to reach someone first): the first
+    // piece data gets twice the time.
+    const patience = this.downloaded === 0 ? 2 * this.o.stallMs : this.o.stallMs;
+    return !this.closed && !this.complete && Date.now() - this.lastPeerBlockAt > patience;
   }
 
   // --- uploading ---
