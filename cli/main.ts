@@ -10,6 +10,7 @@ import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../server/gc/collector.js';
 import { startRegistry } from '../server/serve.js';
+import type { LocalAccess } from '../server/auth/access-control.js';
 import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { startReplication } from '../replicator/service.js';
@@ -31,6 +32,8 @@ program
     // Replication's API is always served; its engine runs here unless BERTH_REPLICATOR=off (`berth replicate`).
     // It is for system admins: the check comes from the registry's access control, built in startRegistry.
     let requireSysadmin: ((ctx: Context) => Promise<void>) | undefined;
+    let localAccess: LocalAccess | undefined;
+    const notReady = () => new Error('access control is not ready');
     const replication = await startReplication({
       config,
       log,
@@ -39,13 +42,19 @@ program
       runEngine: config.replicator === 'on',
       ...(config.auth === 'token' && {
         requireSysadmin: async (ctx: Context) => {
-          if (!requireSysadmin) throw new Error('access control is not ready');
+          if (!requireSysadmin) throw notReady();
           await requireSysadmin(ctx);
+        },
+        // Pull policies write into this registry over HTTP, as the system.
+        localAccess: {
+          authorization: (repository: string) => (localAccess ? localAccess.authorization(repository) : Promise.reject(notReady())),
+          ensureProject: (name: string) => (localAccess ? localAccess.ensureProject(name) : Promise.reject(notReady())),
         },
       }),
     });
     const registry = await startRegistry(config, log, { blobs, meta: replication.observed(meta) }, { routers: [replication.router], metrics });
     requireSysadmin = registry.requireSysadmin;
+    localAccess = registry.localAccess;
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => process.exit(1), 10_000);

@@ -7,7 +7,7 @@ import { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
-import { setUpAccessControl } from './auth/access-control.js';
+import { setUpAccessControl, type LocalAccess } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
 import { workerIndex } from './cluster.js';
@@ -24,6 +24,8 @@ export interface RunningRegistry {
   deps: RegistryDeps;
   /** Throws 401/403 unless a system admin calls (for admin surfaces mounted from outside); absent with auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
+  /** How in-process writers (replication) authenticate to this registry; absent with auth none. */
+  localAccess?: LocalAccess;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ export async function startRegistry(
     server,
     deps,
     ...(access.requireSysadmin && { requireSysadmin: access.requireSysadmin }),
+    ...(access.localAccess && { localAccess: access.localAccess }),
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       await p2p.close();

@@ -9,7 +9,9 @@ import { AllowAll, type Authorizer } from './authorizer.js';
 import { bootstrapAccess } from './bootstrap.js';
 import { Authenticator } from './credentials.js';
 import { AccessPolicy } from './policy.js';
-import { AccessRecords } from './records.js';
+import { AccessRecords, now } from './records.js';
+import type { Principal } from './principal.js';
+import { ConflictError } from '../../storage-adapters/meta/meta-store.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { registryAudit } from './registry-audit.js';
 import { SigningKeys } from './signing-keys.js';
@@ -30,7 +32,20 @@ export interface AccessControlWiring {
   middleware: Middleware[];
   /** For other admin surfaces (replication's API): throws 401/403 unless a system admin calls. Absent: auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
+  /** For this process's own writes into the registry over HTTP (replication's pull policies). Absent: auth none. */
+  localAccess?: LocalAccess;
 }
+
+/** How an in-process component authenticates to this registry as the system, and makes room for a project. */
+export interface LocalAccess {
+  /** An Authorization header value granting pull, push and delete on `repository`. */
+  authorization(repository: string): Promise<string>;
+  /** Creates the project (private, owned by the system) when it is missing. */
+  ensureProject(name: string): Promise<void>;
+}
+
+/** The identity of in-process writers (replication): a system admin that is no user account and cannot log in. */
+const systemPrincipal = { kind: 'user', id: 0, name: 'berth-replicator', sysadmin: true } satisfies Principal;
 
 export interface AccessControlOptions {
   /** Where a generated admin password is shown once (stderr in `berth serve`). */
@@ -66,6 +81,21 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
     middleware: [errors, registryAudit(audit, records)],
     requireSysadmin: async (ctx) => {
       await requireSysadmin(ctx, admin);
+    },
+    localAccess: {
+      authorization: async (repository) => {
+        const issued = await tokens.issue(systemPrincipal, [{ type: 'repository', name: repository, actions: ['pull', 'push', 'delete'] }]);
+        return `Bearer ${issued.token}`;
+      },
+      ensureProject: async (name) => {
+        if (await records.projects.findOne('name', name)) return;
+        const t = now();
+        try {
+          await records.projects.insert({ name, public: false, owner_id: systemPrincipal.id, creation_time: t, update_time: t });
+        } catch (e) {
+          if (!(e instanceof ConflictError)) throw e; // created meanwhile by someone else: fine
+        }
+      },
     },
   };
 }

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciClient } from '../../core/oci-client.js';
-import { addPolicy, addRegistry, api, pushImage, startIdc, waitFor } from '../helpers/idc.js';
+import { addPolicy, addRegistry, api, pushImage, startExecution, startIdc, waitExecution, waitFor } from '../helpers/idc.js';
 
 const PASSWORD = 'Replication-Admin-1';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -48,4 +48,25 @@ t.test('with token auth: system admins only, credentials sealed at rest, the des
   t.ok(await client.deleteManifest('team/app', 'v1'), 'deleted at a');
   await waitFor(async () => (await onB.headManifest('team/app', 'v1')) === undefined, 30_000, 200);
   t.pass('the delete reached b');
+});
+
+t.test('with token auth: a pull policy writes into the local registry as the system and creates the project', async (t) => {
+  const [a, b] = await Promise.all([startIdc('a', { env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: PASSWORD } }), startIdc('b')]);
+  t.teardown(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+  const img = await pushImage(b.url, 'upstream/app', 'v1', { layers: 2 });
+  const reg = await addRegistry(a.url, 'b', b.url, 'berth', undefined, admin);
+  const policy = await addPolicy(a.url, { name: 'pull-from-b', src: reg, trigger: 'manual' }, admin);
+  const exec = await waitExecution(a.url, await startExecution(a.url, policy, admin), 30_000, admin);
+  t.equal(exec.status, 'Succeed', `execution succeeded (${JSON.stringify(exec)})`);
+
+  const asAdmin = new OciClient({ baseUrl: a.url, username: 'admin', password: PASSWORD });
+  t.equal((await asAdmin.headManifest('upstream/app', 'v1'))?.digest, img.digest, 'the image arrived in a');
+  const project = await api(a.url, 'GET', '/projects/upstream', undefined, admin);
+  t.equal(project.status, 200, 'the local project was created');
+  t.equal(String(project.body.metadata?.public), 'false', 'private');
+  await t.rejects(new OciClient({ baseUrl: a.url }).headManifest('upstream/app', 'v1'), 'anonymous pulls are refused at a');
+  const logs = await api(a.url, 'GET', '/audit-logs?q=operation%3Dpush', undefined, admin);
+  t.ok((logs.body as { username: string }[]).some((l) => l.username === 'berth-replicator'), 'the audit log names the replicator as the pusher');
 });
