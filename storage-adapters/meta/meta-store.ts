@@ -4,6 +4,9 @@ import type { TagVersion } from '../../core/hlc.js';
 // The MetaStore holds everything but bytes. Contract (every driver passes test/contract/meta-store):
 // - a manifest, its optional tag and the outbox event describing the change are written in one atomic step;
 // - tags carry versions; a delete leaves a tombstone (digest null) so replication can order it (last writer wins);
+// - a tag write (putManifest with a tag, deleteTag) follows TagWriteResult's rule: last-writer-wins when it was
+//   replicated from another IDC, never losing when it is local; deleteManifest and deleteRepository tombstone
+//   whatever the versions;
 // - listings are lexically sorted and paginate with `last` (exclusive) and `n`.
 
 /** What the index knows of a stored manifest: enough for GC, referrers and content negotiation. */
@@ -59,13 +62,28 @@ export interface Page {
   n?: number;
 }
 
-/** The outcome of a versioned tag write. `stale`: a newer version was already there (nothing changed). */
+/**
+ * Tag writes (putManifest with a tag, deleteTag), each decided against the tag's stored record, live or tombstone,
+ * in the same atomic step as its effect:
+ * - Replicated (an `origin`: the write came from another IDC): last-writer-wins on the version. A newer stored
+ *   version makes it `stale` (nothing changes, nothing is appended); an equal or older one lets it apply with the
+ *   given version.
+ * - Local (no origin): never loses, because each instance of an IDC versions with its own clock and a client's
+ *   later write through a lagging instance must still win. When the stored version is newer than or equal to the
+ *   given one, the write applies at { wall: stored.wall, logical: stored.logical + 1, idc: given.idc }, just after
+ *   it; otherwise at the given version. Never `stale`.
+ * Either way, a write that would not change the value (the same digest already live; a delete of a tombstone or of
+ * a tag never written) is `unchanged` — or `stale` when replicated and older — appends nothing, and raises the
+ * stored version to the given one when that is newer. `applied` appends `tag.put` or `tag.delete` carrying the
+ * version stored.
+ */
 export type TagWriteResult = 'applied' | 'unchanged' | 'stale';
 
 export interface TagWrite {
   name: string;
   version: TagVersion;
-  /** Set when the write arrived by replication from another IDC. */
+  /** Set when the write arrived by replication from another IDC (last-writer-wins); absent for a local write
+   *  (never loses). See TagWriteResult. */
   origin?: string;
 }
 
@@ -89,12 +107,13 @@ export interface MetaStore {
   /**
    * Indexes `record` in `repository` and, when `tag` is given, points the tag at it — one atomic step, which
    * also appends `manifest.put` (when new in this repository) and `tag.put` (when the tag moved) to the outbox.
-   * The tag write is last-writer-wins on `tag.version`.
+   * The tag write follows TagWriteResult's rule: last-writer-wins on `tag.version` when `tag.origin` is set,
+   * never losing when it is not.
    */
   putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined>;
   getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
-  /** Removes the manifest and tombstones every tag pointing at it, with events. Returns the tags removed,
-   *  or undefined when there was no such manifest. */
+  /** Removes the manifest and tombstones every tag pointing at it whatever its version (the tombstone keeps the
+   *  newer of the two), with events. Returns the tags removed, or undefined when there was no such manifest. */
   deleteManifest(repository: string, digest: Digest, version: TagVersion, origin?: string): Promise<string[] | undefined>;
   listManifests(repository: string): Promise<ManifestRecord[]>;
   /** Manifests in `repository` whose subject is `subject`. */
@@ -107,7 +126,8 @@ export interface MetaStore {
   listTags(repository: string, page?: Page): Promise<string[]>;
   /** Every tag record of a repository, tombstones included (GC, anti-entropy). */
   listTagRecords(repository: string): Promise<TagRecord[]>;
-  /** Tombstones the tag (last-writer-wins on version) with a `tag.delete` event. */
+  /** Tombstones the tag with a `tag.delete` event, under TagWriteResult's rule: last-writer-wins on `version`
+   *  with an `origin`, never losing (bumped past the stored version when needed) without one. */
   deleteTag(repository: string, tag: string, version: TagVersion, origin?: string): Promise<TagWriteResult>;
 
   // --- upload sessions ---

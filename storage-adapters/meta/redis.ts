@@ -97,8 +97,10 @@ local function touchrepo(repos, manifests, live, repo)
     redis.call('ZREM', repos, repo)
   end
 end
--- Last-writer-wins on one tag; digest '-' tombstones. Mirrors the sqlite driver: only a newer stored version is
--- stale; the same digest again is unchanged (keeping the newer version); deleting a missing tag is unchanged.
+-- One tag write; digest '-' tombstones. Mirrors the sqlite driver: a replicated write (origin not '') is
+-- last-writer-wins, only a newer stored version being stale; a local write never loses and, when the stored
+-- version is not older, is applied just after it (same wall, logical + 1, its own IDC). The same digest again is
+-- unchanged (keeping the newer version); deleting a missing tag is unchanged.
 local function writetag(k, repo, name, digest, w, l, i, origin, now)
   local cur = redis.call('HGET', k.tags, name)
   local cd
@@ -106,11 +108,13 @@ local function writetag(k, repo, name, digest, w, l, i, origin, now)
     local cw, cl, ci
     cd, cw, cl, ci = parsetag(cur)
     local order = cmpver(cw, cl, ci, w, l, i)
-    if order > 0 then return 'stale' end
     if cd == digest then
+      if order > 0 then return (origin ~= '') and 'stale' or 'unchanged' end
       if order < 0 then redis.call('HSET', k.tags, name, cd .. ' ' .. w .. ' ' .. l .. ' ' .. i) end
       return 'unchanged'
     end
+    if order > 0 and origin ~= '' then return 'stale' end
+    if order >= 0 and origin == '' then w, l = cw, string.format('%d', tonumber(cl) + 1) end
   elseif digest == '-' then
     return 'unchanged'
   end

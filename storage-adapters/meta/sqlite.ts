@@ -447,7 +447,9 @@ export class SqliteMetaStore implements MetaStore {
     return this.writeTag(repository, tag.name, row, record.digest, tag.version, tag.origin);
   }
 
-  /** Last-writer-wins: `digest` null tombstones. Equal versions are not stale (only a newer stored one is). */
+  /** One tag write, `digest` null tombstoning, under the contract in meta-store.ts: a replicated write (with
+   *  `origin`) is last-writer-wins, equal versions not stale; a local one never loses and, when the stored version
+   *  is not older, is applied just after it. */
   private writeTag(
     repository: string,
     name: string,
@@ -457,13 +459,17 @@ export class SqliteMetaStore implements MetaStore {
     origin: string | undefined,
   ): TagWriteResult {
     if (row) {
-      const order = compareVersions(versionOf(row), version);
-      if (order > 0) return 'stale';
+      const stored = versionOf(row);
+      const order = compareVersions(stored, version);
       if (row.digest === digest) {
+        if (order > 0) return origin ? 'stale' : 'unchanged';
         // Nothing moved, so no event; the newer version still counts for later comparisons.
         if (order < 0) this.stmt.setTagVersion.run(version.wall, version.logical, version.idc, repository, name);
         return 'unchanged';
       }
+      if (order > 0 && origin) return 'stale';
+      // Another instance's clock may run behind ours: the client's later write must still win.
+      if (order >= 0 && !origin) version = { wall: stored.wall, logical: stored.logical + 1, idc: version.idc };
     } else if (digest === null) {
       return 'unchanged';
     }

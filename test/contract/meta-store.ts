@@ -23,6 +23,8 @@ export interface MetaBackend {
 }
 
 const v = (wall: number, logical = 0, idc = 'idc-a'): TagVersion => ({ wall, logical, idc });
+/** The origin of a replicated write (last-writer-wins); a write without one is local (never loses). */
+const from = 'idc-b';
 const d = (s: string): Digest => digestOf(s);
 
 function manifest(name: string, extra: Partial<ManifestRecord> = {}): ManifestRecord {
@@ -147,28 +149,29 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
 
   // --- last-writer-wins on tag versions ---
 
-  test('a newer version moves the tag; an older one is stale and leaves the tag alone', async (t, { store }) => {
+  test('a replicated write: a newer version moves the tag; an older one is stale and leaves the tag alone', async (t, { store }) => {
     const [m1, m2, m3] = [manifest('1'), manifest('2'), manifest('3')];
     await store.putManifest('r', m1, { name: 'latest', version: v(100) });
-    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(200) }), 'applied');
+    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(200), origin: from }), 'applied');
     t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(200) });
     const seq = await lastSeq(store);
-    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(150) }), 'stale');
+    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(150), origin: from }), 'stale');
     t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(200) });
     // The manifest itself is still indexed (it was pushed); only the tag write lost.
     t.same(await store.getManifest('r', m3.digest), m3);
-    t.same(await eventsAfter(store, seq), [{ type: 'manifest.put', repository: 'r', digest: m3.digest }], 'no tag.put');
+    t.same(await eventsAfter(store, seq), [{ type: 'manifest.put', repository: 'r', digest: m3.digest, origin: from }], 'no tag.put');
   });
 
   test('versions order by wall, then logical, then IDC', async (t, { store }) => {
     const [m1, m2, m3, m4] = [manifest('1'), manifest('2'), manifest('3'), manifest('4')];
-    await store.putManifest('r', m1, { name: 't', version: v(100, 5, 'idc-b') });
-    t.equal(await store.putManifest('r', m2, { name: 't', version: v(100, 4, 'idc-z') }), 'stale', 'lower logical loses');
-    t.equal(await store.putManifest('r', m2, { name: 't', version: v(100, 5, 'idc-a') }), 'stale', 'lower idc loses');
-    t.equal(await store.putManifest('r', m2, { name: 't', version: v(99, 9, 'idc-z') }), 'stale', 'lower wall loses');
-    t.equal(await store.putManifest('r', m3, { name: 't', version: v(100, 5, 'idc-c') }), 'applied', 'higher idc wins');
-    t.equal(await store.putManifest('r', m4, { name: 't', version: v(100, 6, 'idc-a') }), 'applied', 'higher logical wins');
-    t.equal((await store.getTag('r', 't'))?.digest, m4.digest);
+    const put = (m: ManifestRecord, version: TagVersion) => store.putManifest('r', m, { name: 't', version, origin: version.idc });
+    await put(m1, v(100, 5, 'idc-b'));
+    t.equal(await put(m2, v(100, 4, 'idc-z')), 'stale', 'lower logical loses');
+    t.equal(await put(m2, v(100, 5, 'idc-a')), 'stale', 'lower idc loses');
+    t.equal(await put(m2, v(99, 9, 'idc-z')), 'stale', 'lower wall loses');
+    t.equal(await put(m3, v(100, 5, 'idc-c')), 'applied', 'higher idc wins');
+    t.equal(await put(m4, v(100, 6, 'idc-a')), 'applied', 'higher logical wins');
+    t.same(await store.getTag('r', 't'), { repository: 'r', name: 't', digest: m4.digest, version: v(100, 6, 'idc-a') });
   });
 
   test('the same digest again is unchanged, appends nothing, and keeps the newer version', async (t, { store }) => {
@@ -178,16 +181,18 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.equal(await store.putManifest('r', m, { name: 'latest', version: v(100) }), 'unchanged', 'equal version');
     t.equal(await store.putManifest('r', m, { name: 'latest', version: v(200) }), 'unchanged', 'newer version');
     t.same((await store.getTag('r', 'latest'))?.version, v(200));
-    t.equal(await store.putManifest('r', m, { name: 'latest', version: v(150) }), 'stale', 'older than the kept version');
+    t.equal(await store.putManifest('r', m, { name: 'latest', version: v(150), origin: from }), 'stale', 'replicated, older than the kept version');
     t.same((await store.getTag('r', 'latest'))?.version, v(200));
+    t.equal(await store.putManifest('r', m, { name: 'latest', version: v(150) }), 'unchanged', 'local, older than the kept version');
+    t.same((await store.getTag('r', 'latest'))?.version, v(200), 'no bump when nothing moves');
     t.same(await eventsAfter(store, seq), []);
   });
 
-  test('an equal version with another digest is not stale: it is applied', async (t, { store }) => {
+  test('a replicated write at an equal version with another digest is not stale: it is applied at that version', async (t, { store }) => {
     const [m1, m2] = [manifest('1'), manifest('2')];
     await store.putManifest('r', m1, { name: 'latest', version: v(100) });
-    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(100) }), 'applied');
-    t.equal((await store.getTag('r', 'latest'))?.digest, m2.digest);
+    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(100), origin: from }), 'applied');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(100) });
   });
 
   test('deleteTag leaves a tombstone and appends tag.delete', async (t, { store }) => {
@@ -207,43 +212,132 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.same(await store.getManifest('r', m.digest), m, 'the manifest stays');
   });
 
-  test('deleteTag is last-writer-wins too', async (t, { store }) => {
+  test('a replicated deleteTag is last-writer-wins too', async (t, { store }) => {
     const m = manifest('m');
     await store.putManifest('r', m, { name: 'latest', version: v(200) });
     const seq = await lastSeq(store);
-    t.equal(await store.deleteTag('r', 'latest', v(150)), 'stale', 'an older delete loses');
+    t.equal(await store.deleteTag('r', 'latest', v(150), from), 'stale', 'an older delete loses');
     t.equal((await store.getTag('r', 'latest'))?.digest, m.digest);
     t.equal(await store.deleteTag('r', 'missing', v(300)), 'unchanged', 'a missing tag');
     t.equal(await store.deleteTag('nowhere', 'latest', v(300)), 'unchanged', 'a missing repository');
     t.same(await eventsAfter(store, seq), []);
 
-    t.equal(await store.deleteTag('r', 'latest', v(300)), 'applied');
+    t.equal(await store.deleteTag('r', 'latest', v(300), from), 'applied');
     const afterDelete = await lastSeq(store);
-    t.equal(await store.deleteTag('r', 'latest', v(300)), 'unchanged', 'deleting again, same version');
-    t.equal(await store.deleteTag('r', 'latest', v(400)), 'unchanged', 'deleting again, newer version');
+    t.equal(await store.deleteTag('r', 'latest', v(300), from), 'unchanged', 'deleting again, same version');
+    t.equal(await store.deleteTag('r', 'latest', v(400), from), 'unchanged', 'deleting again, newer version');
     t.same((await store.listTagRecords('r'))[0]?.version, v(400), 'the tombstone keeps the newer version');
-    t.equal(await store.deleteTag('r', 'latest', v(350)), 'stale', 'older than the tombstone');
+    t.equal(await store.deleteTag('r', 'latest', v(350), from), 'stale', 'older than the tombstone');
+    t.equal(await store.deleteTag('r', 'latest', v(350)), 'unchanged', 'a local delete of a tombstone: already gone');
+    t.same((await store.listTagRecords('r'))[0]?.version, v(400));
     t.same(await eventsAfter(store, afterDelete), []);
   });
 
-  test('a tombstoned tag comes back only with a newer version', async (t, { store }) => {
+  test('a tombstoned tag comes back by replication only with a newer version', async (t, { store }) => {
     const [m1, m2, m3] = [manifest('1'), manifest('2'), manifest('3')];
     await store.putManifest('r', m1, { name: 'latest', version: v(100) });
     await store.deleteTag('r', 'latest', v(200));
     const seq = await lastSeq(store);
-    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(150) }), 'stale');
+    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(150), origin: from }), 'stale');
     t.equal(await store.getTag('r', 'latest'), undefined, 'still deleted');
     t.same(await store.listTagRecords('r'), [{ repository: 'r', name: 'latest', digest: null, version: v(200) }]);
-    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(150) }), 'stale', 'even the old digest');
-    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(250) }), 'applied', 'same digest as before the delete');
-    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(300) }), 'applied');
+    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(150), origin: from }), 'stale', 'even the old digest');
+    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(250), origin: from }), 'applied', 'same digest as before the delete');
+    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(300), origin: from }), 'applied');
     t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m3.digest, version: v(300) });
     t.same(await eventsAfter(store, seq), [
-      { type: 'manifest.put', repository: 'r', digest: m2.digest },
-      { type: 'tag.put', repository: 'r', digest: m1.digest, tag: 'latest', version: v(250) },
-      { type: 'manifest.put', repository: 'r', digest: m3.digest },
-      { type: 'tag.put', repository: 'r', digest: m3.digest, tag: 'latest', version: v(300) },
+      { type: 'manifest.put', repository: 'r', digest: m2.digest, origin: from },
+      { type: 'tag.put', repository: 'r', digest: m1.digest, tag: 'latest', version: v(250), origin: from },
+      { type: 'manifest.put', repository: 'r', digest: m3.digest, origin: from },
+      { type: 'tag.put', repository: 'r', digest: m3.digest, tag: 'latest', version: v(300), origin: from },
     ]);
+  });
+
+  // --- local writes never lose: each instance versions with its own clock, which may run behind another's ---
+
+  test('a local put after a newer put is applied just after it, tag and event carrying the bumped version', async (t, b) => {
+    const { store } = b;
+    const lagging = await b.reopen(); // a second instance whose clock runs behind
+    const [m1, m2, m3] = [manifest('1'), manifest('2'), manifest('3')];
+    await store.putManifest('r', m1, { name: 'latest', version: v(1000, 3, 'idc-b') });
+    const seq = await lastSeq(store);
+    t.equal(await lagging.putManifest('r', m2, { name: 'latest', version: v(990) }), 'applied', 'an older local version');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(1000, 4) });
+    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(1000, 4) }), 'applied', 'an equal local version');
+    t.same(await lagging.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m3.digest, version: v(1000, 5) });
+    t.same(await eventsAfter(store, seq), [
+      { type: 'manifest.put', repository: 'r', digest: m2.digest },
+      { type: 'tag.put', repository: 'r', digest: m2.digest, tag: 'latest', version: v(1000, 4) },
+      { type: 'manifest.put', repository: 'r', digest: m3.digest },
+      { type: 'tag.put', repository: 'r', digest: m3.digest, tag: 'latest', version: v(1000, 5) },
+    ]);
+    // The bump keeps the writer's IDC even where that IDC sorts first: logical + 1 alone orders it after.
+    await store.putManifest('r', m1, { name: 'other', version: v(500, 7, 'idc-z'), origin: 'idc-z' });
+    t.equal(await store.putManifest('r', m2, { name: 'other', version: v(500, 7, 'idc-a') }), 'applied');
+    t.same((await store.getTag('r', 'other'))?.version, v(500, 8, 'idc-a'));
+    // A newer local version is applied as given.
+    t.equal(await store.putManifest('r', m1, { name: 'other', version: v(600) }), 'applied');
+    t.same((await store.getTag('r', 'other'))?.version, v(600));
+  });
+
+  test('a local put after a newer tombstone is applied: the tag comes back', async (t, { store }) => {
+    const [m1, m2] = [manifest('1'), manifest('2')];
+    await store.putManifest('r', m1, { name: 'latest', version: v(100) });
+    await store.deleteTag('r', 'latest', v(300, 2, 'idc-b'), 'idc-b');
+    const seq = await lastSeq(store);
+    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(200) }), 'applied');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(300, 3) });
+    t.same(await store.listTags('r'), ['latest']);
+    t.same(await eventsAfter(store, seq), [
+      { type: 'manifest.put', repository: 'r', digest: m2.digest },
+      { type: 'tag.put', repository: 'r', digest: m2.digest, tag: 'latest', version: v(300, 3) },
+    ]);
+    // Even the digest it held before the delete: a tombstone is another value.
+    await store.deleteTag('r', 'latest', v(400));
+    t.equal(await store.putManifest('r', m2, { name: 'latest', version: v(390) }), 'applied', 'the digest before the delete');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(400, 1) });
+  });
+
+  test('a local delete after a newer put is applied with the bumped version', async (t, { store }) => {
+    const m = manifest('m');
+    await store.putManifest('r', m, { name: 'latest', version: v(300, 2, 'idc-b'), origin: 'idc-b' });
+    const seq = await lastSeq(store);
+    t.equal(await store.deleteTag('r', 'latest', v(100)), 'applied');
+    t.equal(await store.getTag('r', 'latest'), undefined);
+    t.same(await store.listTags('r'), []);
+    t.same(await store.listTagRecords('r'), [{ repository: 'r', name: 'latest', digest: null, version: v(300, 3) }]);
+    t.same(await eventsAfter(store, seq), [{ type: 'tag.delete', repository: 'r', digest: m.digest, tag: 'latest', version: v(300, 3) }]);
+    t.same(await store.getManifest('r', m.digest), m, 'the manifest stays');
+  });
+
+  test('replicated writes stay exact last-writer-wins against a bumped local version', async (t, { store }) => {
+    const [m1, m2, m3] = [manifest('1'), manifest('2'), manifest('3')];
+    await store.putManifest('r', m1, { name: 'latest', version: v(500) });
+    await store.putManifest('r', m2, { name: 'latest', version: v(400) }); // local, bumped to 500.1
+    const seq = await lastSeq(store);
+    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(500, 0, 'idc-z'), origin: 'idc-z' }), 'stale', 'the bump orders after the version it passed');
+    t.equal(await store.deleteTag('r', 'latest', v(500, 1, 'idc-0'), 'idc-0'), 'stale', 'a lower IDC at the bumped wall and logical');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m2.digest, version: v(500, 1) });
+    t.same(await eventsAfter(store, seq), [{ type: 'manifest.put', repository: 'r', digest: m3.digest, origin: 'idc-z' }], 'no tag event');
+    t.equal(await store.putManifest('r', m3, { name: 'latest', version: v(500, 1, 'idc-z'), origin: 'idc-z' }), 'applied', 'a newer replicated write');
+    t.same(await store.getTag('r', 'latest'), { repository: 'r', name: 'latest', digest: m3.digest, version: v(500, 1, 'idc-z') }, 'at its own version, not bumped');
+    t.equal(await store.deleteTag('r', 'latest', v(600, 0, 'idc-z'), 'idc-z'), 'applied');
+    t.same(await store.listTagRecords('r'), [{ repository: 'r', name: 'latest', digest: null, version: v(600, 0, 'idc-z') }]);
+  });
+
+  test('concurrent local writes of one tag from two instances all apply, each at a version after the last', async (t, b) => {
+    const { store } = b;
+    const other = await b.reopen();
+    const seq = await lastSeq(store);
+    const n = 20;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => (i % 2 ? store : other).putManifest('r', manifest(String(i)), { name: 't', version: v(100) })),
+    );
+    t.same(results, Array.from({ length: n }, () => 'applied'));
+    const puts = (await store.readOutbox(seq, 10_000)).filter((e) => e.type === 'tag.put');
+    t.same(puts.map((e) => e.version), Array.from({ length: n }, (_, i) => v(100, i)), 'one version each, increasing in outbox order');
+    const last = puts[puts.length - 1]!;
+    t.same(await other.getTag('r', 't'), { repository: 'r', name: 't', digest: last.digest, version: v(100, n - 1) }, 'the last event is the value');
   });
 
   test('deleteManifest tombstones every tag on it, one event each, then manifest.delete', async (t, { store }) => {
@@ -405,7 +499,7 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.equal(events.length, 5, 'nothing else');
     t.same(await store.getTag('keep', 'latest'), { repository: 'keep', name: 'latest', digest: m1.digest, version: v(100) });
 
-    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(150) }), 'stale', 'the tombstones still order');
+    t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(150), origin: from }), 'stale', 'the tombstones still order');
     t.equal(await store.putManifest('r', m1, { name: 'latest', version: v(300) }), 'applied', 'the repository can be reborn');
     t.equal(await store.repositoryExists('r'), true);
   });
@@ -659,7 +753,7 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     await t.rejects(people2.insert({ name: 'ann', email: 'b', age: 2, admin: false, team: null }), ConflictError);
     const bob = await people2.insert({ name: 'bob', email: 'b', age: 2, admin: false, team: null });
     t.ok(bob.id > ann.id, 'ids continue');
-    t.equal(await s2.putManifest('r', m, { name: 'gone', version: v(150) }), 'stale', 'tombstones survive');
+    t.equal(await s2.putManifest('r', m, { name: 'gone', version: v(150), origin: from }), 'stale', 'tombstones survive');
     await s2.putManifest('r', manifest('n'), { name: 'next', version: v(300) });
     const after = await s2.readOutbox(events[events.length - 1]!.seq, 10);
     t.equal(after.length, 2, 'new events follow the old ones');
@@ -672,7 +766,7 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     const m2 = manifest('2');
     await store.putManifest('r', m1, { name: 'latest', version: v(100) });
     t.same((await other.getTag('r', 'latest'))?.digest, m1.digest);
-    t.equal(await other.putManifest('r', m2, { name: 'latest', version: v(90) }), 'stale', 'LWW sees the other instance');
+    t.equal(await other.putManifest('r', m2, { name: 'latest', version: v(90), origin: from }), 'stale', 'LWW sees the other instance');
     t.equal(await other.putManifest('r', m2, { name: 'latest', version: v(110) }), 'applied');
     t.same((await store.getTag('r', 'latest'))?.digest, m2.digest);
     const seqs = (await allEvents(store)).map((e) => e.seq);
