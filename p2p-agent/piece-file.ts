@@ -82,7 +82,7 @@ export class PieceFile {
 
   private saveSoon(): void {
     if (this.saving || this.closed) return;
-    this.saving = new Promise<void>((resolve) => setTimeout(resolve, 1000)).then(async () => {
+    this.saving = new Promise<void>((resolve) => setTimeout(resolve, 500)).then(async () => {
       this.saving = undefined;
       if (!this.dirty || this.closed) return;
       this.dirty = false;

@@ -86,7 +86,15 @@ export class Swarm extends EventEmitter {
   private announcing = false;
   private minInterval = 2;
   private interval = 30;
-  private lastPeerBlockAt = Date.now();
+  /**
+   * How long the swarm has given us nothing while nobody could (no peer that unchokes us holds a piece we lack),
+   * counted in healthy time: each tick adds at most half a second, so a process starved of CPU does not mistake
+   * its own slowness for a stalled swarm.
+   */
+  private stallClockMs = 0;
+  private lastTickAt = Date.now();
+  /** Some peer unchokes us and holds a piece we lack (recomputed every second). */
+  private usefulUnchoked = false;
   private lastRotateAt = Date.now();
   private lastRepairAt = Date.now();
   private quietAnnounces = 0;
@@ -122,7 +130,7 @@ export class Swarm extends EventEmitter {
       active: [...this.active.values()].map((a) => ({ i: a.index, got: a.received, of: a.blocks, owner: a.owner === webSeedOwner ? 'webseed' : a.owner?.addr, pending: a.pending.reduce((x, y) => x + y, 0) })),
       peers: [...this.peers.values()].map((p) => ({ addr: p.addr, origin: p.isOrigin, has: p.has.count, choking: p.wire.peerChoking, interested: p.wire.amInterested, inflight: p.inflight.size })),
       webSeedBusy: this.webSeedBusy,
-      stalledMs: Date.now() - this.lastPeerBlockAt,
+      stalledMs: this.stallClockMs,
     };
   }
 
@@ -416,8 +424,7 @@ export class Swarm extends EventEmitter {
     const now = Date.now();
     this.downloaded += data.length;
     this.o.metrics.bytesFromPeers.inc(data.length);
-    if (!peer.isOrigin) this.lastPeerBlockAt = now;
-    else this.lastPeerBlockAt = Math.max(this.lastPeerBlockAt, now - this.o.stallMs / 2);
+    this.stallClockMs = 0;
     if (this.active.get(ap.index) !== ap || ap.done[block]) {
       this.fill(peer);
       return;
@@ -583,7 +590,7 @@ export class Swarm extends EventEmitter {
     // Joining a large swarm takes a moment (peers are found, pieces have to reach someone first): the first
     // piece data gets twice the time.
     const patience = this.downloaded === 0 ? 2 * this.o.stallMs : this.o.stallMs;
-    return !this.closed && !this.complete && Date.now() - this.lastPeerBlockAt > patience;
+    return !this.closed && !this.complete && this.stallClockMs > patience;
   }
 
   // --- uploading ---
@@ -651,17 +658,23 @@ export class Swarm extends EventEmitter {
       }
     }
     if (this.complete) return;
+    this.usefulUnchoked = false;
     for (const p of this.peers.values()) {
       let wanted = false;
       for (let i = 0; i < this.torrent.pieceCount && !wanted; i++) wanted = p.has.has(i) && this.missing(i);
       if (wanted && !p.wire.amInterested) p.wire.interested();
       else if (!wanted && p.wire.amInterested) p.wire.uninterested();
+      if (wanted && !p.wire.peerChoking) this.usefulUnchoked = true;
     }
   }
 
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
+    const elapsed = Math.min(now - this.lastTickAt, 500);
+    this.lastTickAt = now;
+    // A peer that unchokes us and has what we need is progress in waiting (a hung one times out and is dropped).
+    if (!this.usefulUnchoked && !this.complete) this.stallClockMs += elapsed;
     for (const peer of [...this.peers.values()]) {
       for (const [key, r] of peer.inflight) {
         if (now - r.at < requestTimeoutMs) continue;

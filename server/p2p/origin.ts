@@ -10,7 +10,7 @@ import { splitHostPort } from '../../core/config.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { emptyResponse, queryParam, readSmallBody } from '../oci/http.js';
 import { EgressLimiter } from './egress.js';
-import { TorrentCatalog, torrentFile, type BlobTorrent } from './metainfo.js';
+import { TorrentCatalog, torrentFile } from './metainfo.js';
 import { OriginSeed } from './origin-seed.js';
 import { PreheatOnPush, PreheatQueue } from './preheat.js';
 import { UrlSigner } from './signing.js';
@@ -147,7 +147,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
     const after = Number(queryParam(ctx, 'after') ?? 0) || 0;
     const waitMs = Math.min(60, Math.max(0, Number(queryParam(ctx, 'wait') ?? 0) || 0)) * 1000;
     const deadline = Date.now() + waitMs;
-    let visible = [] as Awaited<ReturnType<PreheatQueue['after']>>;
+    const visible: Awaited<ReturnType<PreheatQueue['after']>> = [];
     let last = after;
     for (;;) {
       const tasks = await preheat.after(last);
@@ -202,5 +202,3 @@ function advertisedIp(publicUrl: string | undefined, listenHost: string): string
   if (isIPv4(listenHost) && listenHost !== '0.0.0.0') return listenHost;
   return '127.0.0.1';
 }
-
-export type { BlobTorrent };

@@ -91,3 +91,40 @@ t.test('an agent killed mid-download resumes from its verified pieces after a re
   const status = (await (await fetch(`${again.url}/p2p/status`)).json()) as { cache: { blobs: { digest: string }[] } };
   t.same(status.cache.blobs.map((b) => b.digest), [img.layer.digest], 'the blob is in the cache');
 });
+
+t.test('when the swarm stalls the agent falls back to the origin web seed, and only then', async (t) => {
+  const origin = await startBerth();
+  t.teardown(() => origin.stop());
+  const img = await pushImage(origin.url, 'stall/app', 'v1', 8 * MiB);
+  const torrent = parseTorrent(Buffer.from(await (await fetch(`${origin.url}/p2p/v1/blobs/${img.layer.digest}/torrent?repository=${img.repository}`)).arrayBuffer()));
+  // A "seeder" that claims every piece and never unchokes anyone: the origin's seed defers to it, peers wait on it.
+  const sockets = new Set<Socket>();
+  const miser = createServer((socket) => {
+    sockets.add(socket);
+    const wire = new Wire('tcpIncoming');
+    socket.pipe(wire as unknown as NodeJS.WritableStream);
+    wire.pipe(socket);
+    socket.on('error', () => wire.destroy());
+    socket.on('close', () => sockets.delete(socket));
+    wire.on('handshake', () => {
+      wire.handshake(torrent.infoHashBytes, randomBytes(20), { fast: true });
+      wire.bitfield(Buffer.alloc(Math.ceil(torrent.pieceCount / 8), 0xff));
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => miser.listen(port, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    miser.close();
+  });
+  await announce(torrent.announce!, { infoHash: torrent.infoHashBytes, peerId: randomBytes(20), port, uploaded: 0, downloaded: 0, left: 0, numwant: 0, idc: 'default' });
+
+  const agent = await startAgentProcess({ origin: origin.url, env: { BERTH_AGENT_STALL_MS: '1000' } });
+  t.teardown(() => agent.stop());
+  const started = Date.now();
+  t.same(await fetchDigest(`${agent.url}/v2/${img.repository}/blobs/${img.layer.digest}`), { status: 200, digest: img.layer.digest, bytes: img.layer.size });
+  const fromWebSeed = await metric(agent.url, 'berth_agent_bytes_from_origin_total', { path: 'webseed' });
+  t.equal(fromWebSeed, img.layer.size, 'the whole layer came from the web seed');
+  t.equal(await metric(origin.url, 'berth_p2p_webseed_bytes_total'), img.layer.size, 'and the origin counted it');
+  t.ok(Date.now() - started >= 2000, 'not before the stall time had passed (twice the stall time for the first data)');
+});
