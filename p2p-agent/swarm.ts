@@ -317,6 +317,7 @@ export class Swarm extends EventEmitter {
 
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
+    peer.batch();
     while (peer.inflight.size * (peer.isBerth ? berthBlockSize : blockSize) < pipelineBytes) {
       const next = this.nextBlock(peer);
       if (!next) break;
@@ -484,7 +485,10 @@ export class Swarm extends EventEmitter {
     } finally {
       this.accepting.delete(index);
     }
-    for (const p of this.peers.values()) p.wire.have(index);
+    for (const p of this.peers.values()) {
+      p.batch();
+      p.wire.have(index);
+    }
     this.emit('piece', index);
     if (this.complete) this.onComplete();
   }
@@ -605,6 +609,7 @@ export class Swarm extends EventEmitter {
         if (peer.closed) return;
         this.uploaded += length;
         this.o.metrics.bytesToPeers.inc(length);
+        peer.batch();
         respond(null, data.subarray(offset, offset + length));
       },
       (err: unknown) => {
