@@ -5,6 +5,7 @@ import { RegistryError } from '../../core/errors.js';
 import { parseRangeHeader } from '../../core/range.js';
 import type { RegistryDeps } from './deps.js';
 import { repositoryOf, emptyResponse } from './http.js';
+import type { BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 
 // spec: "Pulling blobs" (end-2), "Checking if content exists" (end-2 HEAD), "Deleting blobs" (end-10).
 
@@ -37,6 +38,15 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
       return;
     }
   }
+  await sendBlobBody(ctx, deps, info, headOnly);
+}
+
+/**
+ * The body of a blob response, shared by the OCI blob route and the P2P web seed: an optional single range
+ * (206 + Content-Range, unsatisfiable 416), bytes counted in berth_blob_bytes_served_total (and `onBytes`) as
+ * they leave, paced by the origin's egress limit.
+ */
+export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobInfo, headOnly: boolean, onBytes?: (n: number) => void): Promise<void> {
   const range = parseRangeHeader(ctx.get('Range') || undefined, info.size);
   const length = range ? range.end - range.start + 1 : info.size;
   ctx.status = range ? 206 : 200;
@@ -45,9 +55,12 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
     ctx.length = length;
     return;
   }
-  const stream = await deps.blobs.read(digest, range);
+  const stream = await deps.blobs.read(info.digest, range);
   const served = deps.metrics.blobBytesServed;
-  stream.on('data', (c: Buffer) => served.inc(c.length));
+  stream.on('data', (c: Buffer) => {
+    served.inc(c.length);
+    onBytes?.(c.length);
+  });
   ctx.body = deps.egress ? deps.egress.throttle(stream) : stream;
   ctx.length = length;
 }

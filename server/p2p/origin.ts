@@ -5,10 +5,10 @@ import { Counter } from 'prom-client';
 import { parseDigest, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
-import { parseRangeHeader } from '../../core/range.js';
 import { splitHostPort } from '../../core/config.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { emptyResponse, queryParam, readSmallBody } from '../oci/http.js';
+import { sendBlobBody } from '../oci/blobs.js';
 import { EgressLimiter } from './egress.js';
 import { TorrentCatalog, torrentFile } from './metainfo.js';
 import { OriginSeed } from './origin-seed.js';
@@ -103,21 +103,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
     ctx.set('Accept-Ranges', 'bytes');
     ctx.set('Docker-Content-Digest', digest);
     ctx.type = 'application/octet-stream';
-    const range = parseRangeHeader(ctx.get('Range') || undefined, info.size);
-    const length = range ? range.end - range.start + 1 : info.size;
-    ctx.status = range ? 206 : 200;
-    if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
-    if (headOnly) {
-      ctx.length = length;
-      return;
-    }
-    const stream = await deps.blobs.read(digest, range);
-    stream.on('data', (c: Buffer) => {
-      deps.metrics.blobBytesServed.inc(c.length);
-      webSeedBytes.inc(c.length);
-    });
-    ctx.body = egress.throttle(stream);
-    ctx.length = length;
+    await sendBlobBody(ctx, deps, info, headOnly, (n) => webSeedBytes.inc(n));
   };
   router.get('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, false));
   router.head('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, true));
