@@ -1,4 +1,4 @@
-import { open, readFile, rm, writeFile, rename, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { PieceSet, pieceMatches, pieceSize, type Torrent } from './torrent.js';
 
 // A blob being assembled from pieces on disk: a sparse file written at each piece's offset, plus a sidecar
@@ -10,6 +10,7 @@ export class PieceFile {
   private dirty = false;
   private closed = false;
   private fhClosed = false;
+  private sidecar: FileHandle | undefined;
 
   private constructor(
     readonly path: string,
@@ -86,10 +87,10 @@ export class PieceFile {
       this.saving = undefined;
       if (!this.dirty || this.closed) return;
       this.dirty = false;
-      // No fsync: the sidecar is only a hint, every piece it names is hashed again on resume. tmp + rename so
-      // it is never torn.
-      await writeFile(`${this.path}.have.tmp`, this.have.bits);
-      await rename(`${this.path}.have.tmp`, `${this.path}.have`);
+      // Overwritten in place, no fsync: the sidecar is only a hint (a torn or stale one costs a re-fetch, never
+      // a wrong byte: every piece it names is hashed again on resume).
+      this.sidecar ??= await open(`${this.path}.have`, 'w');
+      await this.sidecar.write(this.have.bits, 0, this.have.bits.length, 0);
     }).catch(() => undefined);
   }
 
@@ -97,13 +98,20 @@ export class PieceFile {
   async finish(): Promise<void> {
     this.closed = true;
     await this.saving;
+    await this.closeSidecar();
     await rm(`${this.path}.have`, { force: true });
-    await rm(`${this.path}.have.tmp`, { force: true });
+  }
+
+  private async closeSidecar(): Promise<void> {
+    const sidecar = this.sidecar;
+    this.sidecar = undefined;
+    await sidecar?.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.saving;
+    await this.closeSidecar();
     if (this.fhClosed) return;
     this.fhClosed = true;
     await this.fh.close().catch(() => undefined);
@@ -113,6 +121,5 @@ export class PieceFile {
     await this.close();
     await rm(this.path, { force: true });
     await rm(`${this.path}.have`, { force: true });
-    await rm(`${this.path}.have.tmp`, { force: true });
   }
 }

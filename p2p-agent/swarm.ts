@@ -244,7 +244,9 @@ export class Swarm extends EventEmitter {
     }
     this.peers.set(peer.idHex, peer);
     wire.setKeepAlive(true);
-    socket.setTimeout(180_000, () => peer.destroy());
+    // Dead peers are found by TCP keep-alive (an idle timer re-armed on every read and write costs CPU).
+    socket.setTimeout(0);
+    socket.setKeepAlive(true, 60_000);
     // Bitfield only after the other side's handshake (some clients, aria2 among them, drop us otherwise).
     if (this.have.count > 0) wire.bitfield(this.have.bits);
     else if (wire.hasFast) wire.haveNone();

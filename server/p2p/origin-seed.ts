@@ -167,8 +167,9 @@ export class OriginSeed {
     const peer = new SeedPeer(wire, t.pieceCount);
     peer.lastActivity = Date.now();
     t.peers.add(peer);
-    // Idle peers stay connected (they report what they hold); keep-alives keep the socket timeout away.
-    socket.setTimeout(120_000);
+    // Idle peers stay connected (they report what they hold); dead ones are found by TCP keep-alive.
+    socket.setTimeout(0);
+    socket.setKeepAlive(true, 60_000);
     wire.setKeepAlive(true);
     wire.handshake(torrent.infoHash, this.peerId, { fast: true });
     // Super-seeding: start by holding nothing; offers arrive as HAVEs.
