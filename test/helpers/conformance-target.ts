@@ -4,8 +4,7 @@
 // implementation. Where distribution 2.8 is known to deviate from the spec, tests are marked `berthOnly`.
 // CONFORMANCE_TARGET=berth-s3-redis spawns `berth serve` on S3 (s3rver) + Redis (redis-server), both started once
 // per target and kept across restart() (test/conformance-s3-redis/ runs the suite that way).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import type { Test } from 'tap';
 import { freePort, startBerth, type BerthProcess } from './berth-process.js';
 import type { Image } from './oci-fixtures.js';
 import { startSharedStores } from './shared-stores.js';
+import { startDockerRegistry } from './docker-registry.js';
 
 export type TargetKind = 'berth' | 'distribution' | 'berth-s3-redis';
 const kinds: readonly TargetKind[] = ['berth', 'distribution', 'berth-s3-redis'];
@@ -101,64 +101,8 @@ async function spawnBerth(port: number, dataDir: string, env?: Record<string, st
 }
 
 async function spawnDistribution(port: number, dataDir: string): Promise<RunningProcess> {
-  const storage = join(dataDir, 'storage');
-  const config = join(dataDir, 'config.yml');
-  // A fixed http.secret keeps upload-state tokens valid across a restart (resumable uploads after a crash).
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${storage}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '  secret: berth-conformance-fixed-secret',
-      '',
-    ].join('\n'),
-  );
-  let out = '';
-  const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${out}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await r.arrayBuffer();
-      if (r.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`docker-registry did not become ready:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  return {
-    output: () => out,
-    kill,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const p = await startDockerRegistry({ port, dataDir });
+  return { output: p.output, kill: p.kill, stop: p.stop };
 }
 
 /** A fully read HTTP response. */

@@ -1,15 +1,12 @@
 // Helpers for the replication tests: Berth instances as IDCs, a CNCF `docker-registry`, the replication API,
 // pushing images through the OCI client, and reading every tag → digest of a registry.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { digestOf, type Digest } from '../../core/digest.js';
 import { OciClient } from '../../core/oci-client.js';
-import { freePort, startBerth, type BerthProcess, type StartOptions } from './berth-process.js';
+import { startBerth, type BerthProcess, type StartOptions } from './berth-process.js';
 
 /** Fast intervals so a test sees replication within a second or two. */
 export const fastReplication: Record<string, string> = {
@@ -183,58 +180,7 @@ export async function outboxLength(dataDir: string): Promise<number> {
   }
 }
 
-export interface DockerRegistry {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** CNCF distribution 2.8 (Debian's docker-registry) on loopback, filesystem storage in a temp dir, deletes on. */
-export async function startDockerRegistry(): Promise<DockerRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '  secret: berth-replication-test',
-      '',
-    ].join('\n'),
-  );
-  let out = '';
-  const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${out}`);
-    const r = await fetch(`${url}/v2/`);
-    await r.arrayBuffer();
-    return r.status === 200;
-  }, 20_000);
-  return {
-    url,
-    port,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
+export { startDockerRegistry, type DockerRegistry } from './docker-registry.js';
 
 /**
  * A TCP proxy in front of a registry: replication is pointed at it so a test can partition the link (every
