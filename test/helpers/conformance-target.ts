@@ -85,7 +85,11 @@ export async function startTarget(kind: TargetKind = targetKind()): Promise<Targ
 /** Starts a target for the whole test file and stops it at the end. */
 export async function targetFor(t: Test): Promise<Target> {
   const target = await startTarget();
-  t.teardown(() => target.stop());
+  t.teardown(async () => {
+    // A failing file shows what the registry logged (an unmapped error is a 500 whose cause is only there).
+    if (!t.passing()) t.comment(`registry log:\n${target.output().split('\n').slice(-40).join('\n')}`);
+    await target.stop();
+  });
   return target;
 }
 
