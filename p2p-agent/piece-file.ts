@@ -89,7 +89,12 @@ export class PieceFile {
       this.dirty = false;
       // Overwritten in place, no fsync: the sidecar is only a hint (a torn or stale one costs a re-fetch, never
       // a wrong byte: every piece it names is hashed again on resume).
-      this.sidecar ??= await open(`${this.path}.have`, 'w');
+      if (!this.sidecar) {
+        const opened = await open(`${this.path}.have`, 'w');
+        // Finished or closed while it opened: nobody else will close it.
+        if (this.closed) return void (await opened.close());
+        this.sidecar = opened;
+      }
       await this.sidecar.write(this.have.bits, 0, this.have.bits.length, 0);
     }).catch(() => undefined);
   }

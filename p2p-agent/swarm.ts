@@ -27,7 +27,12 @@ const maxBlock = 128 * 1024;
 /** Bytes requested and not yet received, per peer: ~512 KiB keeps a loopback or LAN pipe busy. */
 const pipelineBytes = 512 * 1024;
 const requestTimeoutMs = 10_000;
-const uploadSlots = 8;
+/**
+ * Upload slots beyond the connection count: agents cooperate (no tit-for-tat to enforce), so every interested
+ * peer is served; a peer left choked behind a few slots waits for rotations while the swarm moves on. Only
+ * peers other than Berth agents and origins (standard clients) share a few slots, rotated.
+ */
+const foreignSlots = 4;
 const rotateMs = 5000;
 const connectTimeoutMs = 3000;
 /** Pieces fetched from the web seed at once while the swarm is stalled. */
@@ -621,12 +626,20 @@ export class Swarm extends EventEmitter {
     );
   }
 
-  /** Unchokes interested peers up to the slot count; rotates the longest-served out when others wait. */
+  /**
+   * Unchokes every interested Berth peer; standard clients share `foreignSlots`, the longest-served rotated out
+   * when others wait.
+   */
   private rechoke(): void {
-    const interested = [...this.peers.values()].filter((p) => p.wire.peerInterested);
+    for (const p of this.peers.values()) {
+      if (!p.isBerth || !p.wire.peerInterested || !p.wire.amChoking) continue;
+      p.wire.unchoke();
+      p.unchokedAt = Date.now();
+    }
+    const interested = [...this.peers.values()].filter((p) => p.wire.peerInterested && !p.isBerth);
     const unchoked = interested.filter((p) => !p.wire.amChoking);
     const waiting = interested.filter((p) => p.wire.amChoking).sort((a, b) => a.interestedAt - b.interestedAt);
-    const slots = this.complete ? uploadSlots * 2 : uploadSlots;
+    const slots = foreignSlots;
     if (waiting.length > 0 && unchoked.length >= slots && Date.now() - this.lastRotateAt > rotateMs) {
       this.lastRotateAt = Date.now();
       const longest = unchoked.sort((a, b) => a.unchokedAt - b.unchokedAt)[0]!;
