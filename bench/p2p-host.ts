@@ -44,7 +44,7 @@ async function handle(m: HostRequest): Promise<void> {
           origin,
           agent_data_dir: dir,
           agent_peer_port: 0,
-          agent_stall_ms: m.stallMs ?? 5000,
+          ...(m.stallMs !== undefined && { agent_stall_ms: m.stallMs }),
         });
         // Several agents share this process: small piece memory each, no process-wide collectors.
         agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: Number(process.env.BENCH_AGENT_MEMORY_MIB ?? 16) * 1024 * 1024 }));

@@ -3,7 +3,7 @@
 // (on one machine the CPU is the limit), and with the origin capped (BERTH_EGRESS_LIMIT) as a real link would be.
 //
 //   npm run build && node dist/bench/p2p.js [--agents 50,100,200] [--size 64MiB] [--limit 100MiB]
-//                                           [--per-host 10] [--modes direct,p2p] [--caps none,limit]
+//                                           [--per-host 10] [--modes direct,p2p] [--caps none,limit] [--stall ms]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -38,6 +38,8 @@ const limit = bytes(arg('limit', '100MiB'));
 const perHost = Number(arg('per-host', '10'));
 const modes = arg('modes', 'direct,p2p').split(',') as ('direct' | 'p2p')[];
 const caps = arg('caps', 'none,limit').split(',');
+/** The agents' stall time (BERTH_AGENT_STALL_MS); default: the agent's own default. */
+const stallMs = process.argv.includes('--stall') ? Number(arg('stall', '5000')) : undefined;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -167,7 +169,7 @@ async function scenario(origin: Origin, capLabel: string, nodes: number, mode: '
   const hosts: Host[] = [];
   const per = mode === 'p2p' ? perHost : Math.max(perHost, Math.ceil(nodes / 8));
   for (let left = nodes; left > 0; left -= per) hosts.push(new Host());
-  await Promise.all(hosts.map((h, i) => h.ask({ kind: 'start', mode, count: Math.min(per, nodes - i * per), origin: origin.url })));
+  await Promise.all(hosts.map((h, i) => h.ask({ kind: 'start', mode, count: Math.min(per, nodes - i * per), origin: origin.url, stallMs })));
   const pids = [origin.child.pid!, ...hosts.map((h) => h.child.pid!)];
   const cpu0 = pids.reduce((s, p) => s + cpuMsOf(p), 0);
   const before = await servedBytes(origin.url);
@@ -201,7 +203,9 @@ async function scenario(origin: Origin, capLabel: string, nodes: number, mode: '
 
 const rows: Row[] = [];
 const header = '| nodes | mode | origin cap | origin egress (copies) | p50 s | p99 s | max s | from peers | failed | CPU s | load 1m (before → after) |';
-console.log(`bench/p2p: ${layerSize / MiB} MiB layer, ${cpus().length} CPUs, ${perHost} agents per host process, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `bench/p2p: ${layerSize / MiB} MiB layer, ${cpus().length} CPUs, ${perHost} agents per host process, agent stall time ${stallMs ?? 'default'} ms, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+);
 console.log(header);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const cap of caps) {

@@ -210,7 +210,7 @@ export class Agent {
     this.sockets.add(socket);
     const wire = new Wire('tcpIncoming');
     connectWire(socket, wire, () => this.sockets.delete(socket));
-    socket.setTimeout(10_000, () => socket.destroy());
+    socket.setTimeout(20_000, () => socket.destroy());
     wire.once('handshake', (infoHash: string) => {
       const swarm = this.swarms.get(infoHash);
       if (!swarm) {

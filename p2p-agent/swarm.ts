@@ -34,7 +34,8 @@ const requestTimeoutMs = 10_000;
  */
 const foreignSlots = 4;
 const rotateMs = 5000;
-const connectTimeoutMs = 3000;
+/** Connect and handshake; generous, a busy peer may take a while to answer (a refused connect fails at once). */
+const connectTimeoutMs = 10_000;
 /** Pieces fetched from the web seed at once while the swarm is stalled. */
 const webSeedParallel = 2;
 
@@ -103,6 +104,9 @@ export class Swarm extends EventEmitter {
   private lastRotateAt = Date.now();
   private lastRepairAt = Date.now();
   private quietAnnounces = 0;
+  private lastStarveAnnounceAt = Date.now();
+  private stallLogged = false;
+  private starving = false;
   /** Addresses of banned peers (the tracker's, for those we called) not yet reported to the tracker. */
   private unreported: string[] = [];
   private webSeedBusy = 0;
@@ -433,6 +437,7 @@ export class Swarm extends EventEmitter {
     this.downloaded += data.length;
     this.o.metrics.bytesFromPeers.inc(data.length);
     this.stallClockMs = 0;
+    this.stallLogged = false;
     if (this.active.get(ap.index) !== ap || ap.done[block]) {
       this.fill(peer);
       return;
@@ -679,12 +684,25 @@ export class Swarm extends EventEmitter {
     }
     if (this.complete) return;
     this.usefulUnchoked = false;
+    let usefulPeers = 0;
+    const useless: Peer[] = [];
     for (const p of this.peers.values()) {
       let wanted = false;
       for (let i = 0; i < this.torrent.pieceCount && !wanted; i++) wanted = p.has.has(i) && this.missing(i);
       if (wanted && !p.wire.amInterested) p.wire.interested();
       else if (!wanted && p.wire.amInterested) p.wire.uninterested();
       if (wanted && !p.wire.peerChoking) this.usefulUnchoked = true;
+      if (wanted) usefulPeers++;
+      else if (!p.isOrigin && !p.wire.peerInterested) useless.push(p);
+    }
+    // Starving: none of our peers has a piece we lack (a neighbourhood of latecomers). Ask the tracker, which
+    // hands out the most complete peers first, and when full make room by dropping peers that neither give nor
+    // take.
+    this.starving = usefulPeers === 0;
+    if (this.starving && now - this.lastStarveAnnounceAt > 3000) {
+      this.lastStarveAnnounceAt = now;
+      if (this.peers.size + this.connecting.size >= this.o.maxPeers) for (const p of useless.slice(0, 5)) this.drop(p);
+      this.scheduleAnnounce(0, undefined, true);
     }
   }
 
@@ -716,6 +734,10 @@ export class Swarm extends EventEmitter {
     if (now - this.lastRepairAt >= 1000) this.repair(now);
     if (!this.complete) {
       for (const p of this.peers.values()) this.fill(p);
+      if (this.stalled() && !this.stallLogged) {
+        this.stallLogged = true;
+        this.o.log.info({ infoHash: this.torrent.infoHash, swarm: this.describe() }, 'p2p: swarm stalled, fetching from the web seed');
+      }
       while (this.stalled() && this.webSeedBusy < webSeedParallel && this.webSeedUrl) {
         const busy = this.webSeedBusy;
         void this.fromWebSeed();
@@ -739,6 +761,7 @@ export class Swarm extends EventEmitter {
       idc: this.o.idc,
       ip: this.o.ip,
       corrupt: this.unreported.splice(0),
+      starving: this.starving,
     };
   }
 
@@ -781,7 +804,9 @@ export class Swarm extends EventEmitter {
       this.minInterval = Math.max(1, reply.minInterval);
       const fresh = reply.peers.filter((p) => !this.knownAddrs.has(`${p.ip}:${p.port}`)).length;
       for (const p of reply.peers) this.connectTo(p.ip, p.port);
-      next = reply.interval * 1000;
+      // While downloading, announce often enough that the tracker's view of who holds how much stays fresh
+      // (it hands out the most complete peers first).
+      next = this.complete ? reply.interval * 1000 : Math.min(reply.interval, Math.max(5, reply.minInterval)) * 1000;
       // Short of peers while downloading: ask again soon (others are joining at the same moment), less often
       // while the answers bring nobody new.
       this.quietAnnounces = fresh > 0 ? 0 : this.quietAnnounces + 1;

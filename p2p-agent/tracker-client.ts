@@ -16,6 +16,8 @@ export interface AnnounceParams {
   ip?: string;
   /** Addresses (ip:port) of peers caught sending corrupt pieces, reported so the tracker stops handing them out. */
   corrupt?: string[];
+  /** None of our peers holds a piece we lack: the tracker answers with complete peers first. */
+  starving?: boolean;
 }
 
 export interface AnnounceReply {
@@ -43,6 +45,7 @@ export async function announce(url: string, p: AnnounceParams): Promise<Announce
   if (p.event) q.push(`event=${p.event}`);
   if (p.ip) q.push(`ip=${p.ip}`);
   if (p.corrupt?.length) q.push(`corrupt=${p.corrupt.join(',')}`);
+  if (p.starving) q.push('starving=1');
   const r = await fetch(`${url}${url.includes('?') ? '&' : '?'}${q.join('&')}`, { signal: AbortSignal.timeout(timeoutMs) });
   const body = Buffer.from(await r.arrayBuffer());
   if (r.status !== 200) throw new AnnounceFailure(`tracker answered ${r.status}`);

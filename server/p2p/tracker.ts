@@ -24,6 +24,8 @@ export interface Announce {
   ip: string | undefined;
   /** Berth extension: addresses (ip:port, as this tracker handed them out) of peers caught sending corrupt pieces. */
   corrupt: string[];
+  /** Berth extension: none of the caller's peers holds a piece it lacks. */
+  starving: boolean;
 }
 
 export class AnnounceError extends Error {}
@@ -67,6 +69,7 @@ export function parseAnnounce(query: string): Announce {
     ticket: text('ticket'),
     idc: (text('idc') ?? '').slice(0, 64),
     ip: ip && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip) ? ip : undefined,
+    starving: text('starving') === '1',
     corrupt: (text('corrupt') ?? '')
       .split(',')
       .filter((addr) => /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(addr))
@@ -197,7 +200,9 @@ export class Tracker {
     const scored = peers.map((p) => {
       const completeness = size > 0 ? 1 - Math.min(p.left, size) / size : 1;
       const load = this.handouts.count(p.key);
-      const score = (p.idc === a.idc ? 10 : 0) + completeness - load / (load + 20) + Math.random() * 0.5;
+      // A starving peer gets the complete ones first, busy or not: they are the ones that can help it.
+      const rescue = a.starving && p.left === 0 ? 5 : 0;
+      const score = (p.idc === a.idc ? 10 : 0) + rescue + completeness - load / (load + 20) + Math.random() * 0.5;
       return { p, score };
     });
     scored.sort((x, y) => y.score - x.score);
