@@ -23,6 +23,13 @@ export interface AgentOptions {
   memoryBytes?: number;
 }
 
+/** download() found the blob in the cache after all: serve it from there. */
+export class AlreadyCached extends Error {
+  constructor(readonly digest: Digest) {
+    super(`${digest} is cached`);
+  }
+}
+
 export class Agent {
   readonly metrics: AgentMetrics;
   readonly cache: BlobCache;
@@ -102,6 +109,8 @@ export class Agent {
 
   private async startDownload(repository: string, digest: Digest, size: number, authorization: string | undefined): Promise<BlobDownload> {
     if (this.closed) throw new Error('agent is shutting down');
+    // Finished since the caller looked: the cache has it (and its swarm seeds it).
+    if (this.cache.has(digest)) throw new AlreadyCached(digest);
     const fetchTorrent = async () => {
       const t = parseTorrent(await this.origin.torrent(repository, digest, authorization));
       if (t.name !== digestHex(digest) || t.length !== size) throw new TorrentError(`torrent does not describe ${digest} (${size} bytes)`);
@@ -155,6 +164,8 @@ export class Agent {
   }
 
   private newSwarm(digest: Digest, torrent: Torrent, file: PieceFile, renew?: () => Promise<Torrent>): Swarm {
+    const previous = this.swarms.get(torrent.infoHash);
+    if (previous) void previous.close();
     const swarm = new Swarm({
       torrent,
       file,

@@ -4,7 +4,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { isDigest, type Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import { parseRangeHeader, type ByteRange } from '../core/range.js';
-import type { Agent } from './agent.js';
+import { AlreadyCached, type Agent } from './agent.js';
 
 // The node-local registry endpoint: pull-only (GET and HEAD under /v2/). Every request is first put to the
 // origin with the client's credentials — the origin answers who may see what — then:
@@ -87,24 +87,30 @@ async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse
     return;
   }
 
-  let body: Readable;
-  if (agent.cache.has(digest)) {
+  const fromCache = (): Readable => {
     agent.metrics.cacheHits.inc();
     agent.cache.touch(digest);
     const unpin = agent.cache.pin(digest);
-    body = createReadStream(agent.cache.blobPath(digest), { start, end });
-    body.once('close', unpin);
+    const stream = createReadStream(agent.cache.blobPath(digest), { start, end });
+    stream.once('close', unpin);
+    return stream;
+  };
+  let body: Readable;
+  if (agent.cache.has(digest)) {
+    body = fromCache();
   } else {
-    let download;
     try {
-      download = await agent.download(repository, digest, size, req.headers.authorization);
+      body = (await agent.download(repository, digest, size, req.headers.authorization)).read(start, end);
     } catch (err) {
-      // No swarm for this blob (no torrent, origin without P2P…): the client still gets it, from the origin.
-      agent.log.warn({ err, digest }, 'agent: swarm unavailable, relaying the blob from the origin');
-      agent.origin.proxy(req, res, fromOrigin);
-      return;
+      if (err instanceof AlreadyCached) {
+        body = fromCache();
+      } else {
+        // No swarm for this blob (no torrent, origin without P2P…): the client still gets it, from the origin.
+        agent.log.warn({ err, digest }, 'agent: swarm unavailable, relaying the blob from the origin');
+        agent.origin.proxy(req, res, fromOrigin);
+        return;
+      }
     }
-    body = download.read(start, end);
   }
   res.writeHead(status, headers);
   body.on('data', (c: Buffer) => agent.metrics.bytesToClients.inc(c.length));

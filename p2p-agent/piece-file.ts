@@ -83,20 +83,23 @@ export class PieceFile {
 
   private saveSoon(): void {
     if (this.saving || this.closed) return;
-    this.saving = new Promise<void>((resolve) => setTimeout(resolve, 500)).then(async () => {
-      this.saving = undefined;
-      if (!this.dirty || this.closed) return;
-      this.dirty = false;
-      // Overwritten in place, no fsync: the sidecar is only a hint (a torn or stale one costs a re-fetch, never
-      // a wrong byte: every piece it names is hashed again on resume).
-      if (!this.sidecar) {
-        const opened = await open(`${this.path}.have`, 'w');
-        // Finished or closed while it opened: nobody else will close it.
-        if (this.closed) return void (await opened.close());
-        this.sidecar = opened;
+    // One saver at a time, until nothing is left to save: two would each open the sidecar.
+    this.saving = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        // Overwritten in place, no fsync: the sidecar is only a hint (a torn or stale one costs a re-fetch,
+        // never a wrong byte: every piece it names is hashed again on resume).
+        if (!this.sidecar) {
+          const opened = await open(`${this.path}.have`, 'w');
+          if (this.closed) return void (await opened.close());
+          this.sidecar = opened;
+        }
+        await this.sidecar.write(this.have.bits, 0, this.have.bits.length, 0);
       }
-      await this.sidecar.write(this.have.bits, 0, this.have.bits.length, 0);
-    }).catch(() => undefined);
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.saving = undefined));
   }
 
   /** Makes the file what `path` now names (after the cache renamed it) and stops saving the sidecar. */

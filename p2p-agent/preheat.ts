@@ -1,5 +1,5 @@
 import type { Digest } from '../core/digest.js';
-import type { Agent } from './agent.js';
+import { AlreadyCached, type Agent } from './agent.js';
 
 // The seed role: long-polls the origin for preheat tasks and pulls each task's blobs through the swarm, so that
 // when the nodes come the image is already spread over seed agents (and the origin sent it about once).
@@ -62,6 +62,7 @@ export class PreheatWorker {
         const download = await this.agent.download(task.repository, b.digest, b.size, this.authorization);
         await download.done;
       } catch (err) {
+        if (err instanceof AlreadyCached) continue;
         this.agent.log.warn({ err, digest: b.digest }, 'preheat: blob failed');
       }
     }
