@@ -99,7 +99,7 @@ t.test('the cache keeps to its size limit, least recently used out first, and su
 
   await agent.kill();
   dataDirOwned = false;
-  const again = await startAgentProcess({ origin: origin.url, dataDir: agent.dataDir, env });
+  const again = await startAgentProcess({ origin: origin.url, dataDir: agent.dataDir, env, removeData: true });
   t.teardown(() => again.stop());
   const before = await served();
   t.equal((await fetchDigest(url(again.url, digests[2]!))).digest, digests[2]);

@@ -83,7 +83,7 @@ t.test('an agent killed mid-download resumes from its verified pieces after a re
   const outcome = await cut;
   t.ok(outcome instanceof Error || outcome.bytes < img.layer.size, 'the client of the killed agent got a short response, not a wrong blob');
 
-  const again = await startAgentProcess({ origin: origin.url, dataDir: agent.dataDir, port: agent.port, peerPort: agent.peerPort });
+  const again = await startAgentProcess({ origin: origin.url, dataDir: agent.dataDir, port: agent.port, peerPort: agent.peerPort, removeData: true });
   t.teardown(() => again.stop());
   t.same(await fetchDigest(url(again.url)), { status: 200, digest: img.layer.digest, bytes: img.layer.size }, 'after the restart the pull is intact');
   const copies = ((await served()) - before) / img.layer.size;

@@ -58,13 +58,21 @@ export interface AgentStart {
   port?: number;
   peerPort?: number;
   env?: Record<string, string>;
+  /** Remove the data directory on stop even when it was passed in (the last of a restart scenario). */
+  removeData?: boolean;
 }
+
+// Safety net: a test file that dies before its teardown must not leave agents running.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 /** Spawns `berth agent` and resolves once its /healthz answers. */
 export async function startAgentProcess(o: AgentStart): Promise<AgentProcess> {
   const port = o.port ?? (await freePort());
   const peerPort = o.peerPort ?? (await freePort());
-  const created = !o.dataDir;
+  const created = !o.dataDir || o.removeData === true;
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-agent-')));
   let out = '';
   const child = spawn(process.execPath, [berthBin, 'agent'], {
@@ -81,11 +89,20 @@ export async function startAgentProcess(o: AgentStart): Promise<AgentProcess> {
   });
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode} before ready:\n${out}`);
+    if (child.exitCode !== null) {
+      if (created) await rm(dataDir, { recursive: true, force: true });
+      throw new Error(`agent exited with ${child.exitCode} before ready:\n${out}`);
+    }
     try {
       if ((await fetch(`${url}/healthz`)).status === 200) break;
     } catch {
