@@ -1,6 +1,7 @@
 // Blob push throughput: one blob per run, uploaded monolithically (POST, then PUT ?digest= with the body) and in
 // chunks (POST, PATCHes with Content-Range, empty PUT ?digest=). Time runs from the POST to the 201; the registry's
 // CPU seconds over the same span give its cost per GiB.
+import { settlePageCache } from '../lib/page-cache.js';
 import { MiB, PatternBlob } from '../lib/pattern-blob.js';
 import { RegistryClient } from '../lib/registry-client.js';
 import { timedWithCpu, type BenchSettings, type Scenario } from '../lib/scenario.js';
@@ -25,7 +26,9 @@ export function blobPush(s: BenchSettings): Scenario {
     async measure(registry) {
       const client = new RegistryClient(registry.url);
       try {
+        await settlePageCache();
         const m = await timedWithCpu(registry.pid, () => client.pushMonolithic('bench/push', mono));
+        await settlePageCache();
         const c = await timedWithCpu(registry.pid, () => client.pushChunked('bench/push', chunked, s.chunkSize));
         const gib = s.blobSize / 1024 / MiB;
         return {
