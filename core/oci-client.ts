@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Agent } from 'undici';
 import type { OciErrorCode } from './errors.js';
 import type { Digest } from './digest.js';
 import type { ByteRange } from './range.js';
@@ -20,6 +21,9 @@ export interface OciClientOptions {
   userAgent?: string;
   /** Extra headers on every request (e.g. Berth-Tag-Version between Berth peers). */
   headers?: Record<string, string>;
+  /** HTTPS without verifying the server's certificate (self-signed or private CA): Harbor's "Verify Remote
+   *  Cert" turned off. Applies to every request of this client: token fetches and redirects included. */
+  insecure?: boolean;
 }
 
 export interface ManifestResponse {
@@ -44,6 +48,20 @@ export interface ResponseOptions {
 
 /** Opens the bytes of a blob from `offset` on: upload resumption re-opens from the destination's offset. */
 export type BlobSource = (offset: number) => Promise<Readable>;
+
+/** The registry's TLS certificate was not trusted (self-signed, unknown CA, expired, wrong host). Retrying
+ *  cannot fix it: the certificate, the trusted CAs or the `insecure` option has to change. */
+export class TlsCertificateError extends Error {
+  constructor(
+    readonly url: string,
+    /** OpenSSL's / Node's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT. */
+    readonly code: string,
+    reason: string,
+  ) {
+    super(`certificate verify failed: ${reason} (${code}) at ${new URL(url).origin} (set insecure to skip verification)`);
+    this.name = 'TlsCertificateError';
+  }
+}
 
 export class OciClientError extends Error {
   constructor(
@@ -73,9 +91,23 @@ export class OciClient {
   private readonly base: string;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   private challenge: Challenge | undefined;
+  /** One connection pool per insecure client (not per request), so keep-alive still works. */
+  private readonly dispatcher: Agent | undefined;
 
   constructor(private readonly opts: OciClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
+    if (opts.insecure) this.dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  }
+
+  /** fetch with this client's TLS settings; other requests to the same registry (its admin API, a health
+   *  probe) go through here so they verify — or skip verifying — the certificate the same way. An untrusted
+   *  certificate throws TlsCertificateError. */
+  async fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await fetch(url, this.dispatcher ? ({ ...init, dispatcher: this.dispatcher } as RequestInit) : init);
+    } catch (e) {
+      throw certificateError(e, String(url)) ?? e;
+    }
   }
 
   async ping(): Promise<void> {
@@ -281,7 +313,7 @@ export class OciClient {
         init.body = o.body instanceof Readable ? (Readable.toWeb(o.body) as unknown as NonNullable<RequestInit['body']>) : o.body;
         init.duplex = 'half';
       }
-      return fetch(url, init);
+      return this.fetch(url, init);
     };
     let r = await send(await this.authorization(o.scope));
     if (r.status === 401 && !(o.body instanceof Readable)) {
@@ -309,7 +341,7 @@ export class OciClient {
     const u = new URL(realm);
     if (service) u.searchParams.set('service', service);
     for (const s of (scope ?? '').split(' ').filter(Boolean)) u.searchParams.append('scope', s);
-    const r = await fetch(u, { headers: basic ? { Authorization: basic } : {}, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
+    const r = await this.fetch(u, { headers: basic ? { Authorization: basic } : {}, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
     if (r.status !== 200) {
       await drain(r, undefined);
       throw new OciClientError(r.status, r.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token service answered ${r.status}`);
@@ -350,6 +382,33 @@ export function nextLink(header: string | null): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+// Node's (OpenSSL's) codes for a certificate that did not verify.
+const certificateCodes = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** fetch wraps transport errors as TypeError('fetch failed') with the socket's error as `cause`. */
+function certificateError(e: unknown, url: string): TlsCertificateError | undefined {
+  const cause = (e as { cause?: { code?: unknown; message?: string } } | undefined)?.cause;
+  if (typeof cause?.code !== 'string' || !certificateCodes.has(cause.code)) return undefined;
+  return new TlsCertificateError(url, cause.code, cause.message ?? cause.code);
 }
 
 async function expectStatus(r: Response, ok: number[]): Promise<void> {

@@ -180,7 +180,7 @@ function registryRoutes(router: Router, d: ReplicationApiDeps): void {
     if (body.id != null) {
       const record = await registries.get(body.id);
       if (!record) throw notFound(`registry ${body.id} not found`);
-      const merged = { ...record, ...(body.url && { url: body.url }), ...(body.type && { type: body.type }) };
+      const merged = { ...record, ...(body.url && { url: body.url }), ...(body.type && { type: body.type }), ...(body.insecure != null && { insecure: body.insecure }) };
       const secret = body.access_secret ?? body.credential?.access_secret;
       if (secret !== undefined && secret !== null) merged.credential = sealCredential(d, { type: 'basic', access_key: body.access_key ?? body.credential?.access_key ?? '', access_secret: secret });
       remote = RemoteRegistry.fromRecord(merged, d.cipher, 10_000);
@@ -188,7 +188,7 @@ function registryRoutes(router: Router, d: ReplicationApiDeps): void {
       if (!body.url || !body.type) throw bad('url and type are required without an id');
       const key = body.access_key ?? body.credential?.access_key;
       const secret = body.access_secret ?? body.credential?.access_secret;
-      remote = new RemoteRegistry({ url: body.url, type: body.type, ...(key ? { username: key, password: secret ?? '' } : {}) }, 0, null, 10_000);
+      remote = new RemoteRegistry({ url: body.url, type: body.type, insecure: body.insecure ?? false, ...(key ? { username: key, password: secret ?? '' } : {}) }, 0, null, 10_000);
     }
     try {
       await remote.client.ping();

@@ -1,4 +1,4 @@
-import { OciClient } from '../core/oci-client.js';
+import { OciClient, TlsCertificateError } from '../core/oci-client.js';
 import type { CredentialCipher } from './credentials.js';
 import type { RegistryRecord, RegistryType } from './records.js';
 import { fromWire, type SourceTag, type WireTag } from './source.js';
@@ -14,6 +14,8 @@ export interface RegistryAccess {
   type: RegistryType;
   username?: string;
   password?: string;
+  /** HTTPS without verifying the registry's certificate (Harbor's "Verify Remote Cert" off). */
+  insecure?: boolean;
 }
 
 export class RemoteRegistry {
@@ -33,12 +35,13 @@ export class RemoteRegistry {
       baseUrl: this.base,
       timeoutMs,
       userAgent: 'berth-replicator',
+      insecure: access.insecure ?? false,
       ...(access.username !== undefined && { username: access.username, password: access.password ?? '' }),
     });
   }
 
   static fromRecord(r: RegistryRecord, cipher: CredentialCipher, timeoutMs?: number): RemoteRegistry {
-    const access: RegistryAccess = { url: r.url, type: r.type };
+    const access: RegistryAccess = { url: r.url, type: r.type, insecure: r.insecure };
     if (r.credential) {
       access.username = r.credential.access_key;
       access.password = cipher.decrypt(r.credential.access_secret_enc, CREDENTIAL_CONTEXT);
@@ -50,14 +53,15 @@ export class RemoteRegistry {
     return this.access.type === 'berth';
   }
 
-  /** Reachable at all: any HTTP answer from /v2/ (401 included) means the registry is up. */
+  /** Reachable at all: any HTTP answer from /v2/ (401 included) means the registry is up. So does a certificate
+   *  it showed and we refused: it is there, and its tasks should run and fail saying why rather than wait. */
   async reachable(timeoutMs = 2000): Promise<boolean> {
     try {
-      const r = await fetch(`${this.base}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
+      const r = await this.client.fetch(`${this.base}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
       await r.body?.cancel();
       return r.status < 500;
-    } catch {
-      return false;
+    } catch (e) {
+      return e instanceof TlsCertificateError;
     }
   }
 
@@ -116,7 +120,7 @@ export class RemoteRegistry {
       headers.Authorization = `Basic ${Buffer.from(`${this.access.username}:${this.access.password ?? ''}`).toString('base64')}`;
     }
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    return fetch(`${this.base}${path}`, {
+    return this.client.fetch(`${this.base}${path}`, {
       method,
       headers,
       ...(body !== undefined && { body: JSON.stringify(body) }),

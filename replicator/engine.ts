@@ -4,7 +4,7 @@ import type { ServerConfig } from '../core/config.js';
 import type { Digest } from '../core/digest.js';
 import { compareVersions, formatVersion, type TagVersion } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
-import { OciClient, OciClientError } from '../core/oci-client.js';
+import { OciClient, OciClientError, TlsCertificateError } from '../core/oci-client.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { Lock, MetaStore, OutboxEvent } from '../storage-adapters/meta/meta-store.js';
 import { Bandwidth, sleep } from './bandwidth.js';
@@ -1067,6 +1067,8 @@ class PermanentError extends Error {
 /** Errors a retry cannot fix: the destination refused the content itself. */
 function isPermanent(err: unknown): boolean {
   if (err instanceof PermanentError) return true;
+  // An untrusted certificate stays untrusted until someone changes it or the endpoint's `insecure`.
+  if (err instanceof TlsCertificateError) return true;
   if (err instanceof OciClientError) {
     return ['MANIFEST_INVALID', 'NAME_INVALID', 'DIGEST_INVALID', 'SIZE_INVALID', 'UNSUPPORTED'].includes(err.code) && err.status < 500;
   }

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent } from 'undici';
 import { freePort } from './berth-process.js';
 
 export interface DockerRegistry {
@@ -17,7 +18,14 @@ export interface DockerRegistry {
   stop(): Promise<void>;
 }
 
-export async function startDockerRegistry(opts: { port?: number; dataDir?: string } = {}): Promise<DockerRegistry> {
+export interface DockerRegistryOptions {
+  port?: number;
+  dataDir?: string;
+  /** PEM files: serve HTTPS with this certificate (http.tls) instead of plain HTTP. */
+  tls?: { certificate: string; key: string };
+}
+
+export async function startDockerRegistry(opts: DockerRegistryOptions = {}): Promise<DockerRegistry> {
   const created = !opts.dataDir;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-distribution-')));
   const port = opts.port ?? (await freePort());
@@ -42,6 +50,7 @@ export async function startDockerRegistry(opts: { port?: number; dataDir?: strin
       'http:',
       `  addr: 127.0.0.1:${port}`,
       '  secret: berth-test-fixed-secret',
+      ...(opts.tls ? ['  tls:', `    certificate: ${opts.tls.certificate}`, `    key: ${opts.tls.key}`] : []),
       '',
     ].join('\n'),
   );
@@ -50,12 +59,14 @@ export async function startDockerRegistry(opts: { port?: number; dataDir?: strin
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // The readiness probe only asks whether it listens; the test decides what to make of the certificate.
+  const probe = opts.tls ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${out}`);
     try {
-      const r = await fetch(`${url}/v2/`);
+      const r = await fetch(`${url}/v2/`, probe ? ({ dispatcher: probe } as RequestInit) : {});
       await r.arrayBuffer();
       if (r.status === 200) break;
     } catch {
@@ -67,6 +78,7 @@ export async function startDockerRegistry(opts: { port?: number; dataDir?: strin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  await probe?.close();
   const running = () => child.exitCode === null && child.signalCode === null;
   return {
     url,
