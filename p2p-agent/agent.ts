@@ -1,5 +1,4 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import Wire from 'bittorrent-protocol';
 import type { AgentConfig } from '../core/config.js';
 import { digestHex, type Digest } from '../core/digest.js';
 import type { Logger } from '../core/log.js';
@@ -8,6 +7,7 @@ import { BlobDownload } from './download.js';
 import { AgentMetrics } from './metrics.js';
 import { OriginClient } from './origin-client.js';
 import { connectWire, newPeerId } from './peer.js';
+import { PeerWire } from './peer-wire.js';
 import { PieceFile } from './piece-file.js';
 import { PieceMemory } from './piece-memory.js';
 import { Swarm } from './swarm.js';
@@ -219,7 +219,7 @@ export class Agent {
       return;
     }
     this.sockets.add(socket);
-    const wire = new Wire('tcpIncoming');
+    const wire = new PeerWire('tcpIncoming');
     connectWire(socket, wire, () => this.sockets.delete(socket));
     socket.setTimeout(20_000, () => socket.destroy());
     wire.once('handshake', (infoHash: string) => {

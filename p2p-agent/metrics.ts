@@ -23,6 +23,11 @@ export class AgentMetrics {
   readonly downloadsFailed = new Counter({ name: 'berth_agent_downloads_failed_total', help: 'Downloads that failed', registers: [this.registry] });
   readonly corruptPieces = new Counter({ name: 'berth_agent_corrupt_pieces_total', help: 'Pieces that failed their hash check', registers: [this.registry] });
   readonly peersBanned = new Counter({ name: 'berth_agent_peers_banned_total', help: 'Peers dropped for sending corrupt data', registers: [this.registry] });
+  readonly pieceDiskReads = new Counter({
+    name: 'berth_agent_piece_disk_reads_total',
+    help: 'Pieces read back from disk for peers or clients (no longer in piece memory)',
+    registers: [this.registry],
+  });
   readonly cacheBytes = new Gauge({ name: 'berth_agent_cache_bytes', help: 'Bytes in the blob cache', registers: [this.registry] });
   readonly activeDownloads = new Gauge({ name: 'berth_agent_downloads_active', help: 'Downloads in progress', registers: [this.registry] });
 

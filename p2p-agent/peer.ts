@@ -5,8 +5,17 @@ import { PieceSet } from './torrent.js';
 
 // One connection to a peer: the bittorrent-protocol wire over a TCP socket, plus what the swarm tracks about it.
 
-export const agentPeerIdPrefix = '-BA0100-';
-export const originPeerIdPrefix = '-BO0100-';
+// Peer ids start -BA<version>- (agents) or -BO<version>- (the origin's seed). From version 0200 a Berth peer
+// takes and serves whole pieces as blocks; 0100 peers take 64 KiB blocks; everyone else gets BEP 3's 16 KiB.
+export const agentPeerIdPrefix = '-BA0200-';
+export const originPeerIdPrefix = '-BO0200-';
+
+/** BEP 3 block size: what every client accepts. */
+export const standardBlock = 16 * 1024;
+/** Blocks between Berth peers of version 0100. */
+const berthV1Block = 64 * 1024;
+/** From version 0200: a whole piece (every piece the origin makes: 4 MiB at most, see server/p2p/metainfo.ts). */
+export const wholePieceBlock = 4 * 1024 * 1024;
 
 export function newPeerId(): Buffer {
   return Buffer.concat([Buffer.from(agentPeerIdPrefix), randomBytes(12)]);
@@ -35,6 +44,7 @@ export function connectWire(socket: Socket, wire: Wire, onClose: () => void): vo
 export interface BlockRequest {
   piece: number;
   block: number;
+  length: number;
   at: number;
 }
 
@@ -51,6 +61,8 @@ export class Peer {
   readonly idHex: string;
   readonly isOrigin: boolean;
   readonly isBerth: boolean;
+  /** The largest block this peer is asked for (and, for Berth peers, served). */
+  readonly blockLimit: number;
 
   constructor(
     readonly wire: Wire,
@@ -61,9 +73,10 @@ export class Peer {
     this.has = new PieceSet(pieceCount);
     const id = wire.peerIdBuffer ? Buffer.from(wire.peerIdBuffer) : Buffer.alloc(20);
     this.idHex = id.toString('hex');
-    const prefix = id.subarray(0, 8).toString('latin1');
-    this.isOrigin = prefix === originPeerIdPrefix;
-    this.isBerth = this.isOrigin || prefix === agentPeerIdPrefix;
+    const berth = /^-B([AO])(\d{4})-$/.exec(id.subarray(0, 8).toString('latin1'));
+    this.isOrigin = berth?.[1] === 'O';
+    this.isBerth = !!berth;
+    this.blockLimit = !berth ? standardBlock : Number(berth[2]) >= 200 ? wholePieceBlock : berthV1Block;
   }
 
   /**

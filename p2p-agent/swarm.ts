@@ -3,7 +3,8 @@ import { connect, type Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import type { Logger } from '../core/log.js';
 import type { AgentMetrics } from './metrics.js';
-import { Peer, connectWire } from './peer.js';
+import { Peer, connectWire, standardBlock } from './peer.js';
+import { PeerWire } from './peer-wire.js';
 import type { PieceFile } from './piece-file.js';
 import type { PieceMemory } from './piece-memory.js';
 import { pieceMatches, pieceSize, type Torrent } from './torrent.js';
@@ -19,12 +20,12 @@ import { AnnounceFailure, announce } from './tracker-client.js';
 //   until peers deliver again.
 // Uploading: a few unchoke slots, rotated, for every interested peer; pieces served from memory or disk.
 
-/** BEP 3 block size: what every client accepts. */
-export const blockSize = 16 * 1024;
-/** Between Berth peers: fewer, larger messages (a quarter of the per-message work; 128 KiB is the usual cap). */
-const berthBlockSize = 64 * 1024;
+/** Largest block served to a standard client (128 KiB is the usual cap); Berth peers may ask for whole pieces. */
 const maxBlock = 128 * 1024;
-/** Bytes requested and not yet received, per peer: ~512 KiB keeps a loopback or LAN pipe busy. */
+/**
+ * Bytes requested and not yet received, per peer: ~512 KiB keeps a loopback or LAN pipe busy, and at least two
+ * blocks, so that a peer sending whole pieces has the next request before it finishes the current one.
+ */
 const pipelineBytes = 512 * 1024;
 const requestTimeoutMs = 10_000;
 /**
@@ -44,7 +45,8 @@ interface ActivePiece {
   size: number;
   /** Fixed when the piece starts, by its first peer: the block grid every request for it follows. */
   blockSize: number;
-  buf: Buffer;
+  /** The piece's bytes: its only block as received, or blocks copied in (allocated with the first). */
+  buf: Buffer | undefined;
   blocks: number;
   /** Per block: 1 once received. */
   done: Uint8Array;
@@ -184,6 +186,7 @@ export class Swarm extends EventEmitter {
     // A peer asks for a piece block by block: one disk read serves them all.
     let pending = this.reading.get(index);
     if (!pending) {
+      this.o.metrics.pieceDiskReads.inc();
       pending = this.o.file.read(index).then((data) => {
         this.o.memory.set(key, data);
         return data;
@@ -226,7 +229,7 @@ export class Swarm extends EventEmitter {
     this.knownAddrs.set(addr, Date.now());
     this.connecting.add(addr);
     const socket = connect({ host: ip, port });
-    const wire = new Wire('tcpOutgoing');
+    const wire = new PeerWire('tcpOutgoing');
     let handshook = false;
     connectWire(socket, wire, () => {
       this.connecting.delete(addr);
@@ -329,10 +332,13 @@ export class Swarm extends EventEmitter {
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
     peer.batch();
-    while (peer.inflight.size * (peer.isBerth ? berthBlockSize : blockSize) < pipelineBytes) {
+    let bytes = 0;
+    for (const r of peer.inflight.values()) bytes += r.length;
+    const target = Math.max(pipelineBytes, 2 * Math.min(peer.blockLimit, this.torrent.pieceLength));
+    while (bytes < target) {
       const next = this.nextBlock(peer);
       if (!next) break;
-      this.request(peer, next.ap, next.block);
+      bytes += this.request(peer, next.ap, next.block);
     }
   }
 
@@ -352,13 +358,13 @@ export class Swarm extends EventEmitter {
     const index = this.pick(peer);
     if (index !== undefined) {
       const size = pieceSize(this.torrent, index);
-      const grid = peer.isBerth ? berthBlockSize : blockSize;
+      const grid = Math.min(peer.blockLimit, size);
       const blocks = Math.ceil(size / grid);
       const ap: ActivePiece = {
         index,
         size,
         blockSize: grid,
-        buf: Buffer.allocUnsafe(size),
+        buf: undefined,
         blocks,
         done: new Uint8Array(blocks),
         pending: new Uint8Array(blocks),
@@ -388,7 +394,7 @@ export class Swarm extends EventEmitter {
 
   /** Whether `peer` may be asked for blocks of `ap`'s grid (only Berth peers take blocks above 16 KiB). */
   private fits(peer: Peer, ap: ActivePiece): boolean {
-    return ap.blockSize <= blockSize || peer.isBerth;
+    return ap.blockSize <= peer.blockLimit;
   }
 
   /** Rarest first among the pieces `peer` can give; the readers' next piece first when it lags behind. */
@@ -415,12 +421,13 @@ export class Swarm extends EventEmitter {
     return best;
   }
 
-  private request(peer: Peer, ap: ActivePiece, block: number): void {
+  /** Asks `peer` for one block; returns its length. */
+  private request(peer: Peer, ap: ActivePiece, block: number): number {
     const key = `${ap.index}:${block}`;
     const offset = block * ap.blockSize;
     const length = Math.min(ap.blockSize, ap.size - offset);
     ap.pending[block]!++;
-    peer.inflight.set(key, { piece: ap.index, block, at: Date.now() });
+    peer.inflight.set(key, { piece: ap.index, block, length, at: Date.now() });
     peer.wire.request(ap.index, offset, length, (err, data) => {
       if (!peer.inflight.delete(key)) return;
       ap.pending[block] = Math.max(0, ap.pending[block]! - 1);
@@ -430,10 +437,10 @@ export class Swarm extends EventEmitter {
       }
       this.onBlock(peer, ap, block, data);
     });
+    return length;
   }
 
   private onBlock(peer: Peer, ap: ActivePiece, block: number, data: Uint8Array): void {
-    const now = Date.now();
     this.downloaded += data.length;
     this.o.metrics.bytesFromPeers.inc(data.length);
     this.stallClockMs = 0;
@@ -446,7 +453,9 @@ export class Swarm extends EventEmitter {
       this.ban(peer, 'sent a block of the wrong length');
       return;
     }
-    ap.buf.set(data, block * ap.blockSize);
+    // A whole-piece block is the piece: the wire assembled it in a buffer of its own, kept as is.
+    if (ap.blocks === 1) ap.buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else (ap.buf ??= Buffer.allocUnsafe(ap.size)).set(data, block * ap.blockSize);
     ap.done[block] = 1;
     ap.received++;
     ap.contributors.add(peer);
@@ -466,7 +475,7 @@ export class Swarm extends EventEmitter {
 
   private async finishPiece(ap: ActivePiece): Promise<void> {
     this.active.delete(ap.index);
-    if (!pieceMatches(this.torrent, ap.index, ap.buf)) {
+    if (!ap.buf || !pieceMatches(this.torrent, ap.index, ap.buf)) {
       this.o.metrics.corruptPieces.inc();
       const senders = [...ap.contributors];
       for (const p of senders) {
@@ -561,8 +570,8 @@ export class Swarm extends EventEmitter {
     const placeholder: ActivePiece = {
       index,
       size,
-      blockSize,
-      buf: Buffer.alloc(0),
+      blockSize: standardBlock,
+      buf: undefined,
       blocks: 0,
       done: new Uint8Array(0),
       pending: new Uint8Array(0),
@@ -612,7 +621,7 @@ export class Swarm extends EventEmitter {
   // --- uploading ---
 
   private upload(peer: Peer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): void {
-    if (index >= this.torrent.pieceCount || !this.have.has(index) || length === 0 || length > maxBlock || offset + length > pieceSize(this.torrent, index)) {
+    if (index >= this.torrent.pieceCount || !this.have.has(index) || length === 0 || length > Math.max(maxBlock, peer.blockLimit) || offset + length > pieceSize(this.torrent, index)) {
       respond(new Error('cannot serve that'));
       return;
     }

@@ -51,5 +51,12 @@ declare module 'bittorrent-protocol' {
     reject(index: number, offset: number, length: number): void;
     haveAll(): void;
     haveNone(): void;
+    // Internals of the receive path that PeerWire (peer-wire.ts) replaces; the version is pinned for them.
+    /** Bytes the parser waits for before it is called with them. */
+    protected _parserSize: number;
+    protected _parser: (message: Uint8Array) => void;
+    /** Set once the stream has finished (nothing more is parsed). */
+    protected _finished: boolean;
+    protected _write(data: Uint8Array, cb: (err?: Error | null) => void): void;
   }
 }

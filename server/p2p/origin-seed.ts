@@ -23,10 +23,13 @@ const turnPieces = 4;
 const idleTurnMs = 3000;
 /** Largest block a peer may request (BEP 3 peers use 16 KiB; 128 KiB is the common hard limit). */
 const maxBlock = 128 * 1024;
+/** Agents from version 0200 (peer id -BA0200-) ask for whole pieces: one message per piece. */
+const wholePieceAgent = /^-BA(\d{4})-$/;
 /** Pieces kept in memory per torrent while their blocks are sent. */
 const cachedPieces = 8;
 
-export const originPeerIdPrefix = '-BO0100-';
+/** 0200: serves whole pieces to agents that ask (see p2p-agent/peer.ts). */
+export const originPeerIdPrefix = '-BO0200-';
 
 class SeedPeer {
   readonly has: Uint8Array;
@@ -36,6 +39,8 @@ class SeedPeer {
   /** Pieces ever announced to this peer (HAVE cannot be taken back). */
   readonly advertised = new Set<number>();
   unchoked = false;
+  /** The largest block this peer may ask for. */
+  readonly maxBlock: number;
   turnServed = 0;
   lastActivity = 0;
   queued = false;
@@ -43,8 +48,11 @@ class SeedPeer {
   constructor(
     readonly wire: Wire,
     pieceCount: number,
+    pieceLength: number,
   ) {
     this.has = new Uint8Array(pieceCount);
+    const version = wholePieceAgent.exec(Buffer.from(wire.peerIdBuffer ?? []).subarray(0, 8).toString('latin1'))?.[1];
+    this.maxBlock = version !== undefined && Number(version) >= 200 ? pieceLength : maxBlock;
   }
 }
 
@@ -164,7 +172,7 @@ export class OriginSeed {
       this.torrents.set(torrent.infoHash, t);
     }
     const swarm = t;
-    const peer = new SeedPeer(wire, t.pieceCount);
+    const peer = new SeedPeer(wire, t.pieceCount, torrent.pieceLength);
     peer.lastActivity = Date.now();
     t.peers.add(peer);
     // Idle peers stay connected (they report what they hold); dead ones are found by TCP keep-alive.
@@ -323,7 +331,7 @@ export class OriginSeed {
 
   private serve(t: SeedTorrent, peer: SeedPeer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): void {
     const refuse = (why: string) => respond(new Error(why));
-    if (index >= t.pieceCount || length === 0 || length > maxBlock || offset + length > t.pieceSize(index)) return refuse('bad request');
+    if (index >= t.pieceCount || length === 0 || length > Math.max(maxBlock, peer.maxBlock) || offset + length > t.pieceSize(index)) return refuse('bad request');
     // Only what this peer was offered, or what nobody else in the swarm can give it.
     if (!peer.offered.has(index)) {
       if (t.avail[index] !== 0 || t.inflight.has(index)) return refuse('fetch it from a peer');
