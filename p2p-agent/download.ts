@@ -36,6 +36,8 @@ export class BlobDownload {
   private readonly started = Date.now();
   private readonly hash: Hash;
   private hashedPieces = 0;
+  /** The next piece of each client stream (the digest's is hashedPieces). */
+  private readonly readers = new Set<{ next: number }>();
   private hashing = false;
   private failure: Error | undefined;
   private verified = false;
@@ -71,12 +73,16 @@ export class BlobDownload {
     const first = Math.floor(start / t.pieceLength);
     const last = Math.floor(end / t.pieceLength);
     const self = this;
-    return Readable.from(
+    const reader = { next: first };
+    this.readers.add(reader);
+    const stream = Readable.from(
       (async function* () {
         for (let i = first; i <= last; i++) {
           await self.waitFor(i);
           if (i === t.pieceCount - 1) await self.done;
-          const data = await self.o.swarm.readPiece(i);
+          const data = await self.o.swarm.readPiece(i, true);
+          reader.next = i + 1;
+          self.release(i);
           const base = i * t.pieceLength;
           const from = Math.max(start, base) - base;
           const to = Math.min(end, base + pieceSize(t, i) - 1) - base + 1;
@@ -85,6 +91,15 @@ export class BlobDownload {
       })(),
       { objectMode: false, highWaterMark: 1 },
     );
+    stream.once('close', () => this.readers.delete(reader));
+    return stream;
+  }
+
+  /** Once the digest and every client stream are past a piece, it is the first to leave piece memory. */
+  private release(index: number): void {
+    if (this.hashedPieces <= index) return;
+    for (const r of this.readers) if (r.next <= index) return;
+    this.o.swarm.consumed(index);
   }
 
   private waitFor(index: number): Promise<void> {
@@ -114,8 +129,9 @@ export class BlobDownload {
     try {
       const t = this.o.swarm.torrent;
       while (this.hashedPieces < t.pieceCount && this.o.swarm.have.has(this.hashedPieces)) {
-        this.hash.update(await this.o.swarm.readPiece(this.hashedPieces));
+        this.hash.update(await this.o.swarm.readPiece(this.hashedPieces, true));
         this.hashedPieces++;
+        this.release(this.hashedPieces - 1);
       }
       if (this.hashedPieces === t.pieceCount && !this.verified) {
         const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest('hex')}`;

@@ -179,9 +179,13 @@ export class Swarm extends EventEmitter {
     return this.torrent.pieceCount;
   }
 
-  async readPiece(index: number): Promise<Buffer> {
-    const key = `${this.torrent.infoHash}:${index}`;
-    const hit = this.o.memory.get(key);
+  /**
+   * A verified piece, from memory or disk. `local`: for the blob's own readers (client streams, the digest), who
+   * take pieces in order and say when they are done with one (consumed); a peer's request counts as a use.
+   */
+  async readPiece(index: number, local = false): Promise<Buffer> {
+    const key = this.memoryKey(index);
+    const hit = local ? this.o.memory.peek(key) : this.o.memory.get(key);
     if (hit) return hit;
     // A peer asks for a piece block by block: one disk read serves them all.
     let pending = this.reading.get(index);
@@ -195,6 +199,15 @@ export class Swarm extends EventEmitter {
       this.reading.set(index, pending);
     }
     return pending;
+  }
+
+  /** The blob's local readers are done with this piece: it is the first to leave piece memory. */
+  consumed(index: number): void {
+    this.o.memory.consume(this.memoryKey(index));
+  }
+
+  private memoryKey(index: number): string {
+    return `${this.torrent.infoHash}:${index}`;
   }
 
   async close(): Promise<void> {
@@ -496,7 +509,7 @@ export class Swarm extends EventEmitter {
     this.accepting.add(index);
     const stale = this.active.get(index);
     if (stale) this.abandon(stale);
-    this.o.memory.set(`${this.torrent.infoHash}:${index}`, data);
+    this.o.memory.set(this.memoryKey(index), data);
     try {
       await this.o.file.write(index, data);
     } catch (err) {
