@@ -38,6 +38,7 @@ declare module 'bittorrent-protocol' {
     end(): void;
     setTimeout(ms: number, unref?: boolean): void;
     setKeepAlive(enable: boolean): void;
+    keepAlive(): void;
     handshake(infoHash: string | Uint8Array, peerId: string | Uint8Array, extensions?: HandshakeExtensions): void;
     choke(): void;
     unchoke(): void;
