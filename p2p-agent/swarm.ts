@@ -293,7 +293,8 @@ export class Swarm extends EventEmitter {
     });
     wire.on('have', (i: number) => {
       learn(i);
-      this.fill(peer);
+      // Most HAVEs name a piece we already hold: only one we lack can give the peer something new to do.
+      if (i < this.torrent.pieceCount && this.missing(i)) this.fill(peer);
     });
     wire.on('unchoke', () => this.fill(peer));
     wire.on('choke', () => this.releaseRequests(peer));
@@ -520,6 +521,9 @@ export class Swarm extends EventEmitter {
       this.accepting.delete(index);
     }
     for (const p of this.peers.values()) {
+      // A peer that holds the piece has no use for the news (HAVE suppression); the origin's seed does, it
+      // learns from our HAVEs that the piece it offered us arrived.
+      if (p.has.has(index) && !p.isOrigin) continue;
       p.batch();
       p.wire.have(index);
     }
