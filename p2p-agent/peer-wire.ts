@@ -1,10 +1,10 @@
 import Wire from 'bittorrent-protocol';
 
-// The bittorrent-protocol wire with a cheaper receive path. The library joins everything it has buffered each
-// time a chunk arrives while a message is incomplete: a message spanning n socket reads is copied about n²/2
-// times (a 512 KiB piece in 64 KiB reads: 2.3 MiB copied, and as much garbage). Here a message that arrives
-// whole is handed on as a view of the chunk, and one that does not is copied once into a buffer of its exact
-// size as its bytes come in. Between Berth peers a block is a whole piece, so that buffer becomes the piece.
+// The bittorrent-protocol wire with a cheaper receive path. The library joins everything it has buffered each time a
+// chunk arrives while a message is incomplete: a message spanning n socket reads is joined n times into ever larger
+// buffers (a 512 KiB piece in 64 KiB reads: 2.3 MiB copied, and as much garbage). Here a message that arrives whole
+// is handed on as a view of the chunk, and one that does not is copied once into a buffer of its exact size as its
+// bytes come in. Between Berth peers a block is a whole piece, so that buffer becomes the piece.
 
 /**
  * The largest message accepted: a block of the largest piece the origin makes (4 MiB), plus its header. The
