@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
+import { agentPeerIdPrefix, parseBerthPeerId, takesWholePieces } from '../core/p2p-peer-id.js';
 import { PieceSet } from './torrent.js';
 
 // One connection to a peer: the bittorrent-protocol wire over a TCP socket, plus what the swarm tracks about it.
-
-// Peer ids start -BA<version>- (agents) or -BO<version>- (the origin's seed). From version 0200 a Berth peer
-// takes and serves whole pieces as blocks; 0100 peers take 64 KiB blocks; everyone else gets BEP 3's 16 KiB.
-export const agentPeerIdPrefix = '-BA0200-';
-export const originPeerIdPrefix = '-BO0200-';
 
 /** BEP 3 block size: what every client accepts. */
 export const standardBlock = 16 * 1024;
@@ -73,10 +69,10 @@ export class Peer {
     this.has = new PieceSet(pieceCount);
     const id = wire.peerIdBuffer ? Buffer.from(wire.peerIdBuffer) : Buffer.alloc(20);
     this.idHex = id.toString('hex');
-    const berth = /^-B([AO])(\d{4})-$/.exec(id.subarray(0, 8).toString('latin1'));
-    this.isOrigin = berth?.[1] === 'O';
+    const berth = parseBerthPeerId(id);
+    this.isOrigin = berth?.role === 'origin';
     this.isBerth = !!berth;
-    this.blockLimit = !berth ? standardBlock : Number(berth[2]) >= 200 ? wholePieceBlock : berthV1Block;
+    this.blockLimit = !berth ? standardBlock : takesWholePieces(berth) ? wholePieceBlock : berthV1Block;
   }
 
   /**

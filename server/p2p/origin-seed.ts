@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../../core/log.js';
+import { originPeerIdPrefix, parseBerthPeerId, takesWholePieces } from '../../core/p2p-peer-id.js';
 import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
 import type { EgressLimiter } from './egress.js';
 import type { BlobTorrent, TorrentCatalog } from './metainfo.js';
@@ -23,13 +24,8 @@ const turnPieces = 4;
 const idleTurnMs = 3000;
 /** Largest block a peer may request (BEP 3 peers use 16 KiB; 128 KiB is the common hard limit). */
 const maxBlock = 128 * 1024;
-/** Agents from version 0200 (peer id -BA0200-) ask for whole pieces: one message per piece. */
-const wholePieceAgent = /^-BA(\d{4})-$/;
 /** Pieces kept in memory per torrent while their blocks are sent. */
 const cachedPieces = 8;
-
-/** 0200: serves whole pieces to agents that ask (see p2p-agent/peer.ts). */
-export const originPeerIdPrefix = '-BO0200-';
 
 class SeedPeer {
   readonly has: Uint8Array;
@@ -39,7 +35,7 @@ class SeedPeer {
   /** Pieces ever announced to this peer (HAVE cannot be taken back). */
   readonly advertised = new Set<number>();
   unchoked = false;
-  /** The largest block this peer may ask for. */
+  /** The largest block this peer may ask for: a whole piece for agents that take them (one message per piece). */
   readonly maxBlock: number;
   turnServed = 0;
   lastActivity = 0;
@@ -51,8 +47,8 @@ class SeedPeer {
     pieceLength: number,
   ) {
     this.has = new Uint8Array(pieceCount);
-    const version = wholePieceAgent.exec(Buffer.from(wire.peerIdBuffer ?? []).subarray(0, 8).toString('latin1'))?.[1];
-    this.maxBlock = version !== undefined && Number(version) >= 200 ? pieceLength : maxBlock;
+    const berth = parseBerthPeerId(wire.peerIdBuffer);
+    this.maxBlock = berth?.role === 'agent' && takesWholePieces(berth) ? Math.max(pieceLength, maxBlock) : maxBlock;
   }
 }
 
@@ -331,7 +327,7 @@ export class OriginSeed {
 
   private serve(t: SeedTorrent, peer: SeedPeer, index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void): void {
     const refuse = (why: string) => respond(new Error(why));
-    if (index >= t.pieceCount || length === 0 || length > Math.max(maxBlock, peer.maxBlock) || offset + length > t.pieceSize(index)) return refuse('bad request');
+    if (index >= t.pieceCount || length === 0 || length > peer.maxBlock || offset + length > t.pieceSize(index)) return refuse('bad request');
     // Only what this peer was offered, or what nobody else in the swarm can give it.
     if (!peer.offered.has(index)) {
       if (t.avail[index] !== 0 || t.inflight.has(index)) return refuse('fetch it from a peer');
