@@ -53,6 +53,8 @@ const minPartSize = 5 * MiB;
 const maxSingleCopy = 5 * 1024 * MiB;
 const copyPartSize = 512 * MiB;
 const maxParts = 10_000;
+/** Parts of one size before the part size doubles (see partSizeFor). */
+const partsPerSize = 1000;
 /** Segments beyond this many are merged into one, so a client sending tiny chunks keeps the state small. */
 const maxSegments = 32;
 
@@ -685,12 +687,12 @@ export class S3BlobStore implements BlobStore {
   /** Part n's size (n from 1): small parts keep an append's memory low (measured: peak RSS pushing 512 MiB
    *  175 MiB with 5 MiB parts against 211 MiB with 8 MiB), larger ones later keep huge layers within 10,000. */
   private partSizeFor(n: number): number {
-    return this.partSize * 2 ** Math.floor((n - 1) / 1000);
+    return this.partSize * 2 ** Math.floor((n - 1) / partsPerSize);
   }
 
   private maxUploadBytes(): number {
     let total = 0;
-    for (let n = 1; n <= maxParts; n += 1000) total += 1000 * this.partSizeFor(n);
+    for (let n = 1; n <= maxParts; n += partsPerSize) total += partsPerSize * this.partSizeFor(n);
     return total;
   }
 
