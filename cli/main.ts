@@ -8,7 +8,7 @@ import { loadAgentConfig, type AgentConfig } from '../core/config.js';
 import { startAgent } from '../p2p-agent/run.js';
 import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
-import { collectGarbage } from '../server/gc/collector.js';
+import { collectGarbage } from '../registry/gc.js';
 import { startRegistry } from '../server/serve.js';
 import type { LocalAccess } from '../server/auth/access-control.js';
 import { superviseWorkers } from '../server/cluster.js';

@@ -11,9 +11,10 @@ import { setUpAccessControl, type LocalAccess } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
 import { workerIndex } from './cluster.js';
-import { collectGarbage } from './gc/collector.js';
+import { collectGarbage } from '../registry/gc.js';
 import { ServerMetrics } from './metrics.js';
 import type { RegistryDeps } from './oci/deps.js';
+import { Registry } from '../registry/registry.js';
 import { ManifestCache } from './oci/manifest-cache.js';
 import { UploadLocks } from './oci/upload-locks.js';
 import { EgressLimiter } from './p2p/egress.js';
@@ -48,6 +49,7 @@ export async function startRegistry(
     metrics: extras.metrics ?? new ServerMetrics(),
     blobs: stores.blobs,
     meta: stores.meta,
+    registry: new Registry(stores.blobs, stores.meta),
     authorizer: new AllowAll(),
     clock: new HybridLogicalClock(),
     manifests: new ManifestCache(stores.blobs),

@@ -19,9 +19,8 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
   const digest = parseDigest(ctx.params.digest!);
-  // A blob is readable through a repository only when linked there (pushed or mounted into it).
-  const link = await deps.meta.getBlobLink(repository, digest);
-  const info = link && (await deps.blobs.stat(digest));
+  // A HEAD usually precedes skipping an upload: it confirms the link, so GC spares it while the push goes on.
+  const info = headOnly ? await deps.registry.blobs.confirm(repository, digest) : await deps.registry.blobs.stat(repository, digest);
   if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
 
   ctx.set('Docker-Content-Digest', digest);
@@ -69,7 +68,6 @@ async function deleteBlob(ctx: Context, deps: RegistryDeps): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['delete'] }]);
   const digest = parseDigest(ctx.params.digest!);
-  // Unlinking is the delete; the bytes go when GC finds no other reference.
-  if (!(await deps.meta.unlinkBlob(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+  if (!(await deps.registry.blobs.unlink(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
   emptyResponse(ctx, 202);
 }

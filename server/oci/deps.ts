@@ -4,6 +4,7 @@ import { RegistryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { Registry } from '../../registry/registry.js';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ManifestCache } from './manifest-cache.js';
@@ -17,6 +18,8 @@ export interface RegistryDeps {
   metrics: ServerMetrics;
   blobs: BlobStore;
   meta: MetaStore;
+  /** The domain layer: linked blobs, manifest writes (the GC-safe write rules). */
+  registry: Registry;
   authorizer: Authorizer;
   clock: HybridLogicalClock;
   manifests: ManifestCache;

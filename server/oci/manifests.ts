@@ -37,6 +37,8 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
     digest = ref.digest;
   }
   let record = await deps.meta.getManifest(repository, digest);
+  // A HEAD by digest usually precedes skipping a push of it (an index's child): GC spares it while the push goes on.
+  if (record && headOnly && ref.kind === 'digest' && !(await deps.registry.manifests.confirm(repository, record))) record = undefined;
   if (!record) throw manifestUnknown(ctx.params.reference!);
   record = await negotiate(ctx, deps, repository, record, ref.kind === 'tag');
 
@@ -91,8 +93,6 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...queryParams(ctx, 'tag').map(parseTag)])];
 
   await checkReferences(deps, repository, parsed);
-  // Bytes first, index second: a crash in between leaves an unreferenced blob for GC, never a dangling tag.
-  await deps.blobs.put(digest, bytes);
   const record: ManifestRecord = {
     digest,
     mediaType: parsed.mediaType,
@@ -105,13 +105,10 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
     ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
   };
   const { version, origin } = replicatedWrite(ctx, deps);
-  if (tags.length === 0) await deps.meta.putManifest(repository, record);
-  const results: string[] = [];
-  for (const name of tags) {
-    const before = origin ? await deps.meta.getTag(repository, name) : undefined;
-    const result = (await deps.meta.putManifest(repository, record, { name, version, ...(origin && { origin }) })) ?? 'applied';
-    if (origin) await recordConflict(ctx, deps, repository, name, before, { digest, version }, origin, result);
-    results.push(result);
+  const before = origin ? await Promise.all(tags.map((name) => deps.meta.getTag(repository, name))) : [];
+  const results = await deps.registry.manifests.put(repository, record, bytes, tags.map((name) => ({ name, version, ...(origin && { origin }) })));
+  if (origin) {
+    for (const [i, name] of tags.entries()) await recordConflict(ctx, deps, repository, name, before[i], { digest, version }, origin, results[i]!);
   }
   deps.manifests.set(digest, bytes);
   // Between Berth peers: whether last-writer-wins applied the tag or kept a newer one (replication records it).

@@ -43,8 +43,7 @@ async function startUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
     await deps.blobs.createUpload(id);
     try {
       const size = await append(ctx, deps, id, 0, contentLength(ctx));
-      const info = await deps.blobs.commitUpload(id, digest, size);
-      await deps.meta.linkBlob(repository, info.digest, info.size);
+      await deps.registry.blobs.commitUpload(repository, id, digest, size);
     } catch (e) {
       await deps.blobs.abortUpload(id).catch(() => undefined);
       throw e;
@@ -63,16 +62,8 @@ async function startUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
 
 /** Links `digest` into `repository` from `from`, or (no `from`) from any repository the caller may pull. */
 async function mountBlob(ctx: Context, deps: RegistryDeps, repository: string, digest: Digest, from: string | undefined): Promise<BlobInfo | undefined> {
-  const candidates = from !== undefined ? [from] : await deps.meta.blobRepositories(digest, 100);
-  for (const source of candidates) {
-    if (!(await deps.meta.getBlobLink(source, digest))) continue;
-    if (!(await deps.authorizer.canPull(ctx, source))) continue;
-    const info = await deps.blobs.stat(digest);
-    if (!info) return undefined;
-    await deps.meta.linkBlob(repository, digest, info.size);
-    return info;
-  }
-  return undefined;
+  const sources = from !== undefined ? [from] : await deps.registry.blobs.holders(digest, 100);
+  return deps.registry.blobs.mount(repository, digest, sources, (source) => deps.authorizer.canPull(ctx, source));
 }
 
 async function uploadStatus(ctx: Context, deps: RegistryDeps): Promise<void> {
@@ -105,8 +96,7 @@ async function finishUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   await deps.uploadLocks.run(id, async () => {
     let { size } = await deps.blobs.uploadInfo(id);
     if (hasBody(ctx)) size = await append(ctx, deps, id, size, chunkLength(ctx, repository, id, size));
-    const info = await deps.blobs.commitUpload(id, digest, size);
-    await deps.meta.linkBlob(repository, info.digest, info.size);
+    await deps.registry.blobs.commitUpload(repository, id, digest, size);
     await deps.meta.deleteUpload(id);
   });
   blobCreated(ctx, repository, digest);

@@ -28,6 +28,7 @@ import type {
   MetaStore,
   OutboxEvent,
   Page,
+  PutManifestOptions,
   TagRecord,
   TagWrite,
   TagWriteResult,
@@ -117,11 +118,11 @@ export class CachedMetaStore implements MetaStore {
 
   // --- writes that change what is cached: invalidate here, then tell the others ---
 
-  async putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined> {
+  async putManifest(repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions): Promise<TagWriteResult | undefined> {
     // The record itself is written only when absent (never changes), and absent answers are not cached.
-    if (!tag) return this.inner.putManifest(repository, record);
+    if (!tag) return this.inner.putManifest(repository, record, undefined, opts);
     try {
-      return await this.inner.putManifest(repository, record, tag);
+      return await this.inner.putManifest(repository, record, tag, opts);
     } finally {
       await this.changed(repository, [['t', tag.name]]);
     }
@@ -172,7 +173,40 @@ export class CachedMetaStore implements MetaStore {
     }
   }
 
+  async sweepManifest(repository: string, digest: Digest, before: number, version: TagVersion): Promise<boolean> {
+    let swept = false;
+    try {
+      swept = await this.inner.sweepManifest(repository, digest, before, version);
+      return swept;
+    } finally {
+      if (swept) await this.changed(repository, [['m', digest]]); // it had no live tag
+    }
+  }
+
+  async sweepBlobLink(repository: string, digest: Digest, before: number): Promise<boolean> {
+    let swept = false;
+    try {
+      swept = await this.inner.sweepBlobLink(repository, digest, before);
+      return swept;
+    } finally {
+      if (swept) await this.changed(repository, [['l', digest]]);
+    }
+  }
+
   // --- everything else goes straight through ---
+
+  touchBlobLink(repository: string, digest: Digest): Promise<boolean> {
+    return this.inner.touchBlobLink(repository, digest);
+  }
+  touchManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.inner.touchManifest(repository, digest);
+  }
+  pinBlob(digest: Digest, ttlMs: number): Promise<Lock> {
+    return this.inner.pinBlob(digest, ttlMs);
+  }
+  fenceBlob(digest: Digest, ttlMs: number): Promise<Lock | undefined> {
+    return this.inner.fenceBlob(digest, ttlMs);
+  }
 
   listRepositories(page?: Page): Promise<string[]> {
     return this.inner.listRepositories(page);

@@ -87,6 +87,12 @@ export interface TagWrite {
   origin?: string;
 }
 
+export interface PutManifestOptions {
+  /** Refuse (MissingReferencesError) unless every blob of the record is linked in the repository and every child
+   *  manifest is in it, checked in the same atomic step as the write (GC may be sweeping them). */
+  requireReferences?: boolean;
+}
+
 export interface MetaStore {
   // --- repositories: a repository exists while it holds a manifest or a tag ---
   listRepositories(page?: Page): Promise<string[]>;
@@ -95,6 +101,7 @@ export interface MetaStore {
   deleteRepository(repository: string, version: TagVersion): Promise<void>;
 
   // --- blobs linked into a repository (a blob is readable through a repository only when linked) ---
+  /** Throws BlobFencedError while GC deletes the bytes. */
   linkBlob(repository: string, digest: Digest, size: number): Promise<void>;
   getBlobLink(repository: string, digest: Digest): Promise<{ size: number; linkedAt: number } | undefined>;
   unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
@@ -110,7 +117,7 @@ export interface MetaStore {
    * The tag write follows TagWriteResult's rule: last-writer-wins on `tag.version` when `tag.origin` is set,
    * never losing when it is not.
    */
-  putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined>;
+  putManifest(repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions): Promise<TagWriteResult | undefined>;
   getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
   /** Removes the manifest and tombstones every tag pointing at it whatever its version (the tombstone keeps the
    *  newer of the two), with events. Returns the tags removed, or undefined when there was no such manifest. */
@@ -141,6 +148,28 @@ export interface MetaStore {
 
   // --- records for the access-control and replication entities (users, projects, policies, …) ---
   collection<T extends { id: number }>(name: string, spec?: CollectionSpec<T>): Collection<T>;
+
+  // --- online GC: every write that makes content reachable and every sweep of GC is decided, atomically, against
+  // the other. A link exists only while its bytes do (links are made under a pin, bytes are deleted under a fence
+  // that requires no link, no manifest and no pin), and a sweep removes only what is unreferenced at that moment.
+  /** Records that a client relied on the link just now (HEAD answered 200): a sweep spares it until its cutoff
+   *  passes this time. False when not linked. */
+  touchBlobLink(repository: string, digest: Digest): Promise<boolean>;
+  /** Records that a client relied on the manifest just now (HEAD answered 200). False when absent. */
+  touchManifest(repository: string, digest: Digest): Promise<boolean>;
+  /** Holds `digest`'s bytes against GC for `ttlMs` while a writer stores or links them. Throws BlobFencedError
+   *  while a collector is deleting them (wait for its fence to go, then write the bytes again). */
+  pinBlob(digest: Digest, ttlMs: number): Promise<Lock>;
+  /** GC: claims `digest`'s bytes for deletion when no repository links them, no manifest has that digest and no
+   *  pin holds them; undefined otherwise. Until released (or `ttlMs`), pinBlob and linkBlob throw BlobFencedError. */
+  fenceBlob(digest: Digest, ttlMs: number): Promise<Lock | undefined>;
+  /** GC: deletes the manifest (as deleteManifest, with `version` and origin "gc") only when, at that moment, no
+   *  live tag points at it, no manifest of the repository lists it as a child, its subject is not in the
+   *  repository, and it was last put or touched before `before`. */
+  sweepManifest(repository: string, digest: Digest, before: number, version: TagVersion): Promise<boolean>;
+  /** GC: removes the link only when no manifest of the repository references the blob and it was last linked or
+   *  touched before `before`. */
+  sweepBlobLink(repository: string, digest: Digest, before: number): Promise<boolean>;
 
   // --- coordination ---
   /** A lease named `name` held for `ttlMs` unless released; undefined when someone else holds it. */
@@ -200,5 +229,21 @@ export class NotFoundError extends Error {
   ) {
     super(`${collection}: ${id} not found`);
     this.name = 'NotFoundError';
+  }
+}
+
+/** putManifest with requireReferences: these blobs or child manifests are not in the repository. */
+export class MissingReferencesError extends Error {
+  constructor(readonly digests: string[]) {
+    super(`references not in the repository: ${digests.join(', ')}`);
+    this.name = 'MissingReferencesError';
+  }
+}
+
+/** The blob's bytes are being deleted by GC: wait for the fence to go, then store them again. */
+export class BlobFencedError extends Error {
+  constructor(readonly digest: string) {
+    super(`blob ${digest} is being garbage-collected`);
+    this.name = 'BlobFencedError';
   }
 }

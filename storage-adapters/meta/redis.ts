@@ -10,8 +10,13 @@
 //   repo:<r>:live               ZSET  live tag names
 //   repo:<r>:bydigest           ZSET  "<digest> <tag>" for live tags (deleteManifest finds the tags on a digest)
 //   repo:<r>:referrers          ZSET  "<subject> <digest>"
-//   repo:<r>:links              HASH  digest → "<size> <linkedAt>"
+//   repo:<r>:links              HASH  digest → "<size> <linkedAt>" (linkedAt: last linked or touched)
+//   repo:<r>:refs               ZSET  "<ref> b|c <manifest>": the blobs (b) and children (c) each manifest references
+//   repo:<r>:mtouch             HASH  digest → when a client last relied on the manifest (online GC)
 //   bloblinks                   ZSET  "<digest> <repository>"
+//   manifestrepos               ZSET  "<digest> <repository>" for every indexed manifest
+//   guard:<digest>              HASH  id → "pin|fence <expiresAt>": writers storing bytes, a collector deleting them
+//   schema:gcrefs               STRING set once refs/mtouch/manifestrepos were built for data written before them
 //   uploads                     HASH  id → UploadSession JSON
 //   outbox, outbox:seq          ZSET  score seq, member "<seq> <event JSON>"; INCR counter
 //   lock:<name>                 STRING owner token, with PX expiry
@@ -32,6 +37,9 @@ import {
   type Lock,
   type ManifestRecord,
   type MetaStore,
+  type PutManifestOptions,
+  BlobFencedError,
+  MissingReferencesError,
   type OutboxEvent,
   type Page,
   type TagRecord,
@@ -130,6 +138,23 @@ local function writetag(k, repo, name, digest, w, l, i, origin, now)
   end
   return 'applied'
 end
+-- The reference indexes GC decides on (k.refs, k.mtouch, k.mrepos), kept with the manifests hash.
+local function indexrefs(k, repo, digest, record)
+  local m = cjson.decode(record)
+  for _, b in ipairs(m.blobs) do redis.call('ZADD', k.refs, 0, b .. ' b ' .. digest) end
+  for _, c in ipairs(m.children) do redis.call('ZADD', k.refs, 0, c .. ' c ' .. digest) end
+  redis.call('ZADD', k.mrepos, 0, digest .. ' ' .. repo)
+end
+local function unindexrefs(k, repo, digest, record)
+  local m = cjson.decode(record)
+  for _, b in ipairs(m.blobs) do redis.call('ZREM', k.refs, b .. ' b ' .. digest) end
+  for _, c in ipairs(m.children) do redis.call('ZREM', k.refs, c .. ' c ' .. digest) end
+  redis.call('ZREM', k.mrepos, digest .. ' ' .. repo)
+  redis.call('HDEL', k.mtouch, digest)
+end
+local function hasprefix(key, prefix)
+  return #redis.call('ZRANGEBYLEX', key, '[' .. prefix .. ' ', '(' .. prefix .. '!', 'LIMIT', 0, 1) > 0
+end
 -- Tombstones a live tag whatever its version (its manifest or repository goes away), keeping the newer version.
 local function tombstone(k, repo, name, w, l, i, origin, now)
   local cd, cw, cl, ci = parsetag(redis.call('HGET', k.tags, name))
@@ -141,22 +166,58 @@ local function tombstone(k, repo, name, w, l, i, origin, now)
 end
 `;
 
-// KEYS: repos manifests tags live bydigest referrers outbox seq
+// KEYS: repos manifests tags live bydigest referrers outbox seq refs mtouch manifestrepos links bloblinks
 const repoKeys = `local k = { repos = KEYS[1], manifests = KEYS[2], tags = KEYS[3], live = KEYS[4], bydigest = KEYS[5],
-  referrers = KEYS[6], outbox = KEYS[7], seq = KEYS[8] }`;
+  referrers = KEYS[6], outbox = KEYS[7], seq = KEYS[8], refs = KEYS[9], mtouch = KEYS[10], mrepos = KEYS[11],
+  links = KEYS[12], bloblinks = KEYS[13] }`;
+
+// Deleting a manifest: its live tags tombstoned, its indexes dropped, one manifest.delete event.
+const luaDeleteManifest = `
+local function deletemanifest(k, repo, digest, record, w, l, i, origin, now)
+  local out = {}
+  local on = redis.call('ZRANGEBYLEX', k.bydigest, '[' .. digest .. ' ', '(' .. digest .. '!')
+  for _, m in ipairs(on) do
+    local name = string.sub(m, #digest + 2)
+    tombstone(k, repo, name, w, l, i, origin, now)
+    out[#out + 1] = name
+  end
+  redis.call('HDEL', k.manifests, digest)
+  local subject = cjson.decode(record).subject
+  if type(subject) == 'string' then redis.call('ZREM', k.referrers, subject .. ' ' .. digest) end
+  unindexrefs(k, repo, digest, record)
+  emit(k.outbox, k.seq, now, 'manifest.delete', repo, digest, nil, w, l, i, origin)
+  touchrepo(k.repos, k.manifests, k.live, repo)
+  return out
+end
+`;
 
 const scripts = {
-  // ARGV: repo digest record subject now origin tag wall logical idc
+  // ARGV: repo digest record subject now origin tag wall logical idc requireReferences → {'ok', result} or
+  // {'missing', digest...}
   berthPutManifest: `${luaHelpers}${repoKeys}
 local repo, digest, record, subject, now, origin, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if ARGV[11] == '1' then
+  local m = cjson.decode(record)
+  local missing = {'missing'}
+  for _, b in ipairs(m.blobs) do
+    if redis.call('HEXISTS', k.links, b) == 0 then missing[#missing + 1] = b end
+  end
+  for _, c in ipairs(m.children) do
+    if redis.call('HEXISTS', k.manifests, c) == 0 then missing[#missing + 1] = c end
+  end
+  if #missing > 1 then return missing end
+end
 if redis.call('HSETNX', k.manifests, digest, record) == 1 then
   if subject ~= '' then redis.call('ZADD', k.referrers, 0, subject .. ' ' .. digest) end
+  indexrefs(k, repo, digest, record)
   emit(k.outbox, k.seq, now, 'manifest.put', repo, digest, nil, nil, nil, nil, origin)
+else
+  redis.call('HSET', k.mtouch, digest, now)
 end
 local result = ''
 if tag ~= '' then result = writetag(k, repo, tag, digest, ARGV[8], ARGV[9], ARGV[10], origin, now) end
 touchrepo(k.repos, k.manifests, k.live, repo)
-return result`,
+return {'ok', result}`,
 
   // ARGV: repo tag wall logical idc origin now
   berthDeleteTag: `${luaHelpers}${repoKeys}
@@ -165,36 +226,112 @@ touchrepo(k.repos, k.manifests, k.live, ARGV[1])
 return result`,
 
   // ARGV: repo digest wall logical idc origin now → {0} when absent, else {1, tag...}
-  berthDeleteManifest: `${luaHelpers}${repoKeys}
+  berthDeleteManifest: `${luaHelpers}${repoKeys}${luaDeleteManifest}
 local repo, digest, w, l, i, origin, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local record = redis.call('HGET', k.manifests, digest)
 if not record then return {0} end
 local out = {1}
-local on = redis.call('ZRANGEBYLEX', k.bydigest, '[' .. digest .. ' ', '(' .. digest .. '!')
-for _, m in ipairs(on) do
-  local name = string.sub(m, #digest + 2)
-  tombstone(k, repo, name, w, l, i, origin, now)
-  out[#out + 1] = name
-end
-redis.call('HDEL', k.manifests, digest)
-local subject = cjson.decode(record).subject
-if type(subject) == 'string' then redis.call('ZREM', k.referrers, subject .. ' ' .. digest) end
-emit(k.outbox, k.seq, now, 'manifest.delete', repo, digest, nil, w, l, i, origin)
-touchrepo(k.repos, k.manifests, k.live, repo)
+for _, name in ipairs(deletemanifest(k, repo, digest, record, w, l, i, origin, now)) do out[#out + 1] = name end
 return out`,
 
-  // KEYS: repoKeys.. links bloblinks; ARGV: repo wall logical idc now
+  // GC. ARGV: repo digest before wall logical idc now → 1 when deleted. Kept (0) while tagged, a child of a
+  // manifest here, a referrer of a manifest here, touched since `before`, or the indexes are not built yet.
+  berthSweepManifest: `${luaHelpers}${repoKeys}${luaDeleteManifest}
+local repo, digest, before, w, l, i, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if redis.call('EXISTS', KEYS[14]) == 0 then return 0 end
+local record = redis.call('HGET', k.manifests, digest)
+if not record then return 0 end
+local m = cjson.decode(record)
+local touched = tonumber(redis.call('HGET', k.mtouch, digest) or '0')
+if math.max(m.createdAt, touched) >= before then return 0 end
+if hasprefix(k.bydigest, digest) then return 0 end
+if hasprefix(k.refs, digest .. ' c') then return 0 end
+if type(m.subject) == 'string' and redis.call('HEXISTS', k.manifests, m.subject) == 1 then return 0 end
+deletemanifest(k, repo, digest, record, w, l, i, 'gc', now)
+return 1`,
+
+  // KEYS: repoKeys; ARGV: repo wall logical idc now
   berthDeleteRepository: `${luaHelpers}${repoKeys}
-local links, bloblinks = KEYS[9], KEYS[10]
 local repo, w, l, i, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 for _, name in ipairs(redis.call('ZRANGE', k.live, 0, -1)) do tombstone(k, repo, name, w, l, i, nil, now) end
 local digests = redis.call('HKEYS', k.manifests)
 table.sort(digests)
-for _, digest in ipairs(digests) do emit(k.outbox, k.seq, now, 'manifest.delete', repo, digest, nil, w, l, i, nil) end
-for _, digest in ipairs(redis.call('HKEYS', links)) do redis.call('ZREM', bloblinks, digest .. ' ' .. repo) end
-redis.call('DEL', k.manifests, k.referrers, k.live, k.bydigest, links)
+for _, digest in ipairs(digests) do
+  emit(k.outbox, k.seq, now, 'manifest.delete', repo, digest, nil, w, l, i, nil)
+  redis.call('ZREM', k.mrepos, digest .. ' ' .. repo)
+end
+for _, digest in ipairs(redis.call('HKEYS', k.links)) do redis.call('ZREM', k.bloblinks, digest .. ' ' .. repo) end
+redis.call('DEL', k.manifests, k.referrers, k.live, k.bydigest, k.links, k.refs, k.mtouch)
 redis.call('ZREM', k.repos, repo)
 return 1`,
+
+  // KEYS: links bloblinks guard; ARGV: repo digest size now → 0 when fenced
+  berthLinkBlob: `
+local fence = false
+for _, v in pairs(redis.call('HVALS', KEYS[3])) do
+  local kind, exp = string.match(v, '^(%S+) (%d+)$')
+  if kind == 'fence' and tonumber(exp) > tonumber(ARGV[4]) then fence = true end
+end
+if fence then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3] .. ' ' .. ARGV[4])
+redis.call('ZADD', KEYS[2], 0, ARGV[2] .. ' ' .. ARGV[1])
+return 1`,
+
+  // KEYS: links; ARGV: digest now → 1 when linked
+  berthTouchLink: `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], string.match(v, '^(%S+)') .. ' ' .. ARGV[2])
+return 1`,
+
+  // KEYS: links bloblinks refs schema; ARGV: repo digest before → 1 when removed
+  berthSweepLink: `
+if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
+local v = redis.call('HGET', KEYS[1], ARGV[2])
+if not v then return 0 end
+local at = tonumber(string.match(v, '^%S+ (%d+)$'))
+if at >= tonumber(ARGV[3]) then return 0 end
+if #redis.call('ZRANGEBYLEX', KEYS[3], '[' .. ARGV[2] .. ' b ', '(' .. ARGV[2] .. ' b!', 'LIMIT', 0, 1) > 0 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2] .. ' ' .. ARGV[1])
+return 1`,
+
+  // KEYS: guard bloblinks manifestrepos; ARGV: digest kind id ttl now → 1 when granted. A pin is refused while a
+  // fence stands; a fence while a pin, a link or a manifest holds the digest. Expired entries are dropped.
+  berthGuard: `
+local digest, kind, id, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local pins, fences, latest = 0, 0, now + ttl
+local all = redis.call('HGETALL', KEYS[1])
+for j = 1, #all, 2 do
+  local gk, exp = string.match(all[j + 1], '^(%S+) (%d+)$')
+  exp = tonumber(exp)
+  if exp <= now then
+    redis.call('HDEL', KEYS[1], all[j])
+  else
+    if gk == 'pin' then pins = pins + 1 else fences = fences + 1 end
+    if exp > latest then latest = exp end
+  end
+end
+if fences > 0 then return 0 end
+if kind == 'fence' then
+  if pins > 0 then return 0 end
+  if #redis.call('ZRANGEBYLEX', KEYS[2], '[' .. digest .. ' ', '(' .. digest .. '!', 'LIMIT', 0, 1) > 0 then return 0 end
+  if #redis.call('ZRANGEBYLEX', KEYS[3], '[' .. digest .. ' ', '(' .. digest .. '!', 'LIMIT', 0, 1) > 0 then return 0 end
+end
+redis.call('HSET', KEYS[1], id, kind .. ' ' .. string.format('%d', now + ttl))
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', latest))
+return 1`,
+
+  // KEYS: manifests refs manifestrepos; ARGV: repo — builds the GC indexes of a repository written before them
+  berthBackfillRefs: `
+local all = redis.call('HGETALL', KEYS[1])
+for j = 1, #all, 2 do
+  local digest, m = all[j], cjson.decode(all[j + 1])
+  for _, b in ipairs(m.blobs) do redis.call('ZADD', KEYS[2], 0, b .. ' b ' .. digest) end
+  for _, c in ipairs(m.children) do redis.call('ZADD', KEYS[2], 0, c .. ' c ' .. digest) end
+  redis.call('ZADD', KEYS[3], 0, digest .. ' ' .. ARGV[1])
+end
+return #all / 2`,
 
   // KEYS: links bloblinks; ARGV: repo digest
   berthUnlinkBlob: `
@@ -361,21 +498,15 @@ export class RedisMetaStore implements MetaStore {
   async deleteRepository(repository: string, version: TagVersion): Promise<void> {
     const v = versionArgs(version);
     await this.run((r) =>
-      r.berthDeleteRepository(10, ...this.repoKeys(repository), rk(repository, 'links'), 'bloblinks', repository, ...v, Date.now()),
+      r.berthDeleteRepository(13, ...this.repoKeys(repository), repository, ...v, Date.now()),
     );
   }
 
   // --- blob links ---
 
   async linkBlob(repository: string, digest: Digest, size: number): Promise<void> {
-    await this.run((r) =>
-      r
-        .multi()
-        .hset(rk(repository, 'links'), digest, `${size} ${Date.now()}`)
-        .zadd('bloblinks', 0, `${digest} ${repository}`)
-        .exec()
-        .then(execResult),
-    );
+    const ok = await this.run((r) => r.berthLinkBlob(3, rk(repository, 'links'), 'bloblinks', `guard:${digest}`, repository, digest, size, Date.now()));
+    if (ok !== 1) throw new BlobFencedError(digest);
   }
 
   async getBlobLink(repository: string, digest: Digest): Promise<{ size: number; linkedAt: number } | undefined> {
@@ -407,11 +538,12 @@ export class RedisMetaStore implements MetaStore {
 
   // --- manifests ---
 
-  async putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined> {
+  async putManifest(repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions): Promise<TagWriteResult | undefined> {
+    await this.gcIndexes();
     const v = tag ? versionArgs(tag.version) : ['', '', ''];
-    const result = await this.run((r) =>
+    const [status, ...rest] = (await this.run((r) =>
       r.berthPutManifest(
-        8,
+        13,
         ...this.repoKeys(repository),
         repository,
         record.digest,
@@ -421,9 +553,11 @@ export class RedisMetaStore implements MetaStore {
         tag?.origin ?? '',
         tag?.name ?? '',
         ...v,
+        opts?.requireReferences ? '1' : '0',
       ),
-    );
-    return tag ? (result as TagWriteResult) : undefined;
+    )) as string[];
+    if (status === 'missing') throw new MissingReferencesError([...new Set(rest)].sort(byteCompare));
+    return tag ? (rest[0] as TagWriteResult) : undefined;
   }
 
   async getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
@@ -433,7 +567,7 @@ export class RedisMetaStore implements MetaStore {
 
   async deleteManifest(repository: string, digest: Digest, version: TagVersion, origin?: string): Promise<string[] | undefined> {
     const out = (await this.run((r) =>
-      r.berthDeleteManifest(8, ...this.repoKeys(repository), repository, digest, ...versionArgs(version), origin ?? '', Date.now()),
+      r.berthDeleteManifest(13, ...this.repoKeys(repository), repository, digest, ...versionArgs(version), origin ?? '', Date.now()),
     )) as [number, ...string[]];
     return out[0] === 0 ? undefined : out.slice(1).map(String);
   }
@@ -476,7 +610,7 @@ export class RedisMetaStore implements MetaStore {
 
   async deleteTag(repository: string, tag: string, version: TagVersion, origin?: string): Promise<TagWriteResult> {
     return (await this.run((r) =>
-      r.berthDeleteTag(8, ...this.repoKeys(repository), repository, tag, ...versionArgs(version), origin ?? '', Date.now()),
+      r.berthDeleteTag(13, ...this.repoKeys(repository), repository, tag, ...versionArgs(version), origin ?? '', Date.now()),
     )) as TagWriteResult;
   }
 
@@ -515,6 +649,80 @@ export class RedisMetaStore implements MetaStore {
 
   collection<T extends { id: number }>(name: string, spec?: CollectionSpec<T>): Collection<T> {
     return new RedisCollection<T>(this, name, spec?.unique ?? []);
+  }
+
+  // --- online GC ---
+
+  async touchBlobLink(repository: string, digest: Digest): Promise<boolean> {
+    return (await this.run((r) => r.berthTouchLink(1, rk(repository, 'links'), digest, Date.now()))) === 1;
+  }
+
+  async touchManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.run(async (r) => {
+      if (!(await r.hexists(rk(repository, 'manifests'), digest))) return false;
+      await r.hset(rk(repository, 'mtouch'), digest, Date.now());
+      return true;
+    });
+  }
+
+  async pinBlob(digest: Digest, ttlMs: number): Promise<Lock> {
+    const lock = await this.guard(digest, 'pin', ttlMs);
+    if (!lock) throw new BlobFencedError(digest);
+    return lock;
+  }
+
+  fenceBlob(digest: Digest, ttlMs: number): Promise<Lock | undefined> {
+    return this.guard(digest, 'fence', ttlMs);
+  }
+
+  async sweepManifest(repository: string, digest: Digest, before: number, version: TagVersion): Promise<boolean> {
+    await this.gcIndexes();
+    const n = await this.run((r) =>
+      r.berthSweepManifest(14, ...this.repoKeys(repository), 'schema:gcrefs', repository, digest, Math.floor(before), ...versionArgs(version), Date.now()),
+    );
+    return n === 1;
+  }
+
+  async sweepBlobLink(repository: string, digest: Digest, before: number): Promise<boolean> {
+    await this.gcIndexes();
+    const n = await this.run((r) =>
+      r.berthSweepLink(4, rk(repository, 'links'), 'bloblinks', rk(repository, 'refs'), 'schema:gcrefs', repository, digest, Math.floor(before)),
+    );
+    return n === 1;
+  }
+
+  private async guard(digest: Digest, kind: 'pin' | 'fence', ttlMs: number): Promise<Lock | undefined> {
+    const id = randomUUID();
+    const key = `guard:${digest}`;
+    const ok = await this.run((r) => r.berthGuard(3, key, 'bloblinks', 'manifestrepos', digest, kind, id, Math.max(1, Math.ceil(ttlMs)), Date.now()));
+    if (ok !== 1) return undefined;
+    return {
+      release: async () => {
+        await this.run((r) => r.hdel(key, id));
+      },
+    };
+  }
+
+  /** Data written before the GC indexes existed gets them once (every instance may run this; it is idempotent);
+   *  until `schema:gcrefs` is set, sweeps keep everything. */
+  private gcIndexesReady: Promise<void> | undefined;
+  private gcIndexes(): Promise<void> {
+    this.gcIndexesReady ??= (async () => {
+      if ((await this.run((r) => r.exists('schema:gcrefs'))) === 1) return;
+      for (let last: string | undefined; ; ) {
+        const page = await this.listRepositories({ last, n: 500 });
+        for (const repo of page) {
+          await this.run((r) => r.berthBackfillRefs(3, rk(repo, 'manifests'), rk(repo, 'refs'), 'manifestrepos', repo));
+        }
+        if (page.length < 500) break;
+        last = page[page.length - 1];
+      }
+      await this.run((r) => r.set('schema:gcrefs', '1'));
+    })().catch((e: unknown) => {
+      this.gcIndexesReady = undefined;
+      throw e;
+    });
+    return this.gcIndexesReady;
   }
 
   // --- coordination ---
@@ -595,7 +803,21 @@ export class RedisMetaStore implements MetaStore {
   }
 
   private repoKeys(repository: string): string[] {
-    return ['repos', rk(repository, 'manifests'), rk(repository, 'tags'), rk(repository, 'live'), rk(repository, 'bydigest'), rk(repository, 'referrers'), 'outbox', 'outbox:seq'];
+    return [
+      'repos',
+      rk(repository, 'manifests'),
+      rk(repository, 'tags'),
+      rk(repository, 'live'),
+      rk(repository, 'bydigest'),
+      rk(repository, 'referrers'),
+      'outbox',
+      'outbox:seq',
+      rk(repository, 'refs'),
+      rk(repository, 'mtouch'),
+      'manifestrepos',
+      rk(repository, 'links'),
+      'bloblinks',
+    ];
   }
 
   private async lexPage(key: string, page?: Page): Promise<string[]> {

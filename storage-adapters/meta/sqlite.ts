@@ -14,6 +14,9 @@ import {
   type ListQuery,
   type Lock,
   type ManifestRecord,
+  type PutManifestOptions,
+  BlobFencedError,
+  MissingReferencesError,
   type MetaStore,
   type OutboxEvent,
   type OutboxEventType,
@@ -128,6 +131,19 @@ const migrations: string[] = [
     last_id    INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // Online GC: when a client last relied on a manifest, the manifests holding a digest anywhere, and the pins
+  // (writers storing bytes) and fences (a collector deleting them) on a digest.
+  `
+  ALTER TABLE manifests ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX manifests_by_digest ON manifests (digest);
+  CREATE TABLE blob_guards (
+    digest     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('pin', 'fence')),
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (digest, id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export interface SqliteMetaStoreOptions {
@@ -205,7 +221,11 @@ export class SqliteMetaStore implements MetaStore {
   private readonly stmt: Statements;
   /** Statements built from a query's shape (collection filters), prepared once per shape. */
   private readonly dynamic: StatementCache;
-  private readonly putManifestTx: (repository: string, record: ManifestRecord, tag?: TagWrite) => TagWriteResult | undefined;
+  private readonly putManifestTx: (repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions) => TagWriteResult | undefined;
+  private readonly linkBlobTx: (repository: string, digest: Digest, size: number) => void;
+  private readonly guardTx: (digest: Digest, kind: 'pin' | 'fence', id: string, ttlMs: number) => boolean;
+  private readonly sweepManifestTx: (repository: string, digest: Digest, before: number, version: TagVersion) => boolean;
+  private readonly sweepBlobLinkTx: (repository: string, digest: Digest, before: number) => boolean;
   private readonly deleteTagTx: (repository: string, tag: string, version: TagVersion, origin?: string) => TagWriteResult;
   private readonly deleteManifestTx: (repository: string, digest: Digest, version: TagVersion, origin?: string) => string[] | undefined;
   private readonly deleteRepositoryTx: (repository: string, version: TagVersion) => void;
@@ -213,7 +233,20 @@ export class SqliteMetaStore implements MetaStore {
   private constructor(private readonly db: Database.Database) {
     this.stmt = prepareStatements(db);
     this.dynamic = new StatementCache(db);
-    this.putManifestTx = immediate(db, (repository, record, tag) => this.doPutManifest(repository, record, tag));
+    this.putManifestTx = immediate(db, (repository, record, tag, opts) => this.doPutManifest(repository, record, tag, opts));
+    this.linkBlobTx = immediate(db, (repository, digest, size) => {
+      const now = Date.now();
+      if (this.stmt.guarded.get(digest, 'fence', now)) throw new BlobFencedError(digest);
+      this.stmt.linkBlob.run(repository, digest, size, now);
+    });
+    this.guardTx = immediate(db, (digest, kind, id, ttlMs) => this.doGuard(digest, kind, id, ttlMs));
+    this.sweepManifestTx = immediate(db, (repository, digest, before, version) => this.doSweepManifest(repository, digest, before, version));
+    this.sweepBlobLinkTx = immediate(db, (repository, digest, before) => {
+      const link = this.stmt.getBlobLink.get(repository, digest) as { linked_at: number } | undefined;
+      if (!link || link.linked_at >= before) return false;
+      if (this.stmt.referencedAs.get(repository, digest, 'blob')) return false;
+      return this.stmt.unlinkBlob.run(repository, digest).changes > 0;
+    });
     this.deleteTagTx = immediate(db, (repository, tag, version, origin) => {
       const row = this.stmt.getTagRow.get(repository, tag) as TagRow | undefined;
       return this.writeTag(repository, tag, row, null, version, origin);
@@ -270,9 +303,7 @@ export class SqliteMetaStore implements MetaStore {
   // --- blob links ---
 
   linkBlob(repository: string, digest: Digest, size: number): Promise<void> {
-    return this.io(() => {
-      this.stmt.linkBlob.run(repository, digest, size, Date.now());
-    });
+    return this.io(() => this.linkBlobTx(repository, digest, size));
   }
 
   getBlobLink(repository: string, digest: Digest): Promise<{ size: number; linkedAt: number } | undefined> {
@@ -302,8 +333,8 @@ export class SqliteMetaStore implements MetaStore {
 
   // --- manifests ---
 
-  putManifest(repository: string, record: ManifestRecord, tag?: TagWrite): Promise<TagWriteResult | undefined> {
-    return this.io(() => this.putManifestTx(repository, record, tag));
+  putManifest(repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions): Promise<TagWriteResult | undefined> {
+    return this.io(() => this.putManifestTx(repository, record, tag, opts));
   }
 
   getManifest(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
@@ -389,6 +420,39 @@ export class SqliteMetaStore implements MetaStore {
     return new SqliteCollection<T>(this.db, this.stmt, this.dynamic, name, spec?.unique ?? []);
   }
 
+  // --- online GC ---
+
+  touchBlobLink(repository: string, digest: Digest): Promise<boolean> {
+    return this.io(() => this.stmt.touchBlobLink.run(Date.now(), repository, digest).changes > 0);
+  }
+
+  touchManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.io(() => this.stmt.touchManifest.run(Date.now(), repository, digest).changes > 0);
+  }
+
+  pinBlob(digest: Digest, ttlMs: number): Promise<Lock> {
+    return this.io(() => {
+      const id = randomUUID();
+      if (!this.guardTx(digest, 'pin', id, ttlMs)) throw new BlobFencedError(digest);
+      return this.guardLock(digest, id);
+    });
+  }
+
+  fenceBlob(digest: Digest, ttlMs: number): Promise<Lock | undefined> {
+    return this.io(() => {
+      const id = randomUUID();
+      return this.guardTx(digest, 'fence', id, ttlMs) ? this.guardLock(digest, id) : undefined;
+    });
+  }
+
+  sweepManifest(repository: string, digest: Digest, before: number, version: TagVersion): Promise<boolean> {
+    return this.io(() => this.sweepManifestTx(repository, digest, before, version));
+  }
+
+  sweepBlobLink(repository: string, digest: Digest, before: number): Promise<boolean> {
+    return this.io(() => this.sweepBlobLinkTx(repository, digest, before));
+  }
+
   // --- coordination ---
 
   acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
@@ -424,7 +488,47 @@ export class SqliteMetaStore implements MetaStore {
     return io(this.db, fn);
   }
 
-  private doPutManifest(repository: string, record: ManifestRecord, tag?: TagWrite): TagWriteResult | undefined {
+  /** A pin is refused while a fence stands; a fence while anything links, indexes or pins the digest. Expired
+   *  guards (a crashed writer or collector) count for nothing and are cleared here. */
+  private doGuard(digest: Digest, kind: 'pin' | 'fence', id: string, ttlMs: number): boolean {
+    const now = Date.now();
+    this.stmt.clearExpiredGuards.run(digest, now);
+    if (this.stmt.guarded.get(digest, 'fence', now)) return false;
+    if (kind === 'fence') {
+      if (this.stmt.guarded.get(digest, 'pin', now)) return false;
+      if (this.stmt.linkedAnywhere.get(digest) || this.stmt.manifestAnywhere.get(digest)) return false;
+    }
+    this.stmt.insertGuard.run(digest, id, kind, now + Math.max(1, ttlMs));
+    return true;
+  }
+
+  private guardLock(digest: Digest, id: string): Lock {
+    return {
+      release: () =>
+        this.io(() => {
+          this.stmt.deleteGuard.run(digest, id);
+        }),
+    };
+  }
+
+  private doSweepManifest(repository: string, digest: Digest, before: number, version: TagVersion): boolean {
+    const row = this.stmt.getManifestTouch.get(repository, digest) as { created_at: number; touched_at: number; subject: string | null } | undefined;
+    if (!row || Math.max(row.created_at, row.touched_at) >= before) return false;
+    if (this.stmt.liveTagsOn.get(repository, digest)) return false;
+    if (this.stmt.referencedAs.get(repository, digest, 'child')) return false;
+    if (row.subject !== null && this.stmt.getManifest.get(repository, row.subject)) return false;
+    this.doDeleteManifest(repository, digest, version, 'gc');
+    return true;
+  }
+
+  private doPutManifest(repository: string, record: ManifestRecord, tag?: TagWrite, opts?: PutManifestOptions): TagWriteResult | undefined {
+    if (opts?.requireReferences) {
+      const missing = [
+        ...record.blobs.filter((d) => !this.stmt.getBlobLink.get(repository, d)),
+        ...record.children.filter((d) => !this.stmt.getManifest.get(repository, d)),
+      ];
+      if (missing.length > 0) throw new MissingReferencesError([...new Set(missing)].sort());
+    }
     const inserted = this.stmt.insertManifest.run({
       repository,
       digest: record.digest,
@@ -437,6 +541,7 @@ export class SqliteMetaStore implements MetaStore {
       annotations: record.annotations === undefined ? null : JSON.stringify(record.annotations),
       created_at: record.createdAt,
     }).changes;
+    if (inserted === 0) this.stmt.touchManifest.run(Date.now(), repository, record.digest);
     if (inserted > 0) {
       for (const ref of record.blobs) this.stmt.insertRef.run(repository, record.digest, ref, 'blob');
       for (const ref of record.children) this.stmt.insertRef.run(repository, record.digest, ref, 'child');
@@ -636,6 +741,16 @@ function prepareStatements(db: Database.Database) {
     blobRepositories: p('SELECT repository FROM blob_links WHERE digest = ? ORDER BY repository COLLATE BINARY LIMIT ?'),
     listBlobLinks: p('SELECT digest, size, linked_at FROM blob_links WHERE repository = ? ORDER BY digest'),
     deleteBlobLinks: p('DELETE FROM blob_links WHERE repository = ?'),
+    touchBlobLink: p('UPDATE blob_links SET linked_at = ? WHERE repository = ? AND digest = ?'),
+    touchManifest: p('UPDATE manifests SET touched_at = ? WHERE repository = ? AND digest = ?'),
+    getManifestTouch: p('SELECT created_at, touched_at, subject FROM manifests WHERE repository = ? AND digest = ?'),
+    referencedAs: p('SELECT 1 FROM manifest_refs WHERE repository = ? AND ref = ? AND kind = ? LIMIT 1'),
+    linkedAnywhere: p('SELECT 1 FROM blob_links WHERE digest = ? LIMIT 1'),
+    manifestAnywhere: p('SELECT 1 FROM manifests WHERE digest = ? LIMIT 1'),
+    guarded: p('SELECT 1 FROM blob_guards WHERE digest = ? AND kind = ? AND expires_at > ? LIMIT 1'),
+    clearExpiredGuards: p('DELETE FROM blob_guards WHERE digest = ? AND expires_at <= ?'),
+    insertGuard: p('INSERT INTO blob_guards (digest, id, kind, expires_at) VALUES (?, ?, ?, ?)'),
+    deleteGuard: p('DELETE FROM blob_guards WHERE digest = ? AND id = ?'),
 
     insertManifest: p(`
       INSERT INTO manifests (repository, ${manifestColumns})

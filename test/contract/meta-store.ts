@@ -6,7 +6,9 @@ import { digestOf, type Digest } from '../../core/digest.js';
 import type { TagVersion } from '../../core/hlc.js';
 import { StorageUnavailableError } from '../../storage-adapters/blob/blob-store.js';
 import {
+  BlobFencedError,
   ConflictError,
+  MissingReferencesError,
   NotFoundError,
   type Lock,
   type ManifestRecord,
@@ -830,5 +832,122 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     await other.close();
     await t.rejects(other.ping(), StorageUnavailableError);
     await b.store.ping();
+  });
+
+  // --- online GC: sweeps decided atomically against the writes that make content reachable ---
+
+  const gcVersion = v(1_800_000_000_000, 0, 'gc');
+
+  test('sweepManifest keeps a manifest tagged, a child, a referrer of a present subject, or touched since the cutoff', async (t, { store }) => {
+    const tagged = manifest('tagged');
+    const child = manifest('child');
+    const parent = manifest('parent', { children: [child.digest] });
+    const subject = manifest('subject');
+    const referrer = manifest('referrer', { subject: subject.digest });
+    const loose = manifest('loose');
+    for (const m of [child, parent, subject, referrer, loose]) await store.putManifest('r', m);
+    await store.putManifest('r', tagged, { name: 'v1', version: v(1) });
+    const cutoff = Date.now() + 60_000; // everything above was written "before" it
+    t.notOk(await store.sweepManifest('r', tagged.digest, cutoff, gcVersion), 'tagged');
+    t.notOk(await store.sweepManifest('r', child.digest, cutoff, gcVersion), 'a child of a manifest here');
+    t.notOk(await store.sweepManifest('r', referrer.digest, cutoff, gcVersion), 'its subject is here');
+    t.ok(await store.sweepManifest('r', loose.digest, cutoff, gcVersion), 'unreferenced goes');
+    t.equal(await store.getManifest('r', loose.digest), undefined);
+    t.notOk(await store.sweepManifest('r', loose.digest, cutoff, gcVersion), 'already gone');
+    t.ok(await store.sweepManifest('r', parent.digest, cutoff, gcVersion));
+    t.ok(await store.sweepManifest('r', child.digest, cutoff, gcVersion), 'the child goes once its parent went');
+    t.ok(await store.sweepManifest('r', subject.digest, cutoff, gcVersion));
+    t.ok(await store.sweepManifest('r', referrer.digest, cutoff, gcVersion), 'the referrer goes once its subject went');
+    const old = manifest('old', { createdAt: 1000 });
+    await store.putManifest('r', old);
+    t.notOk(await store.sweepManifest('r', old.digest, 1000, gcVersion), 'created at the cutoff is kept');
+    const before = Date.now();
+    await store.putManifest('r', old); // pushed again
+    t.notOk(await store.sweepManifest('r', old.digest, before, gcVersion), 'a re-push after the cutoff keeps it');
+    await sleep(5);
+    t.ok(await store.touchManifest('r', old.digest));
+    t.notOk(await store.sweepManifest('r', old.digest, before + 2, gcVersion), 'a touch after the cutoff keeps it');
+    t.notOk(await store.touchManifest('r', d('absent')), 'touching an absent manifest says so');
+    t.ok(await store.sweepManifest('r', old.digest, Date.now() + 1000, gcVersion));
+  });
+
+  test('a re-tag between the mark and the sweep keeps the manifest', async (t, { store }) => {
+    const m = manifest('m', { createdAt: 1000 });
+    await store.putManifest('r', m);
+    const cutoff = Date.now() + 60_000; // the mark saw it untagged and old
+    await store.putManifest('r', m, { name: 'again', version: v(5) });
+    t.notOk(await store.sweepManifest('r', m.digest, cutoff, gcVersion));
+    t.equal((await store.getTag('r', 'again'))?.digest, m.digest, 'the tag survives');
+  });
+
+  test('sweepBlobLink keeps a link a manifest references or that was touched since the cutoff', async (t, { store }) => {
+    const m = manifest('m');
+    await store.linkBlob('r', m.blobs[0]!, 1);
+    await store.linkBlob('r', m.blobs[1]!, 1);
+    await store.linkBlob('r', d('loose'), 1);
+    await store.putManifest('r', m);
+    const cutoff = Date.now() + 60_000;
+    t.notOk(await store.sweepBlobLink('r', m.blobs[0]!, cutoff), 'referenced');
+    t.ok(await store.sweepBlobLink('r', d('loose'), cutoff), 'unreferenced goes');
+    t.equal(await store.getBlobLink('r', d('loose')), undefined);
+    t.same(await store.blobRepositories(d('loose')), []);
+    await store.linkBlob('r', d('touched'), 1);
+    const before = Date.now();
+    await sleep(5);
+    t.ok(await store.touchBlobLink('r', d('touched')));
+    t.notOk(await store.sweepBlobLink('r', d('touched'), before + 2), 'touched after the cutoff');
+    t.notOk(await store.touchBlobLink('r', d('absent')), 'touching an absent link says so');
+    t.notOk(await store.sweepBlobLink('r', d('touched'), before), 'linked at or after the cutoff');
+  });
+
+  test('putManifest with requireReferences checks links and children in the same step', async (t, { store }) => {
+    const child = manifest('child');
+    const index = manifest('index', { blobs: [], children: [child.digest] });
+    const image = manifest('image');
+    await t.rejects(store.putManifest('r', image, { name: 't', version: v(1) }, { requireReferences: true }), MissingReferencesError);
+    t.equal(await store.getManifest('r', image.digest), undefined, 'nothing written');
+    t.equal(await store.getTag('r', 't'), undefined);
+    await store.linkBlob('r', image.blobs[0]!, 1);
+    const err = await store.putManifest('r', image, undefined, { requireReferences: true }).catch((e: unknown) => e);
+    t.ok(err instanceof MissingReferencesError);
+    t.same((err as MissingReferencesError).digests, [image.blobs[1]]);
+    await store.linkBlob('r', image.blobs[1]!, 1);
+    t.equal(await store.putManifest('r', image, { name: 't', version: v(1) }, { requireReferences: true }), 'applied');
+    await t.rejects(store.putManifest('r', index, undefined, { requireReferences: true }), MissingReferencesError, 'child missing');
+    await store.putManifest('r', child);
+    await store.putManifest('r', index, undefined, { requireReferences: true });
+    t.ok(await store.getManifest('r', index.digest));
+  });
+
+  test('pins and fences on a digest exclude each other, and a fence needs nothing to link or index it', async (t, b) => {
+    const { store } = b;
+    const other = await b.reopen();
+    const blob = d('blob');
+    const pin = await store.pinBlob(blob, 60_000);
+    t.equal(await other.fenceBlob(blob, 60_000), undefined, 'pinned: no fence');
+    await pin.release();
+    await store.linkBlob('r', blob, 1);
+    t.equal(await other.fenceBlob(blob, 60_000), undefined, 'linked: no fence');
+    await store.unlinkBlob('r', blob);
+    const m = manifest('m');
+    await store.putManifest('r', m);
+    t.equal(await other.fenceBlob(m.digest, 60_000), undefined, 'a manifest has that digest: no fence');
+    const fence = await other.fenceBlob(blob, 60_000);
+    t.ok(fence, 'nothing holds it: fenced');
+    t.equal(await store.fenceBlob(blob, 60_000), undefined, 'one fence at a time');
+    await t.rejects(store.pinBlob(blob, 60_000), BlobFencedError, 'no pin while fenced');
+    await t.rejects(store.linkBlob('r', blob, 1), BlobFencedError, 'no link while fenced');
+    t.equal(await store.getBlobLink('r', blob), undefined);
+    await fence!.release();
+    const again = await store.pinBlob(blob, 60_000);
+    await store.linkBlob('r', blob, 1);
+    await again.release();
+    t.ok(await store.getBlobLink('r', blob), 'linked once the fence went');
+    const lapsed = await store.fenceBlob(d('other'), 20);
+    t.ok(lapsed);
+    await sleep(40);
+    const p2 = await other.pinBlob(d('other'), 60_000);
+    t.pass('an expired fence does not hold writers off');
+    await p2.release();
   });
 }

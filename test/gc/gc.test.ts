@@ -11,7 +11,7 @@ import { OciClient } from '../../core/oci-client.js';
 import type { Digest } from '../../core/digest.js';
 import { openBlobStore, openMetaStore } from '../../storage-adapters/open.js';
 import { startRegistry } from '../../server/serve.js';
-import { collectGarbage } from '../../server/gc/collector.js';
+import { collectGarbage } from '../../registry/gc.js';
 import { allBlobs, artifact, blobOf, descriptorOf, image, ociManifest, type Image } from '../helpers/oci-fixtures.js';
 import { berthBin, startBerth } from '../helpers/berth-process.js';
 

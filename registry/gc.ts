@@ -1,14 +1,22 @@
-import type { Digest } from '../../core/digest.js';
-import type { Logger } from '../../core/log.js';
-import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
-import type { ManifestRecord, MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { Digest } from '../core/digest.js';
+import type { Logger } from '../core/log.js';
+import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { ManifestRecord, MetaStore } from '../storage-adapters/meta/meta-store.js';
 
-// Mark and sweep, safe while pushes go on:
+// Online mark and sweep. The mark is a snapshot and only proposes candidates; every deletion is re-decided by the
+// MetaStore in one atomic step against the writes that happened since (MetaStore, "online GC"):
 // - mark: in each repository, manifests reachable from live tags (index children, and referrers of anything
-//   kept), plus every manifest younger than the grace period (an index's children arrive before the index);
-// - sweep: unreachable manifests; blob links no kept manifest uses and older than the grace period; then blob
-//   bytes that nothing kept references and that are older than the grace period; stale upload sessions.
+//   kept), plus every manifest put or touched within the grace period;
+// - sweep: each unreachable manifest is deleted only if, at that moment, it is untagged, no manifest here lists
+//   it as a child, its subject is gone and nobody put or touched it since the cutoff (parents go first, so passes
+//   repeat until nothing more goes); each blob link only if no manifest of the repository references it and it
+//   was not linked or touched since the cutoff; blob bytes only under a fence, granted when nothing links,
+//   indexes or pins the digest, which keeps every pusher out until the bytes are gone; stale upload sessions.
+// A re-tag, a re-push, a HEAD (touch) or a mount during the run therefore keeps what it uses, and a push that
+// relies on something already swept is refused (MANIFEST_BLOB_UNKNOWN), never acknowledged and then lost.
 // A lock in the MetaStore keeps two collectors (two instances, or `berth gc` beside `berth serve`) apart.
+
+const FENCE_TTL_MS = 5 * 60 * 1000;
 
 export interface GcOptions {
   graceMs: number;
@@ -55,29 +63,47 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
           referenced.add(b);
         }
       }
+      const version = { wall: started, logical: 0, idc: 'gc' };
+      const deleted = await sweepManifests(meta, repository, kept.unreachable, cutoff, version, opts.dryRun ?? false);
       for (const m of kept.unreachable) {
+        if (!deleted.has(m.digest)) {
+          live.add(m.digest); // kept after all: what it references stays too
+          for (const b of m.blobs) referenced.add(b);
+          continue;
+        }
         log.info({ repository, digest: m.digest }, 'gc: manifest unreachable');
         report.manifestsDeleted++;
-        if (!opts.dryRun) await meta.deleteManifest(repository, m.digest, { wall: started, logical: 0, idc: 'gc' }, 'gc');
       }
       for (const link of await meta.listBlobLinks(repository)) {
         if (referenced.has(link.digest) || link.linkedAt >= cutoff) {
           live.add(link.digest);
           continue;
         }
-        report.linksDeleted++;
-        if (!opts.dryRun) await meta.unlinkBlob(repository, link.digest);
+        if (opts.dryRun || (await meta.sweepBlobLink(repository, link.digest, cutoff))) report.linksDeleted++;
+        else live.add(link.digest);
       }
     }
-    // Repositories holding only links (blobs pushed, no manifest yet) are not listed above: their young links
-    // are protected by the blob's own age below, their old ones go with the blob.
+    // Repositories holding only links (blobs pushed, no manifest yet) are not listed above: their links are swept
+    // here, under the same rule, before the bytes' fence is asked for.
     for await (const info of blobs.list()) {
       if (live.has(info.digest) || info.createdAt >= cutoff) continue;
+      if (opts.dryRun) {
+        report.blobsDeleted++;
+        report.bytesFreed += info.size;
+        continue;
+      }
+      for (const repository of await meta.blobRepositories(info.digest)) {
+        if (await meta.sweepBlobLink(repository, info.digest, cutoff)) report.linksDeleted++;
+      }
+      const fence = await meta.fenceBlob(info.digest, FENCE_TTL_MS);
+      if (!fence) continue; // linked, indexed or being pushed again since the mark
+      try {
+        await blobs.delete(info.digest);
+      } finally {
+        await fence.release();
+      }
       report.blobsDeleted++;
       report.bytesFreed += info.size;
-      if (opts.dryRun) continue;
-      for (const repository of await meta.blobRepositories(info.digest)) await meta.unlinkBlob(repository, info.digest);
-      await blobs.delete(info.digest);
     }
     report.uploadsPurged = await purgeUploads(stores, now() - opts.uploadTtlMs, cutoff, opts.dryRun ?? false);
   } finally {
@@ -86,6 +112,34 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
   report.ms = now() - started;
   log.info(report, 'gc: done');
   return report;
+}
+
+/** Deletes what the MetaStore still agrees is unreachable; parents before children, referrers after subjects,
+ *  so passes repeat while any goes. Returns the digests deleted (in a dry run, all candidates). */
+async function sweepManifests(
+  meta: MetaStore,
+  repository: string,
+  candidates: ManifestRecord[],
+  cutoff: number,
+  version: { wall: number; logical: number; idc: string },
+  dryRun: boolean,
+): Promise<Set<string>> {
+  const deleted = new Set<string>();
+  if (dryRun) {
+    for (const m of candidates) deleted.add(m.digest);
+    return deleted;
+  }
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const m of candidates) {
+      if (deleted.has(m.digest)) continue;
+      if (await meta.sweepManifest(repository, m.digest, cutoff, version)) {
+        deleted.add(m.digest);
+        progress = true;
+      }
+    }
+  }
+  return deleted;
 }
 
 async function* allRepositories(meta: MetaStore): AsyncIterable<string> {

@@ -1,0 +1,72 @@
+import type { Digest } from '../core/digest.js';
+import type { BlobInfo, BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { whilePinned } from './blob-guard.js';
+
+// A blob is readable through a repository only when linked there (pushed or mounted into it), and a link exists
+// only while the bytes do: bytes are stored and linked under a pin, and GC deletes bytes only under a fence that
+// requires no link (see MetaStore, "online GC").
+
+/** How often a client's reliance on a link is recorded at most (one write per link per interval). */
+const TOUCH_EVERY_MS = 1000;
+
+export class LinkedBlobs {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly meta: MetaStore,
+  ) {}
+
+  /** The blob as seen through `repository`; undefined unless linked there and stored. */
+  async stat(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const link = await this.meta.getBlobLink(repository, digest);
+    return link && (await this.blobs.stat(digest));
+  }
+
+  /**
+   * As stat, for a client about to rely on the answer (HEAD before skipping an upload): the link is touched, so
+   * GC spares it for a grace period from now, and a link GC removed meanwhile answers undefined.
+   */
+  async confirm(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const link = await this.meta.getBlobLink(repository, digest);
+    if (!link) return undefined;
+    if (Date.now() - link.linkedAt >= TOUCH_EVERY_MS && !(await this.meta.touchBlobLink(repository, digest))) return undefined;
+    return this.blobs.stat(digest);
+  }
+
+  /** Verifies the upload's bytes against `digest`, makes them visible and links them into `repository`. */
+  commitUpload(repository: string, uploadId: string, digest: Digest, size?: number): Promise<BlobInfo> {
+    return whilePinned(this.meta, digest, async () => {
+      const info = await this.blobs.commitUpload(uploadId, digest, size);
+      await this.meta.linkBlob(repository, info.digest, info.size);
+      return info;
+    });
+  }
+
+  /**
+   * Links `digest` into `repository` from the first of `sources` that holds it and that `mayRead` allows;
+   * undefined when none does (the caller falls back to an upload). A blob GC is deleting is not mounted.
+   */
+  async mount(repository: string, digest: Digest, sources: string[], mayRead: (source: string) => Promise<boolean>): Promise<BlobInfo | undefined> {
+    for (const source of sources) {
+      if (!(await this.meta.getBlobLink(source, digest))) continue;
+      if (!(await mayRead(source))) continue;
+      return whilePinned(this.meta, digest, async () => {
+        const info = await this.blobs.stat(digest);
+        if (!info) return undefined;
+        await this.meta.linkBlob(repository, digest, info.size);
+        return info;
+      });
+    }
+    return undefined;
+  }
+
+  /** Repositories holding `digest` that a mount without `from` may try. */
+  holders(digest: Digest, limit: number): Promise<string[]> {
+    return this.meta.blobRepositories(digest, limit);
+  }
+
+  /** Unlinking is the delete; the bytes go when GC finds no other reference. */
+  unlink(repository: string, digest: Digest): Promise<boolean> {
+    return this.meta.unlinkBlob(repository, digest);
+  }
+}

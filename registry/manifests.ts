@@ -1,0 +1,47 @@
+import type { Digest } from '../core/digest.js';
+import { RegistryError } from '../core/errors.js';
+import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWrite, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
+import { whilePinned } from './blob-guard.js';
+
+// Storing a manifest: bytes first, then the index entry and its tags in one atomic step that also checks, against
+// a GC sweeping at the same moment, that every blob and child it references is still in the repository.
+
+const TOUCH_EVERY_MS = 1000;
+
+export class Manifests {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly meta: MetaStore,
+  ) {}
+
+  /**
+   * Stores `bytes` (already parsed into `record`) in `repository` and points each of `tags` at it, in order.
+   * Throws MANIFEST_BLOB_UNKNOWN when a referenced blob or child manifest is not in the repository.
+   */
+  async put(repository: string, record: ManifestRecord, bytes: Uint8Array, tags: TagWrite[]): Promise<TagWriteResult[]> {
+    try {
+      return await whilePinned(this.meta, record.digest, async () => {
+        // A crash after the bytes leaves an unreferenced blob for GC, never a dangling tag.
+        await this.blobs.put(record.digest, bytes);
+        const opts = { requireReferences: true };
+        if (tags.length === 0) {
+          await this.meta.putManifest(repository, record, undefined, opts);
+          return [];
+        }
+        const results: TagWriteResult[] = [];
+        for (const tag of tags) results.push((await this.meta.putManifest(repository, record, tag, opts)) ?? 'applied');
+        return results;
+      });
+    } catch (e) {
+      if (e instanceof MissingReferencesError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: e.digests } });
+      throw e;
+    }
+  }
+
+  /** The record, for a client about to rely on it (HEAD before skipping a push): GC spares it for a grace period. */
+  async confirm(repository: string, record: ManifestRecord): Promise<boolean> {
+    if (Date.now() - record.createdAt < TOUCH_EVERY_MS) return true;
+    return this.meta.touchManifest(repository, record.digest as Digest);
+  }
+}
