@@ -1,5 +1,6 @@
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
+import { isForeignLayer, type ParsedManifest } from '../core/manifest.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWrite, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
 import { whilePinned } from './blob-guard.js';
@@ -36,6 +37,31 @@ export class Manifests {
     } catch (e) {
       if (e instanceof MissingReferencesError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: e.digests } });
       throw e;
+    }
+  }
+
+  /**
+   * Every blob (config, layers) must be in the repository and every child manifest too (spec:
+   * MANIFEST_BLOB_UNKNOWN), each with the size its descriptor claims (MANIFEST_INVALID otherwise). put() checks
+   * presence again atomically; this gives the client every missing digest at once.
+   */
+  async verifyReferences(repository: string, m: ParsedManifest): Promise<void> {
+    const blobs = [...(m.config ? [m.config] : []), ...m.layers.filter((l) => !isForeignLayer(l))];
+    const missing: string[] = [];
+    const wrongSize: { digest: string; size: number; actual: number }[] = [];
+    const check = (d: { digest: string; size: number }, actual: number | undefined) => {
+      if (actual === undefined) missing.push(d.digest);
+      else if (actual !== d.size) wrongSize.push({ digest: d.digest, size: d.size, actual });
+    };
+    await Promise.all([
+      ...blobs.map(async (d) => check(d, (await this.meta.getBlobLink(repository, d.digest))?.size)),
+      ...m.manifests.map(async (d) => check(d, (await this.meta.getManifest(repository, d.digest))?.size)),
+    ]);
+    if (missing.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: [...new Set(missing)].sort() } });
+    }
+    if (wrongSize.length > 0) {
+      throw new RegistryError('MANIFEST_INVALID', 'a descriptor size does not match the stored content', { detail: { descriptors: wrongSize } });
     }
   }
 

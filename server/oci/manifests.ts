@@ -92,7 +92,7 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   // spec: PUT by digest may name tags with ?tag= (OCI-Tag in the answer).
   const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...queryParams(ctx, 'tag').map(parseTag)])];
 
-  await checkReferences(deps, repository, parsed);
+  await deps.registry.manifests.verifyReferences(repository, parsed);
   const record: ManifestRecord = {
     digest,
     mediaType: parsed.mediaType,
@@ -119,23 +119,6 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   ctx.set('Docker-Content-Digest', digest);
   if (parsed.subject) ctx.set('OCI-Subject', parsed.subject.digest);
   if (ref.kind === 'digest' && tags.length > 0) ctx.set('OCI-Tag', tags.join(', '));
-}
-
-/** Every blob (config, layers) must be in the repository, every child manifest too (spec: MANIFEST_BLOB_UNKNOWN). */
-async function checkReferences(deps: RegistryDeps, repository: string, m: ParsedManifest): Promise<void> {
-  const blobs = [...(m.config ? [m.config] : []), ...m.layers.filter((l) => !isForeignLayer(l))];
-  const missing: string[] = [];
-  await Promise.all([
-    ...blobs.map(async (d) => {
-      if (!(await deps.meta.getBlobLink(repository, d.digest))) missing.push(d.digest);
-    }),
-    ...m.manifests.map(async (d) => {
-      if (!(await deps.meta.getManifest(repository, d.digest))) missing.push(d.digest);
-    }),
-  ]);
-  if (missing.length > 0) {
-    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: [...new Set(missing)].sort() } });
-  }
 }
 
 /**

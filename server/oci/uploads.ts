@@ -5,7 +5,7 @@ import { parseDigest, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
 import { parseContentRange } from '../../core/range.js';
-import { InvalidOffsetError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
+import { DigestMismatchError, InvalidOffsetError, SizeMismatchError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 import type { RegistryDeps } from './deps.js';
 import { contentLength, hasBody, queryParam, repositoryOf, uploadLocation, uploadRange, emptyResponse } from './http.js';
 
@@ -96,7 +96,16 @@ async function finishUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   await deps.uploadLocks.run(id, async () => {
     let { size } = await deps.blobs.uploadInfo(id);
     if (hasBody(ctx)) size = await append(ctx, deps, id, size, chunkLength(ctx, repository, id, size));
-    await deps.registry.blobs.commitUpload(repository, id, digest, size);
+    try {
+      await deps.registry.blobs.commitUpload(repository, id, digest, size);
+    } catch (e) {
+      // As distribution does: a PUT whose bytes do not hash to its digest cancels the upload.
+      if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) {
+        await deps.blobs.abortUpload(id).catch(() => undefined);
+        await deps.meta.deleteUpload(id).catch(() => undefined);
+      }
+      throw e;
+    }
     await deps.meta.deleteUpload(id);
   });
   blobCreated(ctx, repository, digest);

@@ -93,6 +93,29 @@ t.test('an unsupported digest algorithm (md5) closing an upload answers 400 DIGE
   t.equal((await reg.send('HEAD', `/v2/${repo}/blobs/${b.digest}`)).status, 404, 'no blob under the real digest');
 });
 
+t.test('a PUT whose bytes do not match its digest answers 400 DIGEST_INVALID and cancels the upload', async (t) => {
+  const b = randomBlob(100);
+  const other = randomBlob(100);
+  const post = await reg.startUpload(repo);
+  const location = post.headers.get('location')!;
+  const put = await reg.send('PUT', location, { query: { digest: other.digest }, headers: { 'content-type': 'application/octet-stream' }, body: b.bytes });
+  expectOciError(t, put, 400, 'DIGEST_INVALID', 'PUT with the wrong digest');
+  expectOciError(t, await reg.send('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN', 'the session is gone, its bytes with it');
+  t.equal((await reg.send('HEAD', `/v2/${repo}/blobs/${b.digest}`)).status, 404, 'nothing stored under the real digest');
+  t.equal((await reg.send('HEAD', `/v2/${repo}/blobs/${other.digest}`)).status, 404, 'nothing stored under the claimed one');
+});
+
+t.test('a manifest whose descriptor sizes lie answers 400 MANIFEST_INVALID and stores nothing', berthOnly('distribution 2.8 accepts the wrong size'), async (t) => {
+  const img = image();
+  for (const b of img.blobs) await reg.pushBlob(repo, b.bytes, b.digest);
+  const json = JSON.parse(img.manifest.bytes.toString()) as { layers: { size: number }[] };
+  json.layers[0]!.size += 1;
+  const body = Buffer.from(JSON.stringify(json));
+  const put = await reg.putManifest(repo, 'lying-size', body, img.manifest.mediaType);
+  expectOciError(t, put, 400, 'MANIFEST_INVALID', 'PUT manifest');
+  t.equal((await reg.getManifest(repo, 'lying-size', img.manifest.mediaType)).status, 404, 'no tag');
+});
+
 t.test('malformed sha256 digests answer 400 DIGEST_INVALID', async (t) => {
   for (const bad of ['sha256:abc', 'sha256:' + 'A'.repeat(64), 'sha256:' + 'g'.repeat(64), 'sha256:' + 'a'.repeat(65), 'sha512:' + 'a'.repeat(64)]) {
     expectOciError(t, await reg.send('GET', `/v2/${repo}/blobs/${bad}`), 400, 'DIGEST_INVALID', `GET blob ${bad.slice(0, 20)}`);
