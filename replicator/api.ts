@@ -17,7 +17,7 @@ import {
   type ReplicationRecords,
   type TaskRecord,
 } from './records.js';
-import { toWire } from './source.js';
+import { toWire } from './tags.js';
 
 // The replication configuration API in Harbor's shapes (api/v2.0: /registries, /replication/policies,
 // /replication/executions), system admins only, plus Berth's own /berth/replication/* (the IDC, tag records

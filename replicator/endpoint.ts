@@ -1,7 +1,7 @@
 import { OciClient, TlsCertificateError } from '../core/oci-client.js';
 import type { CredentialCipher } from './credentials.js';
 import type { RegistryRecord, RegistryType } from './records.js';
-import { fromWire, type SourceTag, type WireTag } from './source.js';
+import { fromWire, type SourceTag, type WireTag } from './tags.js';
 
 // A remote registry as replication uses it: the OCI client (the one code path to Berth, CNCF distribution and
 // Harbor) plus, for Berth peers, the small replication API that carries tag versions (anti-entropy) and the

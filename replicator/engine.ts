@@ -22,7 +22,8 @@ import {
   type ReplicationRecords,
   type TaskRecord,
 } from './records.js';
-import { LocalSource, RemoteSource, type ArtifactSource, type SourceTag } from './source.js';
+import { LocalSource, RemoteSource, type ArtifactSource } from './source.js';
+import type { SourceTag } from './tags.js';
 import { copyArtifact, deleteArtifact, SourceGoneError, type TransferContext } from './transfer.js';
 
 // The replication engine. One instance per IDC is active at a time (a MetaStore lease); the others wait.

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
-import { formatVersion, parseVersion, type TagVersion } from '../core/hlc.js';
 import { parseReference } from '../core/names.js';
 import type { OciClient } from '../core/oci-client.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import type { RemoteRegistry } from './endpoint.js';
+import type { SourceTag } from './tags.js';
 
 // Where a replication reads from: this registry's own stores (push policies) or a remote registry through the
 // OCI client (pull policies). Writes always go through the OCI client, so the receiving registry validates and
@@ -15,13 +15,6 @@ export interface SourceManifest {
   bytes: Buffer;
   mediaType: string;
   digest: Digest;
-}
-
-/** A tag as the source knows it: `digest` null for a deleted tag (Berth tombstones); `version` between Berth peers. */
-export interface SourceTag {
-  name: string;
-  digest: Digest | null;
-  version?: TagVersion;
 }
 
 export interface ArtifactSource {
@@ -133,20 +126,4 @@ export class RemoteSource implements ArtifactSource {
   async holders(): Promise<string[]> {
     return [];
   }
-}
-
-/** Wire form of a tag record in the Berth replication API. */
-export interface WireTag {
-  name: string;
-  digest: string | null;
-  version: string;
-}
-
-export function toWire(t: { name: string; digest: string | null; version: TagVersion }): WireTag {
-  return { name: t.name, digest: t.digest, version: formatVersion(t.version) };
-}
-
-export function fromWire(w: WireTag): SourceTag {
-  const version = parseVersion(w.version);
-  return { name: w.name, digest: w.digest as Digest | null, ...(version && { version }) };
 }

@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { loadServerConfig } from '../../core/config.js';
 import { createLogger } from '../../core/log.js';
 import { collectGarbage, type GcReport } from '../../registry/gc.js';
+import { StorageUnavailableError } from '../../storage-adapters/blob/blob-store.js';
 import { openBlobStore, openMetaStore } from '../../storage-adapters/open.js';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 
@@ -60,6 +61,8 @@ export interface RaceResult {
   acked: number;
   refused: number;
   gcRuns: number;
+  /** Runs cut short by a backend error. */
+  gcAborted: number;
   swept: { manifests: number; links: number; blobs: number };
   lost: string[];
 }
@@ -155,7 +158,7 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
   await sleep(opts.graceMs + 200);
 
   let stop = false;
-  const result: RaceResult = { writes: 0, acked: 0, refused: 0, gcRuns: 0, swept: { manifests: 0, links: 0, blobs: 0 }, lost: [] };
+  const result: RaceResult = { writes: 0, acked: 0, refused: 0, gcRuns: 0, gcAborted: 0, swept: { manifests: 0, links: 0, blobs: 0 }, lost: [] };
   const add = (r: GcReport) => {
     result.gcRuns++;
     result.swept.manifests += r.manifestsDeleted;
@@ -164,7 +167,14 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
   };
   const gcLoop = (async () => {
     while (!stop) {
-      add(await collectGarbage({ blobs, meta, log: createLogger('silent') }, { graceMs: opts.graceMs, uploadTtlMs: 3600_000 }));
+      // A run the backend cuts short (s3rver answers InternalError to a listing racing deletes) is what a
+      // crashed collector leaves: it must be as safe as a finished one, and the next run goes on.
+      try {
+        add(await collectGarbage({ blobs, meta, log: createLogger('silent') }, { graceMs: opts.graceMs, uploadTtlMs: 3600_000 }));
+      } catch (e) {
+        if (!(e instanceof StorageUnavailableError)) throw e;
+        result.gcAborted++;
+      }
       await sleep(20);
     }
   })();
@@ -232,7 +242,15 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
   }
   // One more sweep after the pushes: what was acknowledged is tagged and must survive it too.
   await sleep(opts.graceMs + 50);
-  add(await collectGarbage({ blobs, meta, log: createLogger('silent') }, { graceMs: opts.graceMs, uploadTtlMs: 3600_000 }));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      add(await collectGarbage({ blobs, meta, log: createLogger('silent') }, { graceMs: opts.graceMs, uploadTtlMs: 3600_000 }));
+      break;
+    } catch (e) {
+      if (!(e instanceof StorageUnavailableError) || attempt >= 5) throw e;
+      result.gcAborted++;
+    }
+  }
 
   result.acked = acked.length;
   for (const [i, a] of acked.entries()) {

@@ -8,7 +8,7 @@ const writes = Number(process.env.BERTH_GC_RACE_WRITES ?? 1500);
 const graceMs = 300;
 
 function report(t: Test, name: string, r: RaceResult): void {
-  t.comment(`${name}: ${r.writes} writes, ${r.acked} acknowledged tags, ${r.refused} refused pushes, ${r.gcRuns} GC runs swept ${r.swept.manifests} manifests, ${r.swept.links} links, ${r.swept.blobs} blobs; lost ${r.lost.length}`);
+  t.comment(`${name}: ${r.writes} writes, ${r.acked} acknowledged tags, ${r.refused} refused pushes, ${r.gcRuns} GC runs (+${r.gcAborted} cut short) swept ${r.swept.manifests} manifests, ${r.swept.links} links, ${r.swept.blobs} blobs; lost ${r.lost.length}`);
   t.ok(r.gcRuns >= 3, 'GC ran repeatedly during the pushes');
   t.ok(r.swept.manifests + r.swept.links + r.swept.blobs > 0, 'GC did delete what was unreferenced');
   t.ok(r.acked > 0, 'pushes were acknowledged');
