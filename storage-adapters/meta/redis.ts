@@ -105,7 +105,8 @@ local function touchrepo(repos, manifests, live, repo)
     redis.call('ZREM', repos, repo)
   end
 end
--- One tag write; digest '-' tombstones. Mirrors the sqlite driver: a replicated write (origin not '') is
+-- One tag write; digest '-' tombstones. A line-by-line port of decideTagWrite (core/tag-write.ts), held to the same
+-- table of cases by test/unit/tag-write.test.ts: a replicated write (origin not '') is
 -- last-writer-wins, only a newer stored version being stale; a local write never loses and, when the stored
 -- version is not older, is applied just after it (same wall, logical + 1, its own IDC). The same digest again is
 -- unchanged (keeping the newer version); deleting a missing tag is unchanged.

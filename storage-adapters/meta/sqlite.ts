@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Digest } from '../../core/digest.js';
 import { compareVersions, type TagVersion } from '../../core/hlc.js';
+import { decideTagWrite } from '../../core/tag-write.js';
 import { StorageUnavailableError } from '../blob/blob-store.js';
 import {
   ConflictError,
@@ -563,21 +564,12 @@ export class SqliteMetaStore implements MetaStore {
     version: TagVersion,
     origin: string | undefined,
   ): TagWriteResult {
-    if (row) {
-      const stored = versionOf(row);
-      const order = compareVersions(stored, version);
-      if (row.digest === digest) {
-        if (order > 0) return origin ? 'stale' : 'unchanged';
-        // Nothing moved, so no event; the newer version still counts for later comparisons.
-        if (order < 0) this.stmt.setTagVersion.run(version.wall, version.logical, version.idc, repository, name);
-        return 'unchanged';
-      }
-      if (order > 0 && origin) return 'stale';
-      // Another instance's clock may run behind ours: the client's later write must still win.
-      if (order >= 0 && !origin) version = { wall: stored.wall, logical: stored.logical + 1, idc: version.idc };
-    } else if (digest === null) {
-      return 'unchanged';
+    const decision = decideTagWrite(row && { digest: row.digest, version: versionOf(row) }, digest, version, !!origin);
+    if (decision.result === 'unchanged' && decision.raiseTo) {
+      this.stmt.setTagVersion.run(decision.raiseTo.wall, decision.raiseTo.logical, decision.raiseTo.idc, repository, name);
     }
+    if (decision.result !== 'applied') return decision.result;
+    version = decision.version;
     this.stmt.upsertTag.run(repository, name, digest, version.wall, version.logical, version.idc);
     if (digest === null) {
       this.append('tag.delete', repository, { digest: row?.digest ?? undefined, tag: name, version, origin });
