@@ -30,3 +30,9 @@ export function parseReference(ref: string): Reference {
   if (ref.includes(':')) return { kind: 'digest', digest: parseDigest(ref) };
   return { kind: 'tag', tag: parseTag(ref) };
 }
+
+/** Upload session ids: the UUIDs Berth hands out, checked by the OCI routes and by every BlobStore before an id
+ *  becomes part of a path or a key. */
+export function isUploadId(id: unknown): boolean {
+  return typeof id === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(id);
+}

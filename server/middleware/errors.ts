@@ -4,6 +4,7 @@ import {
   BlobNotFoundError,
   DigestMismatchError,
   InvalidOffsetError,
+  RangeNotSatisfiableError,
   SizeMismatchError,
   StorageUnavailableError,
   UploadNotFoundError,
@@ -40,6 +41,12 @@ export function toRegistryError(e: unknown): RegistryError | undefined {
   if (e instanceof SizeMismatchError) return new RegistryError('SIZE_INVALID', e.message, { detail: { expected: e.expected, actual: e.actual } });
   if (e instanceof InvalidOffsetError) {
     return new RegistryError('RANGE_INVALID', 'chunk does not start at the end of the upload', { detail: { offset: e.offset, size: e.size } });
+  }
+  if (e instanceof RangeNotSatisfiableError) {
+    return new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
+      detail: { start: e.range.start, end: e.range.end, size: e.size },
+      headers: { 'Content-Range': `bytes */${e.size}` },
+    });
   }
   if (e instanceof StorageUnavailableError) return new RegistryError('UNAVAILABLE', 'storage backend unavailable', { detail: { reason: e.message } });
   const code = (e as { code?: string } | undefined)?.code;

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { parseDigest, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
-import { parseRepositoryName } from '../../core/names.js';
+import { parseRepositoryName, isUploadId } from '../../core/names.js';
 import { parseContentRange } from '../../core/range.js';
 import { DigestMismatchError, InvalidOffsetError, SizeMismatchError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 import type { RegistryDeps } from './deps.js';
@@ -12,7 +12,6 @@ import { contentLength, hasBody, queryParam, repositoryOf, uploadLocation, uploa
 // spec: "Pushing blobs" — POST (end-4a/4b), PATCH (end-5), PUT (end-6), GET status (end-13), DELETE,
 // and "Mounting a blob from another repository" (end-11).
 
-const uploadIdPattern = /^[A-Za-z0-9-]{1,64}$/;
 
 export function uploadRoutes(router: Router, deps: RegistryDeps): void {
   router.post('/v2/*name/blobs/uploads', (ctx) => startUpload(ctx, deps));
@@ -125,7 +124,7 @@ async function session(ctx: Context, deps: RegistryDeps, actions: ('push' | 'pul
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions }]);
   const id = ctx.params.id!;
-  const s = uploadIdPattern.test(id) ? await deps.meta.getUpload(id) : undefined;
+  const s = isUploadId(id) ? await deps.meta.getUpload(id) : undefined;
   if (!s || s.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 64) } });
   return { repository, id };
 }

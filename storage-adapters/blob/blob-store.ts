@@ -115,6 +115,17 @@ export class SizeMismatchError extends Error {
   }
 }
 
+/** read() with a range outside the blob. */
+export class RangeNotSatisfiableError extends Error {
+  constructor(
+    readonly range: ByteRange,
+    readonly size: number,
+  ) {
+    super(`range ${range.start}-${range.end} is outside the blob's ${size} bytes`);
+    this.name = 'RangeNotSatisfiableError';
+  }
+}
+
 export class StorageUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { isUploadId } from '../../core/names.js';
 import { access, constants, mkdir, open, opendir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import { Digester, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from '../../core/digest.js';
-import { RegistryError } from '../../core/errors.js';
 import type { ByteRange } from '../../core/range.js';
 import {
   BlobNotFoundError,
   DigestMismatchError,
   InvalidOffsetError,
+  RangeNotSatisfiableError,
   SizeMismatchError,
   StorageUnavailableError,
   UploadNotFoundError,
@@ -35,7 +36,6 @@ export interface FsBlobStoreOptions {
   fsync?: boolean;
 }
 
-const uploadIdPattern = /^[A-Za-z0-9-]{1,64}$/;
 const algorithms: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 // Large I/O units: a layer is read and written in ~1 MiB steps, not in the 16-64 KiB a socket delivers.
@@ -88,10 +88,7 @@ export class FsBlobStore implements BlobStore {
       const { start, end } = range;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size) {
         await fh.close();
-        throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
-          detail: { start, end, size },
-          headers: { 'Content-Range': `bytes */${size}` },
-        });
+        throw new RangeNotSatisfiableError(range, size);
       }
     }
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: ioUnit });
@@ -134,9 +131,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async createUpload(id: string): Promise<void> {
-    if (!uploadIdPattern.test(id)) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'invalid upload id', { detail: { id: id.slice(0, 80) } });
-    }
+    if (!isUploadId(id)) throw new Error(`invalid upload id ${JSON.stringify(id.slice(0, 80))}`);
     const dir = this.uploadDir(id);
     this.running.delete(id);
     await mkdir(dir, { recursive: true });
@@ -220,7 +215,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async abortUpload(id: string): Promise<void> {
-    if (!uploadIdPattern.test(id)) return;
+    if (!isUploadId(id)) return;
     this.running.delete(id);
     await rm(this.uploadDir(id), { recursive: true, force: true });
   }
@@ -228,7 +223,7 @@ export class FsBlobStore implements BlobStore {
   async *listUploads(): AsyncIterable<UploadInfo> {
     const uploads = join(this.root, 'uploads');
     for await (const id of entries(uploads)) {
-      if (!uploadIdPattern.test(id)) continue;
+      if (!isUploadId(id)) continue;
       // Tolerant of half-created or half-removed uploads (a crash): GC must still see them to purge them.
       const dir = join(uploads, id);
       const dirStat = await statIfExists(dir);
@@ -260,7 +255,7 @@ export class FsBlobStore implements BlobStore {
 
   /** The staging directory of an upload; an id outside the UUID-like grammar cannot exist (nor escape root). */
   private uploadDir(id: string): string {
-    if (typeof id !== 'string' || !uploadIdPattern.test(id)) throw new UploadNotFoundError(String(id).slice(0, 80));
+    if (!isUploadId(id)) throw new UploadNotFoundError(String(id).slice(0, 80));
     return join(this.root, 'uploads', id);
   }
 

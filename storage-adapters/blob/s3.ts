@@ -10,6 +10,7 @@
 // through this instance, else by completing the multipart upload and reading it back), then copies the object to
 // its final key: a blob exists only there, and only verified. Production buckets want a lifecycle rule
 // AbortIncompleteMultipartUpload for the uploads/ prefix, for parts of appends that died with their process.
+import { isUploadId } from '../../core/names.js';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
@@ -31,12 +32,12 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
 import { digestAlgorithm, digestHex, digestOf, isDigest, type Digest } from '../../core/digest.js';
-import { RegistryError } from '../../core/errors.js';
 import type { ByteRange } from '../../core/range.js';
 import {
   BlobNotFoundError,
   DigestMismatchError,
   InvalidOffsetError,
+  RangeNotSatisfiableError,
   SizeMismatchError,
   StorageUnavailableError,
   UploadNotFoundError,
@@ -109,7 +110,6 @@ interface UploadState {
   assembled?: boolean;
 }
 
-const uploadIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 
 export class S3BlobStore implements BlobStore {
   private readonly s3: S3Client;
@@ -226,7 +226,7 @@ export class S3BlobStore implements BlobStore {
   // --- uploads ---
 
   async createUpload(id: string): Promise<void> {
-    if (!uploadIdPattern.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
+    if (!isUploadId(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
     await this.writeState(id, { incarnation: randomUUID(), startedAt: Date.now(), size: 0, parts: [], segments: [] });
   }
 
@@ -303,7 +303,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async abortUpload(id: string): Promise<void> {
-    if (!uploadIdPattern.test(id)) return;
+    if (!isUploadId(id)) return;
     let state: UploadState | undefined;
     try {
       state = await this.readState(id);
@@ -596,7 +596,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async readState(id: string): Promise<UploadState> {
-    if (!uploadIdPattern.test(id)) throw new UploadNotFoundError(id);
+    if (!isUploadId(id)) throw new UploadNotFoundError(id);
     try {
       return JSON.parse((await this.getBytes(this.stateKey(id))).toString('utf8')) as UploadState;
     } catch (e) {
@@ -742,11 +742,8 @@ function slice(body: Readable, skip: number, take: number): Readable {
   );
 }
 
-function rangeInvalid(range: ByteRange, size: number): RegistryError {
-  return new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
-    detail: { start: range.start, end: range.end, size },
-    headers: { 'Content-Range': `bytes */${size}` },
-  });
+function rangeInvalid(range: ByteRange, size: number): RangeNotSatisfiableError {
+  return new RangeNotSatisfiableError(range, size);
 }
 
 function hasherKey(id: string, state: UploadState): string {
