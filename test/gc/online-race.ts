@@ -185,10 +185,21 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
     while (result.writes < opts.writes) {
       const n = seq++;
       const c = pick(n + w);
-      const kind = n % 3;
+      const kind = n % 4;
+      if (kind === 3) {
+        // Untag something acknowledged earlier: once the grace passes it is GC's to take, and a later re-tag or
+        // blob reuse races that sweep — so the race goes on for the whole run, not only over the seeded content.
+        const i = acked.findIndex((a) => a.repository === src && a.tag.startsWith('retag-'));
+        if (i < 0) continue;
+        const [a] = acked.splice(i, 1);
+        await c.deleteTag(src, a!.tag);
+        result.writes++;
+        old.push({ manifest: a!.manifest, blobs: a!.blobs });
+        continue;
+      }
       if (kind === 0) {
         // Re-tag an old untagged manifest by pushing it again under a new tag.
-        const o = old[n % old.length]!;
+        const o = old[(n * 13) % old.length]!;
         const tag = `retag-${n}`;
         const r = await c.putManifest(src, tag, o.manifest);
         result.writes++;
