@@ -189,12 +189,13 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
       if (kind === 3) {
         // Untag something acknowledged earlier: once the grace passes it is GC's to take, and a later re-tag or
         // blob reuse races that sweep — so the race goes on for the whole run, not only over the seeded content.
-        const i = acked.findIndex((a) => a.repository === src && a.tag.startsWith('retag-'));
+        const i = acked.findIndex((a) => a.repository === src);
         if (i < 0) continue;
         const [a] = acked.splice(i, 1);
         await c.deleteTag(src, a!.tag);
         result.writes++;
         old.push({ manifest: a!.manifest, blobs: a!.blobs });
+        loose.push(a!.blobs[a!.blobs.length - 1]!);
         continue;
       }
       if (kind === 0) {
@@ -214,7 +215,7 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
         } else throw new Error(`re-tag answered ${r.status} ${r.code}`);
       } else if (kind === 1) {
         // Reuse an old unreferenced blob: HEAD 200 means the client skips its upload.
-        const l = loose[n % loose.length]!;
+        const l = loose[loose.length - 1 - (n % Math.min(loose.length, 60))]!;
         if ((await c.head(src, l.digest)) !== 200) {
           if (await c.upload(src, l)) result.writes++;
         }
@@ -229,7 +230,7 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
         else throw new Error(`reuse manifest answered ${r.status} ${r.code}`);
       } else {
         // Mount an old blob into another repository, then push a manifest there that uses it.
-        const l = loose[(n * 7) % loose.length]!;
+        const l = loose[loose.length - 1 - ((n * 7) % Math.min(loose.length, 60))]!;
         const dst = `race/dst-${n % 4}`;
         const how = await c.mount(dst, src, l);
         if (how !== 'failed') result.writes++;
