@@ -4,7 +4,7 @@ import { digestAlgorithm, digestOf, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
-import { parseReference, parseTag } from '../../core/names.js';
+import { isTag, parseReference, parseTag } from '../../core/names.js';
 import { compareVersions, formatVersion, parseVersion, type TagVersion } from '../../core/hlc.js';
 import type { ManifestRecord, TagRecord, TagWriteResult } from '../../storage-adapters/meta/meta-store.js';
 import { tagConflicts } from '../../storage-adapters/meta/tag-conflicts.js';
@@ -20,6 +20,13 @@ export function manifestRoutes(router: Router, deps: RegistryDeps): void {
   router.delete('/v2/*name/manifests/:reference', (ctx) => deleteManifest(ctx, deps));
 }
 
+/** A GET or HEAD of a reference that breaks the tag grammar names nothing that can exist: 404, as the spec says
+ *  of a manifest that is not found (400 stays for PUT). A malformed digest is still DIGEST_INVALID. */
+function readableReference(reference: string): ReturnType<typeof parseReference> {
+  if (!reference.includes(':') && !isTag(reference)) throw manifestUnknown(reference.slice(0, 200));
+  return parseReference(reference);
+}
+
 function manifestUnknown(reference: string): RegistryError {
   return new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
 }
@@ -27,7 +34,7 @@ function manifestUnknown(reference: string): RegistryError {
 async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
-  const ref = parseReference(ctx.params.reference!);
+  const ref = readableReference(ctx.params.reference!);
   let digest: Digest;
   if (ref.kind === 'tag') {
     const tag = await deps.meta.getTag(repository, ref.tag);

@@ -181,6 +181,13 @@ t.test('invalid tags answer 400 and store nothing', berthOnly('an invalid tag fa
   t.same(tags, ['present']);
 });
 
+t.test('GET and HEAD of a reference that breaks the tag grammar answer 404 MANIFEST_UNKNOWN (spec: not found)', async (t) => {
+  for (const tag of ['-leading-dash', '.leading-dot', 'a'.repeat(129)]) {
+    expectOciError(t, await raw('GET', `/v2/${repo}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN', `GET ${tag.slice(0, 20)}`);
+    t.equal((await raw('HEAD', `/v2/${repo}/manifests/${tag}`)).status, 404, `HEAD ${tag.slice(0, 20)}`);
+  }
+});
+
 async function sessionWithChunk(size: number): Promise<{ location: string; bytes: Buffer }> {
   const post = await reg.startUpload(repo);
   const bytes = randomBlob(size).bytes;
