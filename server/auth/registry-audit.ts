@@ -38,7 +38,7 @@ export function registryAudit(audit: AuditLog, records: AccessRecords) {
           operation_result: false,
           operation_description: `${e.status} ${e.code}: ${e.message}`.slice(0, 300),
           username: (ctx.state.principalName as string | undefined) ?? 'anonymous',
-          client_ip: ctx.ip,
+          client_ip: (ctx.state.remote as string | undefined) ?? '',
           project_id: repository ? await projectId(repository) : 0,
         });
       }
@@ -61,7 +61,7 @@ export function registryAudit(audit: AuditLog, records: AccessRecords) {
     await audit.record({
       ...event,
       username: (ctx.state.principalName as string | undefined) ?? 'anonymous',
-      client_ip: ctx.ip,
+      client_ip: (ctx.state.remote as string | undefined) ?? '',
       project_id: await projectId(repository),
     });
   };

@@ -9,6 +9,7 @@ export function requestLog(log: Logger, metrics: ServerMetrics) {
     const start = process.hrtime.bigint();
     // Read now: after a refused body the socket may be destroyed, and Koa's ctx.ip then throws.
     const remote = remoteOf(ctx);
+    ctx.state.remote = remote;
     const id = ctx.get('X-Request-Id') || randomUUID();
     ctx.set('X-Request-Id', id);
     ctx.state.requestId = id;
