@@ -57,6 +57,8 @@ export const serverSchema = z
 
     /** Largest manifest accepted, bytes (spec: registries should accept at least 4 MiB). */
     max_manifest_bytes: int(4 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Largest request head (request line + headers) accepted, bytes; a token for many repositories is long. */
+    max_header_bytes: byteSize.pipe(z.number().int().min(16 * 1024).max(1024 * 1024)).default(64 * 1024),
     /** Largest blob accepted, bytes (0: no limit). */
     max_blob_bytes: int(0).default(0),
     /** A blob or manifest younger than this survives GC even when unreferenced (pushes in flight). */

@@ -18,6 +18,7 @@ export type OciErrorCode =
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
   | 'UNAVAILABLE'
+  | 'INSUFFICIENT_STORAGE'
   | 'PAGINATION_NUMBER_INVALID';
 
 const defaultStatus: Record<OciErrorCode, number> = {
@@ -37,6 +38,7 @@ const defaultStatus: Record<OciErrorCode, number> = {
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
   PAGINATION_NUMBER_INVALID: 400,
 };
 
@@ -57,6 +59,7 @@ const defaultMessage: Record<OciErrorCode, string> = {
   UNSUPPORTED: 'the operation is unsupported',
   TOOMANYREQUESTS: 'too many requests',
   UNAVAILABLE: 'service unavailable',
+  INSUFFICIENT_STORAGE: 'insufficient storage: the registry cannot store this',
   PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
 };
 

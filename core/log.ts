@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, stdSerializers, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -12,5 +12,16 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
       censor: '[redacted]',
     },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: safeError },
   });
+}
+
+/** Node's HTTP parser errors carry the raw request bytes (`rawPacket`), Authorization header included: drop them. */
+function safeError(err: unknown): unknown {
+  const out = stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (out && typeof out === 'object') {
+    delete out.rawPacket;
+    delete out.headers;
+  }
+  return out;
 }

@@ -5,6 +5,7 @@ import { ociErrors } from './middleware/errors.js';
 import { requestLog } from './middleware/request-log.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { ociRouter } from './oci/router.js';
+import { checkReadiness } from './readiness.js';
 
 /**
  * The registry's HTTP surface. Everything it needs comes in `deps`, so two apps can live in one process.
@@ -46,7 +47,7 @@ export function createApp(deps: RegistryDeps, extraRouters: Router[] = [], middl
   return app;
 }
 
-/** /healthz (readiness: both stores answer) and /metrics (Prometheus). */
+/** /healthz (liveness: both stores answer), /readyz (readiness: both stores take a write) and /metrics. */
 function operationsRouter(deps: RegistryDeps): Router {
   const router = new Router();
   router.get('/healthz', async (ctx) => {
@@ -57,6 +58,11 @@ function operationsRouter(deps: RegistryDeps): Router {
       ctx.status = 503;
       ctx.body = { status: 'unavailable', reason: (e as Error).message };
     }
+  });
+  router.get('/readyz', async (ctx) => {
+    const r = await checkReadiness(deps);
+    ctx.status = r.ready ? 200 : 503;
+    ctx.body = { status: r.ready ? 'ready' : 'unavailable', ...r.checks };
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.metrics.registry.contentType;

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ServerConfig } from '../core/config.js';
@@ -61,7 +62,8 @@ export async function startRegistry(
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
   const app = createApp(deps, [...access.routers, p2p.router, ...(extras.routers ?? [])], access.middleware);
-  const server = createServer(app.callback());
+  const server = createServer({ maxHeaderSize: config.max_header_bytes }, app.callback());
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, log, config.max_header_bytes));
   // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -97,4 +99,33 @@ export async function startRegistry(
       });
     },
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses never reach Koa: answer them in the OCI error format here. The log line
+ * names the parser's code only — the error's `rawPacket` is the raw request, Authorization header included.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex, log: Logger, maxHeaderBytes: number): void {
+  const code = err.code ?? 'unknown';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+  const timeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  log.warn({ code }, 'request refused by the HTTP parser');
+  const status = tooLarge ? '431 Request Header Fields Too Large' : timeout ? '408 Request Timeout' : '400 Bad Request';
+  const body = JSON.stringify({
+    errors: [
+      tooLarge
+        ? { code: 'UNSUPPORTED', message: 'request headers too large', detail: { max_header_bytes: maxHeaderBytes } }
+        : { code: 'UNSUPPORTED', message: timeout ? 'request timed out' : 'malformed HTTP request', detail: { reason: code } },
+    ],
+  });
+  // Once a response has begun on this socket, nothing more can be written to it.
+  if ((err as { headerSent?: boolean }).headerSent === true || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

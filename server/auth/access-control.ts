@@ -76,7 +76,7 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
   const refreshTokens = new RefreshTokens(meta, config.refresh_token_ttl_seconds * 1000);
   const admin: AdminDeps = { registry: deps, records, policy, audit, authenticator, refreshTokens };
   return {
-    authorizer: new TokenAuthorizer(tokens, authenticator, policy, config.public_url),
+    authorizer: new TokenAuthorizer(tokens, authenticator, policy, config.public_url, [systemPrincipal]),
     routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys }), adminRouter(admin)],
     middleware: [errors, registryAudit(audit, records)],
     requireSysadmin: async (ctx) => {

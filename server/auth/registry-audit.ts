@@ -1,12 +1,13 @@
 import type { Context, Next } from 'koa';
+import { RegistryError } from '../../core/errors.js';
 import { LRUCache } from 'lru-cache';
 import type { AuditLog } from './audit.js';
 import { projectOf } from './policy.js';
 import type { AccessRecords } from './records.js';
 
 // Writes push, pull and delete events of the /v2 API to the audit log, by looking at what the OCI routes
-// answered: the routes themselves stay free of auditing. Only successes are recorded (refusals are 401/403s,
-// and failed logins are recorded where credentials are checked).
+// answered: the routes themselves stay free of auditing. Refusals are recorded too: every 403, and every 401 of a
+// caller who presented credentials (the anonymous 401 that starts each token dance is no event).
 
 const manifestOrBlob = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
 
@@ -25,7 +26,24 @@ export function registryAudit(audit: AuditLog, records: AccessRecords) {
   };
 
   return async (ctx: Context, next: Next): Promise<void> => {
-    await next();
+    try {
+      await next();
+    } catch (e) {
+      if (e instanceof RegistryError && (e.status === 403 || (e.status === 401 && ctx.get('Authorization') !== '')) && ctx.path.startsWith('/v2')) {
+        const repository = manifestOrBlob.exec(ctx.path)?.[1];
+        await audit.record({
+          operation: ctx.method === 'GET' || ctx.method === 'HEAD' ? 'pull' : ctx.method === 'DELETE' ? 'delete' : 'push',
+          resource_type: 'request',
+          resource: `${ctx.method} ${ctx.path.slice(0, 300)}`,
+          operation_result: false,
+          operation_description: `${e.status} ${e.code}: ${e.message}`.slice(0, 300),
+          username: (ctx.state.principalName as string | undefined) ?? 'anonymous',
+          client_ip: (ctx.state.remote as string | undefined) ?? '',
+          project_id: repository ? await projectId(repository) : 0,
+        });
+      }
+      throw e;
+    }
     const m = manifestOrBlob.exec(ctx.path);
     if (!m) return;
     const [, repository, kind, ref] = m as unknown as [string, string, string, string];
@@ -43,7 +61,7 @@ export function registryAudit(audit: AuditLog, records: AccessRecords) {
     await audit.record({
       ...event,
       username: (ctx.state.principalName as string | undefined) ?? 'anonymous',
-      client_ip: ctx.ip,
+      client_ip: (ctx.state.remote as string | undefined) ?? '',
       project_id: await projectId(repository),
     });
   };

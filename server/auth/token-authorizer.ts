@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../../core/errors.js';
 import type { AccessRequest, Authorizer } from './authorizer.js';
 import { LoginFailed, type Authenticator } from './credentials.js';
@@ -22,13 +23,23 @@ interface Denial {
   reason?: string;
 }
 
+/** How long a token's subject and its roles are trusted before they are read again (disable a robot: refused within this). */
+const LIVE_CHECK_TTL_MS = 2_000;
+
 export class TokenAuthorizer implements Authorizer {
+  // Whether a token's subject still exists and is enabled, and what its roles grant now, per repository: a
+  // token grants no more than its subject may do today. Cached briefly so the hot path reads the store rarely.
+  private readonly liveSubjects = new LRUCache<string, { principal: Principal | null }>({ max: 10_000, ttl: LIVE_CHECK_TTL_MS });
+  private readonly liveActions = new LRUCache<string, { actions: Set<string>; reason?: string }>({ max: 50_000, ttl: LIVE_CHECK_TTL_MS });
+
   constructor(
     private readonly tokens: TokenService,
     private readonly authenticator: Authenticator,
     private readonly policy: AccessPolicy,
     /** Where clients fetch tokens; undefined: derived from the request's own host. */
     private readonly publicUrl: string | undefined,
+    /** Principals that are no account in the store (the in-process replicator): their tokens stay valid. */
+    private readonly builtIn: Principal[] = [],
   ) {}
 
   async authorize(ctx: Context, requests: AccessRequest[]): Promise<void> {
@@ -38,7 +49,13 @@ export class TokenAuthorizer implements Authorizer {
       return;
     }
     if (caller.via === 'token') {
-      if (requests.every((r) => tokenAllows(caller.token.access, r.repository, r.actions))) return;
+      if (requests.every((r) => tokenAllows(caller.token.access, r.repository, r.actions))) {
+        const principal = await this.liveSubject(caller);
+        if (principal === null) throw this.challenge(ctx, requests, 'invalid_token', 'the token\'s subject no longer exists or is disabled');
+        const denial = await this.liveDenial(principal, requests);
+        if (denial) throw denied(denial);
+        return;
+      }
       const principal = await this.tokenPrincipal(caller);
       // The token is narrower than the request. If the subject's roles would allow it, a new token will do.
       if (!principal) throw this.challenge(ctx, requests, 'insufficient_scope');
@@ -55,7 +72,10 @@ export class TokenAuthorizer implements Authorizer {
   async canPull(ctx: Context, repository: string): Promise<boolean> {
     const caller = await this.caller(ctx, []);
     if (caller.via === 'token') {
-      if (tokenAllows(caller.token.access, repository, ['pull'])) return true;
+      if (tokenAllows(caller.token.access, repository, ['pull'])) {
+        const principal = await this.liveSubject(caller);
+        return principal !== null && !(await this.liveDenial(principal, [{ repository, actions: ['pull'] }]));
+      }
       const principal = await this.tokenPrincipal(caller);
       return principal ? (await this.policy.repositoryActions(principal, repository)).actions.has('pull') : false;
     }
@@ -101,6 +121,37 @@ export class TokenAuthorizer implements Authorizer {
       caller.principal = caller.token.subject === '' ? null : ((await this.authenticator.principalByName(caller.token.subject)) ?? null);
     }
     return caller.principal ?? undefined;
+  }
+
+  /** The token's subject as it is now (ANONYMOUS for anonymous tokens), or null when deleted, disabled or expired. */
+  private async liveSubject(caller: Extract<Caller, { via: 'token' }>): Promise<Principal | null> {
+    const subject = caller.token.subject;
+    if (subject === '') return ANONYMOUS;
+    const own = this.builtIn.find((p) => principalName(p) === subject);
+    if (own) return own;
+    let hit = this.liveSubjects.get(subject);
+    if (!hit) {
+      hit = { principal: (await this.authenticator.principalByName(subject)) ?? null };
+      this.liveSubjects.set(subject, hit);
+    }
+    const p = hit.principal;
+    if (p && p.kind === 'robot' && p.expiresAt !== -1 && p.expiresAt * 1000 <= Date.now()) return null;
+    return p;
+  }
+
+  private async liveDenial(principal: Principal, requests: AccessRequest[]): Promise<Denial | undefined> {
+    for (const r of requests) {
+      const key = `${principalName(principal)}\0${r.repository}`;
+      let decision = this.liveActions.get(key);
+      if (!decision) {
+        const d = await this.policy.repositoryActions(principal, r.repository);
+        decision = { actions: d.actions, ...(d.reason && { reason: d.reason }) };
+        this.liveActions.set(key, decision);
+      }
+      const missing = r.actions.filter((a) => !decision.actions.has(a));
+      if (missing.length > 0) return { repository: r.repository, actions: missing, ...(decision.reason && { reason: decision.reason }) };
+    }
+    return undefined;
   }
 
   private async denial(principal: Principal, requests: AccessRequest[]): Promise<Denial | undefined> {

@@ -48,11 +48,28 @@ export function toRegistryError(e: unknown): RegistryError | undefined {
       headers: { 'Content-Range': `bytes */${e.size}` },
     });
   }
+  const storage = storageFailure(e);
+  if (storage) return storage;
   if (e instanceof StorageUnavailableError) return new RegistryError('UNAVAILABLE', 'storage backend unavailable', { detail: { reason: e.message } });
   const code = (e as { code?: string } | undefined)?.code;
   // The client went away or sent a body that ended early: a 400 (nobody may be listening any more).
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (e as Error | undefined)?.message === 'aborted') {
     return new RegistryError('SIZE_INVALID', 'request body ended before Content-Length bytes', { status: 400 });
+  }
+  return undefined;
+}
+
+// A full disk or a read-only store fails every write: say so (507 / 503 with the cause), not 500 UNKNOWN.
+const FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+const READ_ONLY = new Set(['EROFS', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'EACCES', 'EPERM']);
+
+function storageFailure(e: unknown): RegistryError | undefined {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    const base = code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1');
+    if (FULL.has(base)) return new RegistryError('INSUFFICIENT_STORAGE', undefined, { detail: { reason: code } });
+    if (READ_ONLY.has(base)) return new RegistryError('UNAVAILABLE', 'storage is not writable', { detail: { reason: code } });
   }
   return undefined;
 }

@@ -7,6 +7,9 @@ import type { ServerMetrics } from '../metrics.js';
 export function requestLog(log: Logger, metrics: ServerMetrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const start = process.hrtime.bigint();
+    // Read now: after a refused body the socket may be destroyed, and Koa's ctx.ip then throws.
+    const remote = remoteOf(ctx);
+    ctx.state.remote = remote;
     const id = ctx.get('X-Request-Id') || randomUUID();
     ctx.set('X-Request-Id', id);
     ctx.state.requestId = id;
@@ -22,8 +25,16 @@ export function requestLog(log: Logger, metrics: ServerMetrics) {
       const len = ctx.response.length;
       if (typeof len === 'number' && ctx.method !== 'HEAD') metrics.bytesOut.inc(len);
       if (log.isLevelEnabled('info')) {
-        ctx.state.log.info({ method: ctx.method, url: ctx.url, status, ms: Math.round(seconds * 1e4) / 10, remote: ctx.ip }, 'request');
+        ctx.state.log.info({ method: ctx.method, url: ctx.url, status, ms: Math.round(seconds * 1e4) / 10, remote }, 'request');
       }
     }
   };
+}
+
+function remoteOf(ctx: Context): string | undefined {
+  try {
+    return ctx.ip;
+  } catch {
+    return ctx.req.socket?.remoteAddress;
+  }
 }

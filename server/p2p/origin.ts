@@ -176,10 +176,10 @@ async function pullableRepository(ctx: Context, deps: RegistryDeps, digest: Dige
   }
   const holders = await deps.meta.blobRepositories(digest, 100);
   for (const r of holders) if (await deps.authorizer.canPull(ctx, r)) return r;
-  if (holders.length === 0) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
-  // Let the authorizer refuse (401 with a challenge for the first holder, or 403).
-  await deps.authorizer.authorize(ctx, [{ repository: holders[0]!, actions: ['pull'] }]);
-  return holders[0]!;
+  // "Not stored" and "stored where you may not pull" answer alike, naming no repository: an anonymous caller
+  // gets the scope-less challenge (401), anyone else 404. Otherwise the answer tells who holds which digest.
+  await deps.authorizer.authorize(ctx, []);
+  throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
 }
 
 function advertisedIp(publicUrl: string | undefined, listenHost: string): string {

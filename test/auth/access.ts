@@ -1,7 +1,7 @@
 // Helpers for the access-control tests: a token-mode `berth serve`, the admin API, the token dance done by
 // hand (so each step can be asserted), and image pushes/pulls over raw HTTP.
 import type { Test } from 'tap';
-import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
+import { startBerth, watchSecret, type BerthProcess } from '../helpers/berth-process.js';
 import { image, type Image } from '../helpers/oci-fixtures.js';
 
 export const ADMIN_PASSWORD = 'Admin12345';
@@ -66,6 +66,7 @@ export class AdminApi {
   del = (path: string) => this.call('DELETE', path);
 
   async createUser(username: string, password: string): Promise<number> {
+    watchSecret(password);
     const r = await this.post('/users', { username, password, email: `${username}@example.test`, realname: username });
     if (r.status !== 201) throw new Error(`create user ${username}: ${r.status} ${r.text}`);
     return Number(r.headers.get('location')!.split('/').pop());
@@ -86,6 +87,7 @@ export class AdminApi {
   async createRobot(body: Record<string, unknown>): Promise<{ id: number; name: string; secret: string }> {
     const r = await this.post('/robots', body);
     if (r.status !== 201) throw new Error(`create robot: ${r.status} ${r.text}`);
+    watchSecret(r.json.secret);
     return r.json;
   }
 }

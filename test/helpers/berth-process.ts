@@ -31,6 +31,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Passwords and robot secrets the tests of this file use: none may appear in a berth process's log. */
+const secrets = new Set<string>();
+
+/** Registers a password or secret; `stop()` of every berth process started here fails if its log carries it. */
+export function watchSecret(secret: string): void {
+  if (secret.length >= 6) secrets.add(secret);
+}
+
+/**
+ * The log lines that leak a watched secret: in plain text, inside base64 (a Basic header) or as a serialized
+ * Buffer's byte array (Node's parser errors carry the raw request as `rawPacket`).
+ */
+export function leakedSecrets(log: string, watched: Iterable<string> = secrets): string[] {
+  const list = [...watched];
+  if (list.length === 0) return [];
+  const leaks: string[] = [];
+  for (const line of log.split('\n')) {
+    const views = [line];
+    for (const m of line.matchAll(/\[(\d{1,3}(?:,\d{1,3}){7,})\]/g)) views.push(Buffer.from(m[1]!.split(',').map(Number)).toString('latin1'));
+    for (const v of [...views]) for (const m of v.matchAll(/[A-Za-z0-9+/_-]{8,}={0,2}/g)) views.push(Buffer.from(m[0], 'base64').toString('latin1'));
+    if (list.some((s) => views.some((v) => v.includes(s)))) leaks.push(line.slice(0, 300));
+  }
+  return leaks;
+}
+
 export interface BerthProcess {
   url: string;
   port: number;
@@ -38,7 +63,7 @@ export interface BerthProcess {
   child: ChildProcess;
   /** Output so far (stdout + stderr), for assertions and failure messages. */
   output(): string;
-  /** SIGTERM and wait for exit. */
+  /** SIGTERM and wait for exit; throws if the log carried a watched secret (see watchSecret). */
   stop(): Promise<void>;
   /** SIGKILL (crash) and wait for exit. */
   kill(): Promise<void>;
@@ -57,6 +82,7 @@ export interface StartOptions {
 /** Spawns `berth serve` and resolves once /healthz answers 200. */
 export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess> {
   const port = opts.port ?? (await freePort());
+  for (const k of ['BERTH_ADMIN_PASSWORD', 'BERTH_S3_SECRET_KEY']) if (opts.env?.[k]) watchSecret(opts.env[k]);
   const created = !opts.dataDir;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
   let out = '';
@@ -91,6 +117,8 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
   }
   const cleanup = async () => {
     if (created && !opts.keepData) await rm(dataDir, { recursive: true, force: true });
+    const leaks = leakedSecrets(out);
+    if (leaks.length > 0) throw new Error(`a password or secret appears in berth's log:\n${leaks.join('\n')}`);
   };
   return {
     url,

@@ -81,3 +81,31 @@ t.test('the tracker admits signed tickets only; the web seed signed URLs only', 
 function escape(b: Buffer): string {
   return [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
 }
+
+t.test('the .torrent answers alike for a digest not stored and one stored where the caller may not pull', async (t) => {
+  const outsiderPassword = 'Outsider-p2p-1';
+  const u = await fetch(`${origin.url}/api/v2.0/users`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'outsider', password: outsiderPassword, email: 'o@example.test', realname: 'o' }),
+  });
+  t.equal(u.status, 201);
+  await u.arrayBuffer();
+  const unknown = `sha256:${'0'.repeat(64)}`;
+  const answer = async (digest: string, authorization?: string) => {
+    const r = await fetch(`${origin.url}/p2p/v1/blobs/${digest}/torrent`, { headers: authorization ? { authorization } : {} });
+    return { status: r.status, challenge: r.headers.get('www-authenticate'), body: (await r.text()).replaceAll(digest, '<digest>') };
+  };
+  for (const [who, authorization] of [
+    ['anonymous', undefined],
+    ['an outsider', `Basic ${Buffer.from(`outsider:${outsiderPassword}`).toString('base64')}`],
+  ] as const) {
+    const stored = await answer(img.layer.digest, authorization);
+    const absent = await answer(unknown, authorization);
+    t.same(stored, absent, `${who}: same status, challenge and body`);
+    t.notMatch(JSON.stringify(stored), /secret/, `${who}: the private repository is not named`);
+  }
+  t.equal((await answer(unknown)).status, 401);
+  t.equal((await answer(unknown, `Basic ${Buffer.from(`outsider:${outsiderPassword}`).toString('base64')}`)).status, 404);
+  t.equal((await answer(img.layer.digest, basic)).status, 200, 'the admin may pull: the torrent');
+});
