@@ -27,7 +27,8 @@ export async function ociErrors(ctx: Context, next: Next): Promise<void> {
     ctx.status = err.status;
     for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
     ctx.type = 'application/json';
-    ctx.body = ctx.method === 'HEAD' ? null : err.toJSON();
+    // A HEAD carries the length its GET body would have (RFC 9110 §8.6); node sends no body for it.
+    ctx.body = err.toJSON();
     // A body we did not read (a refused chunk, an oversized manifest) is discarded by node after the response,
     // which keeps the connection usable and lets the client finish sending and read the error.
   }

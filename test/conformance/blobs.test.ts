@@ -71,6 +71,13 @@ t.test('HEAD an unknown blob answers 404', async (t) => {
   t.equal(r.status, 404);
 });
 
+t.test('a HEAD error announces the length of the GET error body, never a length of its own', berthOnly('distribution sends no error body at all'), async (t) => {
+  const head = await reg.send('HEAD', `/v2/${repo}/blobs/${unknown}`);
+  const get = await reg.send('GET', `/v2/${repo}/blobs/${unknown}`);
+  t.equal(head.body.length, 0, 'no body on HEAD');
+  t.equal(head.headers.get('content-length'), String(get.body.length), 'the length GET would send');
+});
+
 t.test('GET an unknown blob answers 404 BLOB_UNKNOWN', async (t) => {
   expectOciError(t, await reg.send('GET', `/v2/${repo}/blobs/${unknown}`), 404, 'BLOB_UNKNOWN');
 });

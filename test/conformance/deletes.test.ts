@@ -77,3 +77,13 @@ t.test('DELETE in an unknown repository answers 404', async (t) => {
   const r = await reg.send('DELETE', `/v2/conformance/never-pushed/manifests/${image().manifest.digest}`);
   expectOciError(t, r, 404, ['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']);
 });
+
+t.test('after its last manifest is deleted, a repository lists no tags (200, empty) rather than 404', async (t) => {
+  const gone = 'conformance/deleted-all';
+  const img = image();
+  await reg.pushImage(gone, img, 'only');
+  t.equal((await reg.send('DELETE', `/v2/${gone}/manifests/${img.manifest.digest}`)).status, 202);
+  const r = await reg.send('GET', `/v2/${gone}/tags/list`);
+  t.equal(r.status, 200);
+  t.same(r.json<{ name: string; tags: string[] | null }>().tags ?? [], [], 'no tags');
+});
