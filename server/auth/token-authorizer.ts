@@ -76,7 +76,8 @@ export class TokenAuthorizer implements Authorizer {
         const principal = await this.liveSubject(caller);
         return principal !== null && !(await this.liveDenial(principal, [{ repository, actions: ['pull'] }]));
       }
-      const principal = await this.tokenPrincipal(caller);
+      // Beyond the token's scope (a catalog token): what the subject's roles allow now; anonymous sees public projects.
+      const principal = caller.token.subject === '' ? ANONYMOUS : await this.tokenPrincipal(caller);
       return principal ? (await this.policy.repositoryActions(principal, repository)).actions.has('pull') : false;
     }
     return (await this.policy.repositoryActions(caller.principal, repository)).actions.has('pull');

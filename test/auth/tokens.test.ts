@@ -183,6 +183,9 @@ t.test('catalog lists only what the caller may pull', async (t) => {
   t.same(((await viaToken.json()) as any).repositories, ['priv/app', 'priv/second']);
   t.match(viaToken.headers.get('link'), /last=priv%2Fsecond/);
   t.equal((await fetch(`${base}/v2/_catalog`)).status, 401, 'anonymous: sign in first');
+  const anonymous = await tokenReply(base, undefined, ['registry:catalog:*']);
+  const anon = await fetch(`${base}/v2/_catalog`, { headers: { Authorization: bearer(anonymous.json.token) } });
+  t.same(((await anon.json()) as any).repositories, ['pub/app'], 'an anonymous token lists the public projects');
 });
 
 t.test('refresh tokens: GET offline_token, POST password and refresh_token grants', async (t) => {
