@@ -4,7 +4,7 @@ import { digestAlgorithm, digestOf, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
-import { parseReference, parseTag } from '../../core/names.js';
+import { isTag, parseReference, parseTag } from '../../core/names.js';
 import { compareVersions, formatVersion, parseVersion, type TagVersion } from '../../core/hlc.js';
 import type { ManifestRecord, TagRecord, TagWriteResult } from '../../storage-adapters/meta/meta-store.js';
 import { tagConflicts } from '../../storage-adapters/meta/tag-conflicts.js';
@@ -27,6 +27,8 @@ function manifestUnknown(reference: string): RegistryError {
 async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
+  // spec: a GET/HEAD of a reference no manifest can have is "not found" (404), not a bad request; 400 stays for PUT.
+  if (!ctx.params.reference!.includes(':') && !isTag(ctx.params.reference!)) throw manifestUnknown(ctx.params.reference!.slice(0, 200));
   const ref = parseReference(ctx.params.reference!);
   let digest: Digest;
   if (ref.kind === 'tag') {

@@ -158,6 +158,14 @@ t.test('invalid tags answer 400 and store nothing', berthOnly('an invalid tag fa
   t.same(tags, ['present']);
 });
 
+t.test('GET and HEAD of a reference outside the tag grammar answer 404 MANIFEST_UNKNOWN (400 is for PUT)', berthOnly('answers 400 MANIFEST_INVALID'), async (t) => {
+  for (const tag of ['-leading-dash', '.leading-dot', 'a'.repeat(129)]) {
+    expectOciError(t, await raw('GET', `/v2/${repo}/manifests/${tag}`, { headers: { accept: good.manifest.mediaType } }), 404, 'MANIFEST_UNKNOWN', tag.slice(0, 20));
+    const head = await raw('HEAD', `/v2/${repo}/manifests/${tag}`);
+    t.equal(head.status, 404, `HEAD ${tag.slice(0, 20)}`);
+  }
+});
+
 async function sessionWithChunk(size: number): Promise<{ location: string; bytes: Buffer }> {
   const post = await reg.startUpload(repo);
   const bytes = randomBlob(size).bytes;
