@@ -243,6 +243,26 @@ t.test('failed logins are throttled per user and per address', async (t) => {
   t.notMatch(limited.output(), /Guess-|Victim-pass|Bystander-pass/, 'no password reaches the log');
 });
 
+t.test('1,000 wrong guesses from another address do not lock the real user out', async (t) => {
+  const { request } = await import('node:http');
+  const limited = await startTokenBerth(t, { BERTH_LOGIN_MAX_FAILURES_PER_USER: '3', BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS: '6' });
+  await new AdminApi(limited.url, admin).createUser('target', 'Target-pass-1');
+  const from = (localAddress: string, password: string) =>
+    new Promise<number>((resolve, reject) => {
+      const u = new URL(`${limited.url}/service/token?service=berth`);
+      const req = request(u, { localAddress, headers: { Authorization: basic({ username: 'target', password }) }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const seen = new Set<number>();
+  for (let i = 0; i < 1000; i++) seen.add(await from('127.0.0.2', `Guess-${i}-X`));
+  t.same([...seen].sort(), [401, 429], 'the attacker is refused, then throttled');
+  t.equal(await from('127.0.0.1', 'Target-pass-1'), 200, 'the right password from the user\'s own address still works');
+});
+
 t.test("Berth's own OCI client (replication, agents) does the token dance against it", async (t) => {
   const { OciClient, OciClientError } = await import('../../core/oci-client.js');
   const { Readable } = await import('node:stream');
