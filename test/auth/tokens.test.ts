@@ -233,7 +233,7 @@ t.test('failed logins are throttled per user and per address', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await tokenReply(limited.url, { username: 'victim', password: `Guess-${i}-X` }, [])).status, 401);
   const blocked = await tokenReply(limited.url, { username: 'victim', password: 'Victim-pass-1' }, []);
   t.equal(blocked.status, 429, 'even the right password waits once the user is over the limit');
-  t.equal(blocked.json.errors[0].code, 'TOO_MANY_REQUEST');
+  t.equal(blocked.json.errors[0].code, 'TOOMANYREQUESTS', "the distribution spec's code");
   t.ok(Number(blocked.headers.get('retry-after')) > 0);
   const v2 = await fetch(`${limited.url}/v2/library/x/manifests/v1`, { headers: { Authorization: basic({ username: 'victim', password: 'Victim-pass-1' }) } });
   t.equal(v2.status, 429, 'on /v2 too');
