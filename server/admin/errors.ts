@@ -14,6 +14,7 @@ export type ApiErrorCode =
   | 'CONFLICT'
   | 'PRECONDITION'
   | 'TOO_MANY_REQUEST'
+  | 'TOOMANYREQUESTS' // the token service speaks the distribution spec's code
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'REQUEST_ENTITY_TOO_LARGE'
   | 'UNKNOWN';
@@ -38,10 +39,11 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    code?: ApiErrorCode,
   ) {
     super(message);
     this.name = 'ApiError';
-    this.code = codeForStatus[status] ?? 'UNKNOWN';
+    this.code = code ?? codeForStatus[status] ?? 'UNKNOWN';
   }
 }
 

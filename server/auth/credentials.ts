@@ -57,8 +57,9 @@ export class Authenticator {
   }
 
   async login(username: string, password: string, address: string): Promise<Principal> {
-    // The throttle first: once a user or an address is over its limit, every try waits, remembered or not.
-    const wait = Math.max(this.byUser.retryAfterMs(`u:${username}`), this.byAddress.retryAfterMs(`a:${address}`));
+    // The throttle first: once a (user, address) pair or an address is over its limit, every try waits, remembered
+    // or not. Keyed by the pair so guesses from elsewhere cannot lock the user out of their own address.
+    const wait = Math.max(this.byUser.retryAfterMs(`u:${username}@${address}`), this.byAddress.retryAfterMs(`a:${address}`));
     if (wait > 0) throw new LoginFailed('too many failed logins; try again later', Math.ceil(wait / 1000));
     const key = createHmac('sha256', this.cacheKey).update(username).update('\0').update(password).digest('base64');
     const known = this.verified.get(key);
@@ -66,7 +67,7 @@ export class Authenticator {
 
     const outcome = username.startsWith(ROBOT_PREFIX) ? await this.checkRobot(username, password) : await this.checkUser(username, password);
     if (typeof outcome === 'string') {
-      this.byUser.recordFailure(`u:${username}`);
+      this.byUser.recordFailure(`u:${username}@${address}`);
       this.byAddress.recordFailure(`a:${address}`);
       await this.audit.record({
         username: username.slice(0, 255),
@@ -79,7 +80,7 @@ export class Authenticator {
       });
       throw new LoginFailed('invalid username or password');
     }
-    this.byUser.reset(`u:${username}`);
+    this.byUser.reset(`u:${username}@${address}`);
     this.verified.set(key, outcome);
     return outcome;
   }

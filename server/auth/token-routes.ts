@@ -90,7 +90,7 @@ async function login(check: () => Promise<Principal>): Promise<Principal> {
     return await check();
   } catch (e) {
     if (!(e instanceof LoginFailed)) throw e;
-    if (e.retryAfterSeconds !== undefined) throw new ApiError(429, e.message, { 'Retry-After': String(e.retryAfterSeconds) });
+    if (e.retryAfterSeconds !== undefined) throw new ApiError(429, e.message, { 'Retry-After': String(e.retryAfterSeconds) }, 'TOOMANYREQUESTS');
     throw new ApiError(401, e.message);
   }
 }

@@ -236,7 +236,7 @@ t.test('failed logins are throttled per user and per address', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await tokenReply(limited.url, { username: 'victim', password: `Guess-${i}-X` }, [])).status, 401);
   const blocked = await tokenReply(limited.url, { username: 'victim', password: 'Victim-pass-1' }, []);
   t.equal(blocked.status, 429, 'even the right password waits once the user is over the limit');
-  t.equal(blocked.json.errors[0].code, 'TOO_MANY_REQUEST');
+  t.equal(blocked.json.errors[0].code, 'TOOMANYREQUESTS', "the distribution spec's code");
   t.ok(Number(blocked.headers.get('retry-after')) > 0);
   const v2 = await fetch(`${limited.url}/v2/library/x/manifests/v1`, { headers: { Authorization: basic({ username: 'victim', password: 'Victim-pass-1' }) } });
   t.equal(v2.status, 429, 'on /v2 too');
@@ -244,6 +244,26 @@ t.test('failed logins are throttled per user and per address', async (t) => {
   for (let i = 0; i < 3; i++) await tokenReply(limited.url, { username: `nobody${i}`, password: 'Guess-1-X' }, []);
   t.equal((await tokenReply(limited.url, { username: 'bystander', password: 'Bystander-pass-1' }, [])).status, 429, 'the address is over its limit now');
   t.notMatch(limited.output(), /Guess-|Victim-pass|Bystander-pass/, 'no password reaches the log');
+});
+
+t.test('1,000 wrong guesses from another address do not lock the real user out', async (t) => {
+  const { request } = await import('node:http');
+  const limited = await startTokenBerth(t, { BERTH_LOGIN_MAX_FAILURES_PER_USER: '3', BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS: '6' });
+  await new AdminApi(limited.url, admin).createUser('target', 'Target-pass-1');
+  const from = (localAddress: string, password: string) =>
+    new Promise<number>((resolve, reject) => {
+      const u = new URL(`${limited.url}/service/token?service=berth`);
+      const req = request(u, { localAddress, headers: { Authorization: basic({ username: 'target', password }) }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const seen = new Set<number>();
+  for (let i = 0; i < 1000; i++) seen.add(await from('127.0.0.2', `Guess-${i}-X`));
+  t.same([...seen].sort(), [401, 429], 'the attacker is refused, then throttled');
+  t.equal(await from('127.0.0.1', 'Target-pass-1'), 200, 'the right password from the user\'s own address still works');
 });
 
 t.test("Berth's own OCI client (replication, agents) does the token dance against it", async (t) => {
