@@ -61,6 +61,8 @@ export const serverSchema = z
     max_header_bytes: byteSize.pipe(z.number().int().min(16 * 1024).max(1024 * 1024)).default(64 * 1024),
     /** Largest blob accepted, bytes (0: no limit). */
     max_blob_bytes: int(0).default(0),
+    /** Memory the in-process manifest cache may hold (bytes plus per-entry overhead); it fills up to this. */
+    manifest_cache_bytes: byteSize.pipe(z.number().int().min(0)).default(64 * 1024 * 1024),
     /** A blob or manifest younger than this survives GC even when unreferenced (pushes in flight). */
     gc_grace_seconds: int(0).default(3600),
     /** Upload sessions idle longer than this are purged by GC. */

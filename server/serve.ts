@@ -53,7 +53,7 @@ export async function startRegistry(
     registry: new Registry(stores.blobs, stores.meta),
     authorizer: new AllowAll(),
     clock: new HybridLogicalClock(),
-    manifests: new ManifestCache(stores.blobs),
+    manifests: new ManifestCache(stores.blobs, config.manifest_cache_bytes),
     uploadLocks: new UploadLocks(),
     egress: new EgressLimiter(config.egress_limit),
   };
