@@ -32,7 +32,8 @@ export function registryAudit(audit: AuditLog, records: AccessRecords) {
       if (e instanceof RegistryError && (e.status === 403 || (e.status === 401 && ctx.get('Authorization') !== '')) && ctx.path.startsWith('/v2')) {
         const repository = manifestOrBlob.exec(ctx.path)?.[1];
         await audit.record({
-          operation: ctx.method === 'GET' || ctx.method === 'HEAD' ? 'pull' : ctx.method === 'DELETE' ? 'delete' : 'push',
+          // Its own operation, so queries for pushes and pulls list what happened, not what was attempted.
+          operation: 'refused',
           resource_type: 'request',
           resource: `${ctx.method} ${ctx.path.slice(0, 300)}`,
           operation_result: false,
