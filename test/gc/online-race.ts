@@ -181,6 +181,17 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
 
   const acked: Acked[] = [];
   let seq = 0;
+  /** A fresh config and a manifest using `layer`, tagged: acknowledged, or refused because GC swept the layer. */
+  const pushUsing = async (c: Client, repository: string, tag: string, layer: Blob) => {
+    const config = blob(64);
+    if (await c.upload(repository, config)) result.writes++;
+    const m = manifestFor(config, [layer]);
+    const r = await c.putManifest(repository, tag, m);
+    result.writes++;
+    if (r.status === 201) acked.push({ repository, tag, manifest: m, blobs: [config, layer] });
+    else if (r.code === 'MANIFEST_BLOB_UNKNOWN') result.refused++;
+    else throw new Error(`${tag}: manifest answered ${r.status} ${r.code}`);
+  };
   const worker = async (w: number) => {
     while (result.writes < opts.writes) {
       const n = seq++;
@@ -219,30 +230,14 @@ export async function raceGcAgainstPushes(t: Test, opts: RaceOptions): Promise<R
         if ((await c.head(src, l.digest)) !== 200) {
           if (await c.upload(src, l)) result.writes++;
         }
-        const config = blob(64);
-        if (await c.upload(src, config)) result.writes++;
-        const m = manifestFor(config, [l]);
-        const tag = `reuse-${n}`;
-        const r = await c.putManifest(src, tag, m);
-        result.writes++;
-        if (r.status === 201) acked.push({ repository: src, tag, manifest: m, blobs: [config, l] });
-        else if (r.code === 'MANIFEST_BLOB_UNKNOWN') result.refused++;
-        else throw new Error(`reuse manifest answered ${r.status} ${r.code}`);
+        await pushUsing(c, src, `reuse-${n}`, l);
       } else {
         // Mount an old blob into another repository, then push a manifest there that uses it.
         const l = loose[loose.length - 1 - ((n * 7) % Math.min(loose.length, 60))]!;
         const dst = `race/dst-${n % 4}`;
         const how = await c.mount(dst, src, l);
         if (how !== 'failed') result.writes++;
-        const config = blob(64);
-        if (await c.upload(dst, config)) result.writes++;
-        const m = manifestFor(config, [l]);
-        const tag = `mount-${n}`;
-        const r = await c.putManifest(dst, tag, m);
-        result.writes++;
-        if (r.status === 201) acked.push({ repository: dst, tag, manifest: m, blobs: [config, l] });
-        else if (r.code === 'MANIFEST_BLOB_UNKNOWN') result.refused++;
-        else throw new Error(`mount manifest answered ${r.status} ${r.code}`);
+        await pushUsing(c, dst, `mount-${n}`, l);
       }
     }
   };
