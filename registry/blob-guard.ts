@@ -6,6 +6,10 @@ import { BlobFencedError, type MetaStore } from '../storage-adapters/meta/meta-s
 // Writers hold a pin on a digest while they store or link its bytes, so GC cannot fence and delete them in
 // between; a writer that meets a fence waits for the collector to finish and then writes the bytes again.
 
+/** How often a client's reliance on a link or manifest (a HEAD before skipping a push) is recorded at most:
+ *  one write per item per interval, so GC's grace counts from the latest reliance within this much. */
+export const TOUCH_EVERY_MS = 1000;
+
 /** Long enough for any commit (an S3 multipart completion of a large blob); a crashed writer's pin lapses. */
 const PIN_TTL_MS = 10 * 60 * 1000;
 /** A collector deletes one blob's bytes in milliseconds; past this the pusher is told to retry. */

@@ -1,14 +1,13 @@
 import type { Digest } from '../core/digest.js';
+import type { ByteRange } from '../core/range.js';
 import type { BlobInfo, BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
-import { whilePinned } from './blob-guard.js';
+import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
+import type { Readable } from 'node:stream';
 
 // A blob is readable through a repository only when linked there (pushed or mounted into it), and a link exists
 // only while the bytes do: bytes are stored and linked under a pin, and GC deletes bytes only under a fence that
 // requires no link (see MetaStore, "online GC").
-
-/** How often a client's reliance on a link is recorded at most (one write per link per interval). */
-const TOUCH_EVERY_MS = 1000;
 
 export class LinkedBlobs {
   constructor(
@@ -22,6 +21,11 @@ export class LinkedBlobs {
     return link && (await this.blobs.stat(digest));
   }
 
+  /** The size `digest` was linked into `repository` with; undefined when it is not linked there. */
+  async linkedSize(repository: string, digest: Digest): Promise<number | undefined> {
+    return (await this.meta.getBlobLink(repository, digest))?.size;
+  }
+
   /**
    * As stat, for a client about to rely on the answer (HEAD before skipping an upload): the link is touched, so
    * GC spares it for a grace period from now, and a link GC removed meanwhile answers undefined.
@@ -30,6 +34,24 @@ export class LinkedBlobs {
     const link = await this.meta.getBlobLink(repository, digest);
     if (!link) return undefined;
     if (Date.now() - link.linkedAt >= TOUCH_EVERY_MS && !(await this.meta.touchBlobLink(repository, digest))) return undefined;
+    return this.blobs.stat(digest);
+  }
+
+  /** The bytes of a blob stat() or stored() answered for, optionally one range of them. */
+  open(digest: Digest, range?: ByteRange): Promise<Readable> {
+    return this.blobs.read(digest, range);
+  }
+
+  /** A URL the client may fetch the bytes from directly (S3 presigned), when the store offers one. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    return this.blobs.redirectUrl ? this.blobs.redirectUrl(digest) : undefined;
+  }
+
+  /**
+   * The stored blob regardless of repository, for callers that authorised the digest itself (a signed P2P web
+   * seed URL, the torrent of a blob the caller may pull through some repository).
+   */
+  stored(digest: Digest): Promise<BlobInfo | undefined> {
     return this.blobs.stat(digest);
   }
 
@@ -60,7 +82,7 @@ export class LinkedBlobs {
     return undefined;
   }
 
-  /** Repositories holding `digest` that a mount without `from` may try. */
+  /** Repositories holding `digest`: those a mount without `from` may try, or a pull by digest alone. */
   holders(digest: Digest, limit: number): Promise<string[]> {
     return this.meta.blobRepositories(digest, limit);
   }

@@ -1,28 +1,55 @@
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { isForeignLayer, type ParsedManifest } from '../core/manifest.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
-import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWrite, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
-import { whilePinned } from './blob-guard.js';
+import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
+import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
+import type { ManifestCache } from './manifest-cache.js';
+import { recordConflict } from './tag-conflicts.js';
+import type { WriteVersion } from './tag-versions.js';
 
 // Storing a manifest: bytes first, then the index entry and its tags in one atomic step that also checks, against
 // a GC sweeping at the same moment, that every blob and child it references is still in the repository.
 
-const TOUCH_EVERY_MS = 1000;
+/** A manifest named by tag or by digest, as in /v2/<name>/manifests/<reference>. */
+export type ManifestReference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: Digest };
 
 export class Manifests {
   constructor(
     private readonly blobs: BlobStore,
     private readonly meta: MetaStore,
+    private readonly cache: ManifestCache,
+    private readonly log: Logger,
   ) {}
 
+  /** The manifest a tag points at, or stored under a digest, in `repository`; undefined when there is none. */
+  async resolve(repository: string, ref: ManifestReference): Promise<ManifestRecord | undefined> {
+    if (ref.kind === 'digest') return this.meta.getManifest(repository, ref.digest);
+    const tag = await this.meta.getTag(repository, ref.tag);
+    return tag?.digest ? this.meta.getManifest(repository, tag.digest) : undefined;
+  }
+
+  get(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    return this.meta.getManifest(repository, digest);
+  }
+
+  /** A stored manifest's bytes (cached: content-addressed, never stale). */
+  bytes(record: ManifestRecord): Promise<Buffer> {
+    return this.cache.get(record.digest);
+  }
+
   /**
-   * Stores `bytes` (already parsed into `record`) in `repository` and points each of `tags` at it, in order.
-   * Throws MANIFEST_BLOB_UNKNOWN when a referenced blob or child manifest is not in the repository.
+   * Stores `bytes` (already parsed into `record`) in `repository` and points each of `tags` at it, in order,
+   * with `write`'s version. Throws MANIFEST_BLOB_UNKNOWN when a referenced blob or child manifest is not in the
+   * repository. A replicated write records the conflicts last-writer-wins decided (see ./tag-conflicts.ts).
    */
-  async put(repository: string, record: ManifestRecord, bytes: Uint8Array, tags: TagWrite[]): Promise<TagWriteResult[]> {
+  async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion): Promise<TagWriteResult[]> {
+    const { version, origin } = write;
+    const before = origin ? await Promise.all(tags.map((name) => this.meta.getTag(repository, name))) : [];
+    let results: TagWriteResult[];
     try {
-      return await whilePinned(this.meta, record.digest, async () => {
+      results = await whilePinned(this.meta, record.digest, async () => {
         // A crash after the bytes leaves an unreferenced blob for GC, never a dangling tag.
         await this.blobs.put(record.digest, bytes);
         const opts = { requireReferences: true };
@@ -30,14 +57,26 @@ export class Manifests {
           await this.meta.putManifest(repository, record, undefined, opts);
           return [];
         }
-        const results: TagWriteResult[] = [];
-        for (const tag of tags) results.push((await this.meta.putManifest(repository, record, tag, opts)) ?? 'applied');
-        return results;
+        const out: TagWriteResult[] = [];
+        for (const name of tags) out.push((await this.meta.putManifest(repository, record, { name, version, ...(origin && { origin }) }, opts)) ?? 'applied');
+        return out;
       });
     } catch (e) {
       if (e instanceof MissingReferencesError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: e.digests } });
       throw e;
     }
+    if (origin) {
+      for (const [i, tag] of tags.entries()) {
+        await recordConflict(this.meta, this.log, { repository, tag, digest: record.digest, version, origin, base: write.base }, before[i], results[i]!);
+      }
+    }
+    this.cache.set(record.digest, bytes);
+    return results;
+  }
+
+  /** Deletes the manifest and every tag pointing at it (tombstoned with `write`'s version); undefined when absent. */
+  delete(repository: string, digest: Digest, write: WriteVersion): Promise<string[] | undefined> {
+    return this.meta.deleteManifest(repository, digest, write.version, write.origin);
   }
 
   /**
@@ -68,6 +107,6 @@ export class Manifests {
   /** The record, for a client about to rely on it (HEAD before skipping a push): GC spares it for a grace period. */
   async confirm(repository: string, record: ManifestRecord): Promise<boolean> {
     if (Date.now() - record.createdAt < TOUCH_EVERY_MS) return true;
-    return this.meta.touchManifest(repository, record.digest as Digest);
+    return this.meta.touchManifest(repository, record.digest);
   }
 }

@@ -1,16 +1,40 @@
+import type { HybridLogicalClock } from '../core/hlc.js';
+import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { LinkedBlobs } from './linked-blobs.js';
+import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
+import { Repositories } from './repositories.js';
+import { TagVersions } from './tag-versions.js';
+import { Tags } from './tags.js';
+import { Uploads } from './uploads.js';
 
-/** The domain layer over the two stores: what the OCI handlers (and later every other path) call instead of
- *  combining BlobStore and MetaStore themselves. GC is `collectGarbage` in ./gc.ts over the same stores. */
+export interface RegistryOptions {
+  clock: HybridLogicalClock;
+  /** This IDC's name, part of every local tag version. */
+  idc: string;
+  log: Logger;
+  /** Bound of the in-memory manifest cache (BERTH_MANIFEST_CACHE_BYTES). */
+  manifestCacheBytes?: number;
+}
+
+/** The domain layer over the two stores: what the OCI handlers, the P2P origin, the admin API and (in-process)
+ *  the replicator call instead of combining BlobStore and MetaStore themselves. GC is `collectGarbage` in ./gc.ts. */
 export class Registry {
   readonly blobs: LinkedBlobs;
+  readonly uploads: Uploads;
   readonly manifests: Manifests;
+  readonly tags: Tags;
+  readonly repositories: Repositories;
+  readonly versions: TagVersions;
 
-  constructor(blobStore: BlobStore, meta: MetaStore) {
+  constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
+    this.versions = new TagVersions(opts.clock, opts.idc);
     this.blobs = new LinkedBlobs(blobStore, meta);
-    this.manifests = new Manifests(blobStore, meta);
+    this.uploads = new Uploads(blobStore, meta, this.blobs);
+    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log);
+    this.tags = new Tags(meta, opts.log);
+    this.repositories = new Repositories(meta, this.versions);
   }
 }

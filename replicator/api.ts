@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { parseRepositoryName } from '../core/names.js';
 import { ConflictError, type MetaStore } from '../storage-adapters/meta/meta-store.js';
-import { tagConflicts } from '../storage-adapters/meta/tag-conflicts.js';
+import { tagConflicts } from '../registry/tag-conflicts.js';
 import type { CredentialCipher } from './credentials.js';
 import { CREDENTIAL_CONTEXT, RemoteRegistry } from './endpoint.js';
 import type { Replicator } from './engine.js';

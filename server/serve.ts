@@ -16,7 +16,6 @@ import { collectGarbage } from '../registry/gc.js';
 import { ServerMetrics } from './metrics.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { Registry } from '../registry/registry.js';
-import { ManifestCache } from './oci/manifest-cache.js';
 import { UploadLocks } from './oci/upload-locks.js';
 import { EgressLimiter } from './p2p/egress.js';
 import { startP2pOrigin } from './p2p/origin.js';
@@ -50,10 +49,8 @@ export async function startRegistry(
     metrics: extras.metrics ?? new ServerMetrics(),
     blobs: stores.blobs,
     meta: stores.meta,
-    registry: new Registry(stores.blobs, stores.meta),
+    registry: new Registry(stores.blobs, stores.meta, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes }),
     authorizer: new AllowAll(),
-    clock: new HybridLogicalClock(),
-    manifests: new ManifestCache(stores.blobs, config.manifest_cache_bytes),
     uploadLocks: new UploadLocks(),
     egress: new EgressLimiter(config.egress_limit),
   };

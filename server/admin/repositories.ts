@@ -4,7 +4,6 @@ import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
 import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
 import type { ProjectRecord } from '../auth/records.js';
-import { localVersion } from '../oci/deps.js';
 import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { ok, paging, queryString, setPageHeaders } from './http.js';
@@ -94,7 +93,7 @@ async function deleteRepository(ctx: Context, a: AdminDeps): Promise<void> {
   await requireProject(ctx, a, project, 'repository.delete');
   const name = repositoryParam(ctx, project);
   if (!(await a.registry.meta.repositoryExists(name))) throw notFound(`repository ${name} not found`);
-  await a.registry.meta.deleteRepository(name, localVersion(a.registry));
+  await a.registry.registry.repositories.delete(name);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'repository', resource: name, project_id: project.id });
   ok(ctx);
 }

@@ -29,8 +29,8 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
   ctx.set('Cache-Control', 'max-age=31536000');
   ctx.type = 'application/octet-stream';
 
-  if (!headOnly && deps.blobs.redirectUrl) {
-    const url = await deps.blobs.redirectUrl(digest);
+  if (!headOnly) {
+    const url = await deps.registry.blobs.redirectUrl(digest);
     if (url) {
       emptyResponse(ctx, 307);
       ctx.set('Location', url);
@@ -54,7 +54,7 @@ export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobI
     ctx.length = length;
     return;
   }
-  const stream = await deps.blobs.read(info.digest, range);
+  const stream = await deps.registry.blobs.open(info.digest, range);
   const served = deps.metrics.blobBytesServed;
   stream.on('data', (c: Buffer) => {
     served.inc(c.length);

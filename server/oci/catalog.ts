@@ -17,7 +17,7 @@ async function listCatalog(ctx: Context, deps: RegistryDeps): Promise<void> {
   const visible: string[] = [];
   // Filtering by permission happens after the store's paging, so keep reading until the page is full.
   for (;;) {
-    const batch = await deps.meta.listRepositories({ last, n: Math.max(n + 1, 100) });
+    const batch = await deps.registry.repositories.list({ last, n: Math.max(n + 1, 100) });
     for (const name of batch) if (await deps.authorizer.canPull(ctx, name)) visible.push(name);
     if (visible.length > n || batch.length === 0) break;
     last = batch[batch.length - 1];

@@ -1,14 +1,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { digestAlgorithm, digestOf, type Digest } from '../../core/digest.js';
+import { digestAlgorithm, digestOf } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
 import { isTag, parseReference, parseTag } from '../../core/names.js';
-import { compareVersions, formatVersion, parseVersion, type TagVersion } from '../../core/hlc.js';
-import type { ManifestRecord, TagRecord, TagWriteResult } from '../../storage-adapters/meta/meta-store.js';
-import { tagConflicts } from '../../storage-adapters/meta/tag-conflicts.js';
-import { writeVersion, type RegistryDeps } from './deps.js';
+import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
+import type { WriteVersion } from '../../registry/tag-versions.js';
+import type { RegistryDeps } from './deps.js';
 import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.js';
 
 // spec: "Pulling manifests" (end-3), "Pushing manifests" (end-7), "Deleting tags" / "Deleting manifests" (end-9).
@@ -35,21 +34,13 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
   const ref = readableReference(ctx.params.reference!);
-  let digest: Digest;
-  if (ref.kind === 'tag') {
-    const tag = await deps.meta.getTag(repository, ref.tag);
-    if (!tag?.digest) throw manifestUnknown(ref.tag);
-    digest = tag.digest;
-  } else {
-    digest = ref.digest;
-  }
-  let record = await deps.meta.getManifest(repository, digest);
+  let record = await deps.registry.manifests.resolve(repository, ref);
   // A HEAD by digest usually precedes skipping a push of it (an index's child): GC spares it while the push goes on.
   if (record && headOnly && ref.kind === 'digest' && !(await deps.registry.manifests.confirm(repository, record))) record = undefined;
-  if (!record) throw manifestUnknown(ctx.params.reference!);
+  if (!record) throw manifestUnknown(ref.kind === 'tag' ? ref.tag : ctx.params.reference!);
   record = await negotiate(ctx, deps, repository, record, ref.kind === 'tag');
 
-  const bytes = await deps.manifests.get(record.digest);
+  const bytes = await deps.registry.manifests.bytes(record);
   ctx.status = 200;
   ctx.type = record.mediaType;
   ctx.set('Docker-Content-Digest', record.digest);
@@ -74,9 +65,9 @@ async function negotiate(ctx: Context, deps: RegistryDeps, repository: string, r
   if (accepts(record.mediaType)) return record;
   if (record.mediaType === MediaType.dockerManifestList) {
     if (!byTag) return record;
-    const parsed = parseManifest(await deps.manifests.get(record.digest), record.mediaType);
+    const parsed = parseManifest(await deps.registry.manifests.bytes(record), record.mediaType);
     const child = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
-    return (child && (await deps.meta.getManifest(repository, child.digest))) || record;
+    return (child && (await deps.registry.manifests.get(repository, child.digest))) || record;
   }
   if (!record.mediaType.startsWith('application/vnd.oci.')) return record;
   throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${record.mediaType}, which the Accept header does not list`, {
@@ -111,15 +102,10 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
     ...(parsed.subject !== undefined && { subject: parsed.subject.digest }),
     ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
   };
-  const { version, origin } = replicatedWrite(ctx, deps);
-  const before = origin ? await Promise.all(tags.map((name) => deps.meta.getTag(repository, name))) : [];
-  const results = await deps.registry.manifests.put(repository, record, bytes, tags.map((name) => ({ name, version, ...(origin && { origin }) })));
-  if (origin) {
-    for (const [i, name] of tags.entries()) await recordConflict(ctx, deps, repository, name, before[i], { digest, version }, origin, results[i]!);
-  }
-  deps.manifests.set(digest, bytes);
+  const write = writeVersion(ctx, deps);
+  const results = await deps.registry.manifests.put(repository, record, bytes, tags, write);
   // Between Berth peers: whether last-writer-wins applied the tag or kept a newer one (replication records it).
-  if (origin && results.length > 0) ctx.set('Berth-Tag-Write', results.join(', '));
+  if (write.origin && results.length > 0) ctx.set('Berth-Tag-Write', results.join(', '));
 
   emptyResponse(ctx, 201);
   ctx.set('Location', `/v2/${repository}/manifests/${digest}`);
@@ -129,59 +115,27 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
 }
 
 /**
- * Replication conflicts: a replicated write met a live value of the tag that its sender had not seen — the
- * sender names, in `Berth-Tag-Base`, the version its own value replaced ("none" for nothing); a live value newer
- * than that base was written concurrently. Last-writer-wins already chose; this records what it overrode (or
- * kept), queryable at /api/v2.0/berth/replication/conflicts. Without the header nothing is recorded.
+ * The version of this write. Between Berth peers a replicated write brings its own (`Berth-Tag-Version`), the IDC
+ * it came from (`Berth-Replicated-From`) and the version its sender's value replaced (`Berth-Tag-Base`, for
+ * conflict records); anything else is a local write, versioned now.
  */
-async function recordConflict(
-  ctx: Context,
-  deps: RegistryDeps,
-  repository: string,
-  tag: string,
-  before: TagRecord | undefined,
-  incoming: { digest: Digest | null; version: TagVersion },
-  from: string,
-  result: TagWriteResult,
-): Promise<void> {
-  const baseHeader = ctx.get('Berth-Tag-Base');
-  if (!baseHeader || !before || before.digest === incoming.digest || result === 'unchanged') return;
-  const base = baseHeader === 'none' ? undefined : parseVersion(baseHeader);
-  if (baseHeader !== 'none' && !base) return;
-  if (base && compareVersions(before.version, base) <= 0) return;
-  await tagConflicts(deps.meta)
-    .insert({
-      repository,
-      tag,
-      local: { digest: before.digest, version: formatVersion(before.version) },
-      incoming: { digest: incoming.digest, version: formatVersion(incoming.version) },
-      from,
-      winner: result === 'applied' ? 'incoming' : 'local',
-      at: new Date().toISOString(),
-    })
-    .catch((err: unknown) => deps.log.warn({ err }, 'recording a replication conflict'));
-}
-
-function replicatedWrite(ctx: Context, deps: RegistryDeps) {
-  return writeVersion(deps, ctx.get('Berth-Tag-Version'), ctx.get('Berth-Replicated-From'));
+function writeVersion(ctx: Context, deps: RegistryDeps): WriteVersion {
+  const version = ctx.get('Berth-Tag-Version');
+  return deps.registry.versions.of(version ? { version, from: ctx.get('Berth-Replicated-From'), base: ctx.get('Berth-Tag-Base') } : undefined);
 }
 
 async function deleteManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['delete'] }]);
   const ref = parseReference(ctx.params.reference!);
-  const { version, origin } = replicatedWrite(ctx, deps);
+  const write = writeVersion(ctx, deps);
   if (ref.kind === 'tag') {
     // Deleting a tag removes that tag only; the manifest stays reachable by digest.
-    const live = await deps.meta.getTag(repository, ref.tag);
-    if (!live) throw manifestUnknown(ref.tag);
-    const result = await deps.meta.deleteTag(repository, ref.tag, version, origin);
-    if (origin) {
-      await recordConflict(ctx, deps, repository, ref.tag, live, { digest: null, version }, origin, result);
-      ctx.set('Berth-Tag-Write', result);
-    }
+    const result = await deps.registry.tags.delete(repository, ref.tag, write);
+    if (result === undefined) throw manifestUnknown(ref.tag);
+    if (write.origin) ctx.set('Berth-Tag-Write', result);
   } else {
-    const removed = await deps.meta.deleteManifest(repository, ref.digest, version, origin);
+    const removed = await deps.registry.manifests.delete(repository, ref.digest, write);
     if (removed === undefined) throw manifestUnknown(ref.digest);
   }
   emptyResponse(ctx, 202);

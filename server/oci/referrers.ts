@@ -20,7 +20,7 @@ async function listReferrers(ctx: Context, deps: RegistryDeps): Promise<void> {
   const n = pageSize(ctx) ?? 1000;
   const last = queryParam(ctx, 'last');
 
-  let records = (await deps.meta.listReferrers(repository, subject)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  let records = await deps.registry.repositories.referrers(repository, subject);
   if (artifactType !== undefined) {
     records = records.filter((r) => r.artifactType === artifactType);
     ctx.set('OCI-Filters-Applied', 'artifactType');

@@ -15,20 +15,12 @@ async function listTags(ctx: Context, deps: RegistryDeps): Promise<void> {
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
   const n = pageSize(ctx);
   const last = queryParam(ctx, 'last');
-  // A repository whose last manifest or tag was deleted is still known (its tag tombstones, its blob links):
-  // an empty list, as distribution answers; only a name never pushed to is NAME_UNKNOWN.
-  if (!(await deps.meta.repositoryExists(repository)) && !(await knownRepository(deps, repository))) {
-    throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repository } });
-  }
   // One extra tells whether a next page exists.
-  const tags = await deps.meta.listTags(repository, { last, n: n === undefined ? undefined : n + 1 });
+  const tags = await deps.registry.tags.list(repository, { last, n: n === undefined ? undefined : n + 1 });
+  if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repository } });
   if (n !== undefined && tags.length > n) {
     tags.length = n;
     if (n > 0) setNextLink(ctx, `/v2/${repository}/tags/list`, { n: String(n), last: tags[n - 1]! });
   }
   ctx.body = { name: repository, tags };
-}
-
-async function knownRepository(deps: RegistryDeps, repository: string): Promise<boolean> {
-  return (await deps.meta.listTagRecords(repository)).length > 0 || (await deps.meta.listBlobLinks(repository)).length > 0;
 }

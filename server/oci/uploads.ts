@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { parseDigest, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
-import { parseRepositoryName, isUploadId } from '../../core/names.js';
+import { parseRepositoryName } from '../../core/names.js';
 import { parseContentRange } from '../../core/range.js';
-import { DigestMismatchError, InvalidOffsetError, SizeMismatchError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
+import { InvalidOffsetError, type BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 import type { RegistryDeps } from './deps.js';
 import { contentLength, hasBody, queryParam, repositoryOf, uploadLocation, uploadRange, emptyResponse } from './http.js';
 
@@ -38,21 +37,11 @@ async function startUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   if (digestParam !== undefined && mount === undefined) {
     // Monolithic upload: POST ?digest= with the whole blob as body (end-4b).
     const digest = parseDigest(digestParam);
-    const id = randomUUID();
-    await deps.blobs.createUpload(id);
-    try {
-      const size = await append(ctx, deps, id, 0, contentLength(ctx));
-      await deps.registry.blobs.commitUpload(repository, id, digest, size);
-    } catch (e) {
-      await deps.blobs.abortUpload(id).catch(() => undefined);
-      throw e;
-    }
+    await deps.registry.uploads.putWhole(repository, digest, (id) => append(ctx, deps, id, 0, contentLength(ctx)));
     return blobCreated(ctx, repository, digest);
   }
 
-  const id = randomUUID();
-  await deps.blobs.createUpload(id);
-  await deps.meta.createUpload({ id, repository, startedAt: Date.now() });
+  const id = await deps.registry.uploads.start(repository);
   emptyResponse(ctx, 202);
   ctx.set('Location', uploadLocation(repository, id));
   ctx.set('Range', '0-0');
@@ -67,17 +56,17 @@ async function mountBlob(ctx: Context, deps: RegistryDeps, repository: string, d
 
 async function uploadStatus(ctx: Context, deps: RegistryDeps): Promise<void> {
   const { repository, id } = await session(ctx, deps, ['push']);
-  const info = await deps.blobs.uploadInfo(id);
+  const size = await deps.registry.uploads.size(id);
   ctx.status = 204;
   ctx.set('Location', uploadLocation(repository, id));
-  ctx.set('Range', uploadRange(info.size));
+  ctx.set('Range', uploadRange(size));
   ctx.set('Docker-Upload-UUID', id);
 }
 
 async function appendChunk(ctx: Context, deps: RegistryDeps): Promise<void> {
   const { repository, id } = await session(ctx, deps, ['push']);
   await deps.uploadLocks.run(id, async () => {
-    const { size: offset } = await deps.blobs.uploadInfo(id);
+    const offset = await deps.registry.uploads.size(id);
     const expected = chunkLength(ctx, repository, id, offset);
     const size = await append(ctx, deps, id, offset, expected);
     emptyResponse(ctx, 202);
@@ -93,29 +82,17 @@ async function finishUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   if (digestParam === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
   const digest = parseDigest(digestParam);
   await deps.uploadLocks.run(id, async () => {
-    let { size } = await deps.blobs.uploadInfo(id);
+    let size = await deps.registry.uploads.size(id);
     if (hasBody(ctx)) size = await append(ctx, deps, id, size, chunkLength(ctx, repository, id, size));
-    try {
-      await deps.registry.blobs.commitUpload(repository, id, digest, size);
-    } catch (e) {
-      // As distribution does: a PUT whose bytes do not hash to its digest cancels the upload.
-      if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) {
-        await deps.blobs.abortUpload(id).catch(() => undefined);
-        await deps.meta.deleteUpload(id).catch(() => undefined);
-      }
-      throw e;
-    }
-    await deps.meta.deleteUpload(id);
+    // As distribution does: a PUT whose bytes do not hash to its digest cancels the upload.
+    await deps.registry.uploads.finish(repository, id, digest, size);
   });
   blobCreated(ctx, repository, digest);
 }
 
 async function cancelUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   const { id } = await session(ctx, deps, ['push']);
-  await deps.uploadLocks.run(id, async () => {
-    await deps.blobs.abortUpload(id);
-    await deps.meta.deleteUpload(id);
-  });
+  await deps.uploadLocks.run(id, () => deps.registry.uploads.cancel(id));
   ctx.status = 204;
 }
 
@@ -124,8 +101,7 @@ async function session(ctx: Context, deps: RegistryDeps, actions: ('push' | 'pul
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions }]);
   const id = ctx.params.id!;
-  const s = isUploadId(id) ? await deps.meta.getUpload(id) : undefined;
-  if (!s || s.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 64) } });
+  if (!(await deps.registry.uploads.session(repository, id))) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 64) } });
   return { repository, id };
 }
 
@@ -159,7 +135,7 @@ async function append(ctx: Context, deps: RegistryDeps, id: string, offset: numb
     throw new RegistryError('SIZE_INVALID', `blob larger than ${maxTotal} bytes`, { status: 413 });
   }
   try {
-    const size = await deps.blobs.appendUpload(id, offset, ctx.req, { expectedLength, maxTotal });
+    const size = await deps.registry.uploads.append(id, offset, ctx.req, { expectedLength, maxTotal });
     deps.metrics.bytesIn.inc(size - offset);
     return size;
   } catch (e) {

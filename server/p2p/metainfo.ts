@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import bencode from 'bencode';
 import { digestHex, type Digest } from '../../core/digest.js';
 import type { Logger } from '../../core/log.js';
-import { BlobNotFoundError, type BlobStore } from '../../storage-adapters/blob/blob-store.js';
+import { BlobNotFoundError } from '../../storage-adapters/blob/blob-store.js';
+import type { LinkedBlobs } from '../../registry/linked-blobs.js';
 import { ConflictError, type Collection, type MetaStore } from '../../storage-adapters/meta/meta-store.js';
 
 // BitTorrent v1 metainfo for a blob. The info dictionary is deterministic — name = hex digest, piece length a
@@ -55,7 +56,7 @@ export class TorrentCatalog {
 
   constructor(
     meta: MetaStore,
-    private readonly blobs: BlobStore,
+    private readonly blobs: LinkedBlobs,
     private readonly log: Logger,
   ) {
     this.records = meta.collection<BlobTorrent>('p2p_torrents', { unique: ['digest', 'infoHash'] });
@@ -92,14 +93,14 @@ export class TorrentCatalog {
   }
 
   private async compute(digest: Digest): Promise<BlobTorrent> {
-    const info = await this.blobs.stat(digest);
+    const info = await this.blobs.stored(digest);
     if (!info) throw new BlobNotFoundError(digest);
     const started = Date.now();
     const pieceLength = pieceLengthFor(info.size);
     const hashes: Buffer[] = [];
     let hash = createHash('sha1');
     let inPiece = 0;
-    for await (const chunk of await this.blobs.read(digest)) {
+    for await (const chunk of await this.blobs.open(digest)) {
       let c = chunk as Buffer;
       while (c.length > 0) {
         const take = Math.min(c.length, pieceLength - inPiece);

@@ -4,7 +4,7 @@ import Wire from 'bittorrent-protocol';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { originPeerIdPrefix, parseBerthPeerId, takesWholePieces } from '../../core/p2p-peer-id.js';
-import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
+import type { LinkedBlobs } from '../../registry/linked-blobs.js';
 import type { EgressLimiter } from './egress.js';
 import type { BlobTorrent, TorrentCatalog } from './metainfo.js';
 
@@ -79,7 +79,8 @@ class SeedTorrent {
 
 export interface OriginSeedOptions {
   catalog: TorrentCatalog;
-  blobs: BlobStore;
+  /** The registry's blobs, read by digest: the torrent was handed out to a caller with pull rights. */
+  blobs: LinkedBlobs;
   egress: EgressLimiter;
   /** berth_blob_bytes_served_total and the seed's own counter. */
   counters: Counter[];
@@ -361,7 +362,7 @@ export class OriginSeed {
     const start = index * t.torrent.pieceLength;
     p = (async () => {
       const chunks: Buffer[] = [];
-      for await (const c of await this.opts.blobs.read(t.torrent.digest, { start, end: start + t.pieceSize(index) - 1 })) chunks.push(c as Buffer);
+      for await (const c of await this.opts.blobs.open(t.torrent.digest, { start, end: start + t.pieceSize(index) - 1 })) chunks.push(c as Buffer);
       return Buffer.concat(chunks);
     })();
     p.catch(() => t.cache.delete(index));

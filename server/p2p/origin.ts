@@ -40,7 +40,7 @@ export interface P2pOrigin {
  */
 export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter): Promise<P2pOrigin> {
   const { config, log } = deps;
-  const catalog = new TorrentCatalog(deps.meta, deps.blobs, log);
+  const catalog = new TorrentCatalog(deps.meta, deps.registry.blobs, log);
   const signer = await UrlSigner.open(deps.meta);
   const directory = new SwarmDirectory(deps.meta, announceInterval * 3 * 1000);
   const counter = (name: string, help: string) => {
@@ -53,7 +53,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
 
   const seed = new OriginSeed({
     catalog,
-    blobs: deps.blobs,
+    blobs: deps.registry.blobs,
     egress,
     counters: [deps.metrics.blobBytesServed, seedBytes],
     log,
@@ -67,7 +67,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
   log.info({ addr: `${host}:${seed.port}`, advertised: `${seedIp}:${seed.port}`, slots: config.p2p_seed_slots, egressLimit: egress.bytesPerSecond }, 'p2p origin seed listening');
 
   const tracker = new Tracker({ catalog, directory, signer, seed, seedIp, idc: config.idc, log, interval: announceInterval });
-  const preheat = new PreheatQueue(deps.meta);
+  const preheat = new PreheatQueue(deps.meta, deps.registry);
   const onPush = new PreheatOnPush(deps.meta, preheat, config.p2p_preheat_on_push, log);
   onPush.start();
 
@@ -98,7 +98,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter):
   const webSeed = async (ctx: Context, headOnly: boolean) => {
     const digest = parseDigest(ctx.params.digest!);
     if (!signer.verify('webseed', digest, queryParam(ctx, 's'))) throw new RegistryError('DENIED', 'web seed signature missing, invalid or expired');
-    const info = await deps.blobs.stat(digest);
+    const info = await deps.registry.blobs.stored(digest);
     if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
     ctx.set('Accept-Ranges', 'bytes');
     ctx.set('Docker-Content-Digest', digest);
@@ -171,10 +171,10 @@ async function pullableRepository(ctx: Context, deps: RegistryDeps, digest: Dige
   if (named) {
     const repository = parseRepositoryName(named);
     await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
-    if (!(await deps.meta.getBlobLink(repository, digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, repository } });
+    if ((await deps.registry.blobs.linkedSize(repository, digest)) === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, repository } });
     return repository;
   }
-  const holders = await deps.meta.blobRepositories(digest, 100);
+  const holders = await deps.registry.blobs.holders(digest, 100);
   for (const r of holders) if (await deps.authorizer.canPull(ctx, r)) return r;
   // "Not stored" and "stored where you may not pull" answer alike, naming no repository: an anonymous caller
   // gets the scope-less challenge (401), anyone else 404. Otherwise the answer tells who holds which digest.

@@ -1,6 +1,7 @@
 import type { Digest } from '../../core/digest.js';
 import type { Logger } from '../../core/log.js';
 import type { Collection, MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { Registry } from '../../registry/registry.js';
 
 // Preheat: the origin asks seed agents (agents started with the seed role) to fetch an image's blobs before
 // nodes ask for them. A task lists the blobs; seed agents long-poll for tasks and pull each blob through the
@@ -18,16 +19,20 @@ export interface PreheatTask {
 export class PreheatQueue {
   readonly tasks: Collection<PreheatTask>;
 
-  constructor(private readonly meta: MetaStore) {
+  constructor(
+    meta: MetaStore,
+    private readonly registry: Registry,
+  ) {
     this.tasks = meta.collection<PreheatTask>('p2p_preheat');
   }
 
   /** Creates a task for the image `repository:tag` points at; undefined when the tag is unknown. */
   async create(repository: string, tag: string): Promise<PreheatTask | undefined> {
-    const record = await this.meta.getTag(repository, tag);
-    if (!record?.digest) return undefined;
-    const blobs = await this.blobsOf(repository, record.digest);
-    return this.tasks.insert({ repository, tag, manifest: record.digest, blobs, createdAt: Date.now() });
+    const record = await this.registry.manifests.resolve(repository, { kind: 'tag', tag });
+    if (!record) return undefined;
+    const manifest = record.digest;
+    const blobs = await this.blobsOf(repository, manifest);
+    return this.tasks.insert({ repository, tag, manifest, blobs, createdAt: Date.now() });
   }
 
   /** Tasks after `afterId`, oldest first. */
@@ -39,12 +44,12 @@ export class PreheatQueue {
 
   /** Config and layer blobs of a manifest, through an index's children. */
   private async blobsOf(repository: string, digest: Digest, depth = 0): Promise<{ digest: Digest; size: number }[]> {
-    const m = await this.meta.getManifest(repository, digest);
+    const m = await this.registry.manifests.get(repository, digest);
     if (!m || depth > 2) return [];
     const out: { digest: Digest; size: number }[] = [];
     for (const b of m.blobs) {
-      const link = await this.meta.getBlobLink(repository, b);
-      if (link) out.push({ digest: b, size: link.size });
+      const size = await this.registry.blobs.linkedSize(repository, b);
+      if (size !== undefined) out.push({ digest: b, size });
     }
     for (const child of m.children) out.push(...(await this.blobsOf(repository, child, depth + 1)));
     return [...new Map(out.map((b) => [b.digest, b])).values()];

@@ -15,6 +15,7 @@ import { UrlSigner } from '../../server/p2p/signing.js';
 import { SwarmDirectory } from '../../server/p2p/swarm-directory.js';
 import { Tracker, parseAnnounce } from '../../server/p2p/tracker.js';
 import { openBlobStore, openMetaStore } from '../../storage-adapters/open.js';
+import { LinkedBlobs } from '../../registry/linked-blobs.js';
 
 const log = pino({ level: 'silent' });
 const MiB = 1024 * 1024;
@@ -46,7 +47,7 @@ t.test('two origins compute the same infohash for a blob; the .torrent is privat
   for (let i = 0; i < 2; i++) {
     const { blobs, meta } = await stores(t);
     await blobs.put(digest, bytes);
-    const catalog = new TorrentCatalog(meta, blobs, log);
+    const catalog = new TorrentCatalog(meta, new LinkedBlobs(blobs, meta), log);
     const [a, b] = await Promise.all([catalog.forBlob(digest), catalog.forBlob(digest)]);
     t.equal(a!.infoHash, b!.infoHash, 'concurrent first requests agree');
     t.equal((await catalog.byInfoHash(a!.infoHash))?.digest, digest, 'found again by infohash');
@@ -62,7 +63,7 @@ t.test('two origins compute the same infohash for a blob; the .torrent is privat
   }
   t.equal(hashes[0], hashes[1], 'deterministic across origins');
   const { blobs, meta } = await stores(t);
-  t.equal(await new TorrentCatalog(meta, blobs, log).forBlob(digestOf('absent')), undefined, 'no torrent for an unknown blob');
+  t.equal(await new TorrentCatalog(meta, new LinkedBlobs(blobs, meta), log).forBlob(digestOf('absent')), undefined, 'no torrent for an unknown blob');
 });
 
 t.test('announces: same IDC first, then the more complete; the origin seed for leechers only; stop and expiry', async (t) => {
@@ -70,7 +71,7 @@ t.test('announces: same IDC first, then the more complete; the origin seed for l
   const bytes = randomBytes(MiB);
   const digest = digestOf(bytes);
   await blobs.put(digest, bytes);
-  const catalog = new TorrentCatalog(meta, blobs, log);
+  const catalog = new TorrentCatalog(meta, new LinkedBlobs(blobs, meta), log);
   const torrent = (await catalog.forBlob(digest))!;
   const signer = await UrlSigner.open(meta);
   const directory = new SwarmDirectory(meta, 1500);

@@ -2,7 +2,7 @@
 // slab alive per small manifest) and each entry counts its overhead, not its length alone.
 import t from 'tap';
 import { digestOf } from '../../core/digest.js';
-import { ManifestCache } from '../../server/oci/manifest-cache.js';
+import { ManifestCache } from '../../registry/manifest-cache.js';
 import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
 
 const noStore = {} as BlobStore;

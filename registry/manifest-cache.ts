@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { Digest } from '../../core/digest.js';
-import type { BlobStore } from '../../storage-adapters/blob/blob-store.js';
+import type { Digest } from '../core/digest.js';
+import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 
 /** Per-entry cost beyond the bytes (key string, Buffer object, LRU slots), so the bound is in real memory. */
 const ENTRY_OVERHEAD = 256;

@@ -1,0 +1,28 @@
+import type { Digest } from '../core/digest.js';
+import type { ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
+import type { TagVersions } from './tag-versions.js';
+
+// Repositories as a whole: the catalog, the referrers of a subject, deleting one.
+
+export class Repositories {
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly versions: TagVersions,
+  ) {}
+
+  /** Repository names in lexical order, paged. */
+  list(page?: Page): Promise<string[]> {
+    return this.meta.listRepositories(page);
+  }
+
+  /** Manifests of `repository` whose subject is `subject`, by digest. */
+  async referrers(repository: string, subject: Digest): Promise<ManifestRecord[]> {
+    const records = await this.meta.listReferrers(repository, subject);
+    return records.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  }
+
+  /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link. */
+  delete(repository: string): Promise<void> {
+    return this.meta.deleteRepository(repository, this.versions.local());
+  }
+}
