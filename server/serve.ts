@@ -17,7 +17,7 @@ import { ServerMetrics } from './metrics.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { Registry } from '../registry/registry.js';
 import { UploadLocks } from './oci/upload-locks.js';
-import { EgressLimiter } from './p2p/egress.js';
+import { Throttle } from '../core/throttle.js';
 import { startP2pOrigin } from './p2p/origin.js';
 
 export interface RunningRegistry {
@@ -52,7 +52,7 @@ export async function startRegistry(
     registry: new Registry(stores.blobs, stores.meta, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes }),
     authorizer: new AllowAll(),
     uploadLocks: new UploadLocks(),
-    egress: new EgressLimiter(config.egress_limit),
+    egress: new Throttle(config.egress_limit),
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;

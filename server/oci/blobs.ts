@@ -60,7 +60,7 @@ export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobI
     served.inc(c.length);
     onBytes?.(c.length);
   });
-  ctx.body = deps.egress ? deps.egress.throttle(stream) : stream;
+  ctx.body = deps.egress ? deps.egress.pace(stream) : stream;
   ctx.length = length;
 }
 

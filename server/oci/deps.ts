@@ -6,7 +6,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { UploadLocks } from './upload-locks.js';
-import type { EgressLimiter } from '../p2p/egress.js';
+import type { Throttle } from '../../core/throttle.js';
 
 /** What the OCI routes need; built once per app by server/app.ts. */
 export interface RegistryDeps {
@@ -21,5 +21,5 @@ export interface RegistryDeps {
   authorizer: Authorizer;
   uploadLocks: UploadLocks;
   /** The origin's egress cap (BERTH_EGRESS_LIMIT), shared by blob GETs and P2P; absent: no cap. */
-  egress?: EgressLimiter;
+  egress?: Throttle;
 }

@@ -5,7 +5,7 @@ import type { Counter } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { originPeerIdPrefix, parseBerthPeerId, takesWholePieces } from '../../core/p2p-peer-id.js';
 import type { LinkedBlobs } from '../../registry/linked-blobs.js';
-import type { EgressLimiter } from './egress.js';
+import type { Throttle } from '../../core/throttle.js';
 import type { BlobTorrent, TorrentCatalog } from './metainfo.js';
 
 // The origin's own BitTorrent seed, shaped so the origin sends about one copy of a blob whatever the swarm's size:
@@ -81,7 +81,7 @@ export interface OriginSeedOptions {
   catalog: TorrentCatalog;
   /** The registry's blobs, read by digest: the torrent was handed out to a caller with pull rights. */
   blobs: LinkedBlobs;
-  egress: EgressLimiter;
+  egress: Throttle;
   /** berth_blob_bytes_served_total and the seed's own counter. */
   counters: Counter[];
   log: Logger;

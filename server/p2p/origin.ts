@@ -9,7 +9,7 @@ import { splitHostPort } from '../../core/config.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { emptyResponse, queryParam, readSmallBody } from '../oci/http.js';
 import { sendBlobBody } from '../oci/blobs.js';
-import { EgressLimiter } from './egress.js';
+import type { Throttle } from '../../core/throttle.js';
 import { TorrentCatalog, torrentFile } from './metainfo.js';
 import { OriginSeed } from './origin-seed.js';
 import { PreheatOnPush, PreheatQueue } from './preheat.js';
@@ -29,7 +29,7 @@ const announceInterval = 30;
 
 export interface P2pOrigin {
   router: Router;
-  egress: EgressLimiter;
+  egress: Throttle;
   seed: OriginSeed;
   close(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export interface P2pOrigin {
  * Builds the P2P origin over the registry's deps. `deps.egress` must be the limiter returned here (serve.ts
  * sets it) so that plain GETs share the cap with the web seed and the seed.
  */
-export async function startP2pOrigin(deps: RegistryDeps, egress: EgressLimiter): Promise<P2pOrigin> {
+export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Promise<P2pOrigin> {
   const { config, log } = deps;
   const catalog = new TorrentCatalog(deps.meta, deps.registry.blobs, log);
   const signer = await UrlSigner.open(deps.meta);
