@@ -1,6 +1,7 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The server's Prometheus metrics, one registry per app (no globals: two registries can run in one process). */
+/** The server's Prometheus metrics, all declared here, one registry per app (no globals: two registries can run in
+ *  one process). An in-process replicator adds its own (replicator/metrics.ts) to the same registry. */
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -41,6 +42,22 @@ export class ServerMetrics {
     name: 'berth_gc_deleted_total',
     help: 'Objects removed by garbage collection',
     labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly p2pSeedBytes = new Counter({
+    name: 'berth_p2p_seed_bytes_total',
+    help: 'Blob bytes the origin sent to peers as a BitTorrent seed',
+    registers: [this.registry],
+  });
+  readonly p2pWebSeedBytes = new Counter({
+    name: 'berth_p2p_webseed_bytes_total',
+    help: 'Blob bytes the origin sent as a web seed (range reads)',
+    registers: [this.registry],
+  });
+  readonly p2pAnnounces = new Counter({
+    name: 'berth_p2p_announces_total',
+    help: 'Tracker announces answered',
     registers: [this.registry],
   });
 

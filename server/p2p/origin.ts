@@ -1,7 +1,6 @@
 import { isIPv4 } from 'node:net';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { Counter } from 'prom-client';
 import { parseDigest, type Digest } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
@@ -43,13 +42,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
   const catalog = new TorrentCatalog(deps.meta, deps.registry.blobs, log);
   const signer = await UrlSigner.open(deps.meta);
   const directory = new SwarmDirectory(deps.meta, announceInterval * 3 * 1000);
-  const counter = (name: string, help: string) => {
-    const existing = deps.metrics.registry.getSingleMetric(name);
-    return (existing as Counter | undefined) ?? new Counter({ name, help, registers: [deps.metrics.registry] });
-  };
-  const seedBytes = counter('berth_p2p_seed_bytes_total', 'Blob bytes the origin sent to peers as a BitTorrent seed');
-  const webSeedBytes = counter('berth_p2p_webseed_bytes_total', 'Blob bytes the origin sent as a web seed (range reads)');
-  const announces = counter('berth_p2p_announces_total', 'Tracker announces answered');
+  const { p2pSeedBytes: seedBytes, p2pWebSeedBytes: webSeedBytes, p2pAnnounces: announces } = deps.metrics;
 
   const seed = new OriginSeed({
     catalog,
