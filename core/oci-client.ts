@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Agent } from 'undici';
-import type { OciErrorCode } from './errors.js';
+import { OciClientError, TlsCertificateError, certificateError, drain, expectStatus, nextLink } from './oci-responses.js';
+import { TokenDance, parseChallenge } from './registry-tokens.js';
 import type { Digest } from './digest.js';
 import type { ByteRange } from './range.js';
 
@@ -49,36 +50,8 @@ export interface ResponseOptions {
 /** Opens the bytes of a blob from `offset` on: upload resumption re-opens from the destination's offset. */
 export type BlobSource = (offset: number) => Promise<Readable>;
 
-/** The registry's TLS certificate was not trusted (self-signed, unknown CA, expired, wrong host). Retrying
- *  cannot fix it: the certificate, the trusted CAs or the `insecure` option has to change. */
-export class TlsCertificateError extends Error {
-  constructor(
-    readonly url: string,
-    /** OpenSSL's / Node's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT. */
-    readonly code: string,
-    reason: string,
-  ) {
-    super(`certificate verify failed: ${reason} (${code}) at ${new URL(url).origin} (set insecure to skip verification)`);
-    this.name = 'TlsCertificateError';
-  }
-}
-
-export class OciClientError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: OciErrorCode | 'UNKNOWN',
-    message: string,
-    readonly detail?: unknown,
-  ) {
-    super(message);
-    this.name = 'OciClientError';
-  }
-}
-
-interface Challenge {
-  scheme: 'bearer' | 'basic';
-  params: Record<string, string>;
-}
+// Re-exported: callers know one client module.
+export { OciClientError, TlsCertificateError, nextLink, parseChallenge };
 
 const allManifestTypes = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -89,14 +62,14 @@ const allManifestTypes = [
 
 export class OciClient {
   private readonly base: string;
-  private readonly tokens = new Map<string, { token: string; expires: number }>();
-  private challenge: Challenge | undefined;
+  private readonly tokens: TokenDance;
   /** One connection pool per insecure client (not per request), so keep-alive still works. */
   private readonly dispatcher: Agent | undefined;
 
   constructor(private readonly opts: OciClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     if (opts.insecure) this.dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    this.tokens = new TokenDance(opts, (url, init) => this.fetch(url, init));
   }
 
   /** fetch with this client's TLS settings; other requests to the same registry (its admin API, a health
@@ -296,7 +269,7 @@ export class OciClient {
     return loc;
   }
 
-  // --- transport and the token dance ---
+  // --- transport ---
 
   private async request(
     method: string,
@@ -315,44 +288,16 @@ export class OciClient {
       }
       return this.fetch(url, init);
     };
-    let r = await send(await this.authorization(o.scope));
+    let r = await send(await this.tokens.authorization(o.scope));
     if (r.status === 401 && !(o.body instanceof Readable)) {
-      const challenge = parseChallenge(r.headers.get('www-authenticate'));
+      const challenge = this.tokens.challenged(r.headers.get('www-authenticate'), o.scope);
       await drain(r, undefined);
-      if (challenge) {
-        this.challenge = challenge;
-        this.tokens.delete(o.scope ?? '');
-        r = await send(await this.authorization(o.scope ?? challenge.params.scope));
-      }
+      if (challenge) r = await send(await this.tokens.authorization(o.scope ?? challenge.params.scope));
     }
     return r;
   }
 
-  private async authorization(scope: string | undefined): Promise<string | undefined> {
-    if (this.opts.bearer) return `Bearer ${this.opts.bearer}`;
-    const basic = this.opts.username !== undefined ? `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}` : undefined;
-    if (!this.challenge) return undefined;
-    if (this.challenge.scheme === 'basic') return basic;
-    const key = scope ?? '';
-    const cached = this.tokens.get(key);
-    if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
-    const { realm, service } = this.challenge.params;
-    if (!realm) return basic;
-    const u = new URL(realm);
-    if (service) u.searchParams.set('service', service);
-    for (const s of (scope ?? '').split(' ').filter(Boolean)) u.searchParams.append('scope', s);
-    const r = await this.fetch(u, { headers: basic ? { Authorization: basic } : {}, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
-    if (r.status !== 200) {
-      await drain(r, undefined);
-      throw new OciClientError(r.status, r.status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token service answered ${r.status}`);
-    }
-    const body = (await r.json()) as { token?: string; access_token?: string; expires_in?: number };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new OciClientError(502, 'UNKNOWN', 'token service returned no token');
-    // Renew a little before expiry (default lifetime per the token spec: 60 s).
-    this.tokens.set(key, { token, expires: Date.now() + Math.max(10, (body.expires_in ?? 60) - 10) * 1000 });
-    return `Bearer ${token}`;
-  }
+
 }
 
 const pull = (repository: string) => `repository:${repository}:pull`;
@@ -360,77 +305,6 @@ const push = (repository: string) => `repository:${repository}:pull,push`;
 
 function withDigest(location: string, digest: Digest): string {
   return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
-}
-
-/** `Bearer realm="…",service="…",scope="…"` → its parts. */
-export function parseChallenge(header: string | null): Challenge | undefined {
-  if (!header) return undefined;
-  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
-  if (!m) return undefined;
-  const scheme = m[1]!.toLowerCase();
-  if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
-  const params: Record<string, string> = {};
-  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))/g)) params[p[1]!.toLowerCase()] = p[2] ?? p[3] ?? '';
-  return { scheme, params };
-}
-
-/** RFC 8288: the target of rel="next", if any. */
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(',')) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-// Node's (OpenSSL's) codes for a certificate that did not verify.
-const certificateCodes = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/** fetch wraps transport errors as TypeError('fetch failed') with the socket's error as `cause`. */
-function certificateError(e: unknown, url: string): TlsCertificateError | undefined {
-  const cause = (e as { cause?: { code?: unknown; message?: string } } | undefined)?.cause;
-  if (typeof cause?.code !== 'string' || !certificateCodes.has(cause.code)) return undefined;
-  return new TlsCertificateError(url, cause.code, cause.message ?? cause.code);
-}
-
-async function expectStatus(r: Response, ok: number[]): Promise<void> {
-  if (ok.includes(r.status)) return;
-  let code: OciErrorCode | 'UNKNOWN' = 'UNKNOWN';
-  let message = `${r.status} ${r.statusText}`;
-  let detail: unknown;
-  try {
-    const body = (await r.json()) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
-    const e = body.errors?.[0];
-    if (e?.code) code = e.code as OciErrorCode;
-    if (e?.message) message = `${r.status} ${e.code}: ${e.message}`;
-    detail = e?.detail;
-  } catch {
-    /* not an OCI error body */
-  }
-  throw new OciClientError(r.status, code, message, detail);
-}
-
-async function drain<T>(r: Response, value: T): Promise<T> {
-  await r.body?.cancel().catch(() => undefined);
-  return value;
 }
 
 /** The first `n` bytes of a stream. */
