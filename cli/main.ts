@@ -52,7 +52,10 @@ program
         },
       }),
     });
-    const registry = await startRegistry(config, log, { blobs, meta: replication.observed(meta) }, { routers: [replication.router], metrics });
+    const registry = await startRegistry(config, log, { blobs, meta: replication.observed(meta) }, { routers: [replication.router], metrics }).catch((e: unknown) => {
+      if (e instanceof ConfigError) fail(e.message);
+      throw e;
+    });
     requireSysadmin = registry.requireSysadmin;
     localAccess = registry.localAccess;
     const shutdown = async (signal: string) => {

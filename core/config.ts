@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -29,8 +30,25 @@ export const serverSchema = z
     /** token: Docker token auth, projects and roles (default). none: no access control at all (explicit opt-out). */
     auth: z.enum(['none', 'token']).default('token'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** The URL clients use to reach this registry (token realm, P2P URLs); derived from addr when unset. */
+    /** The URL clients use to reach this registry (token realm, P2P URLs). Unset: each request's own scheme and
+     *  Host (X-Forwarded-Proto/Host when it came through a trusted proxy). */
     public_url: z.string().url().optional(),
+
+    /** TLS on `addr`: a PEM certificate (chain after the leaf) and its key, re-read when they change. */
+    tls_cert_file: z.string().min(1).optional(),
+    tls_key_file: z.string().min(1).optional(),
+    tls_min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    /** HTTP/2 (with HTTP/1.1 fallback) on the TLS listener. */
+    http2: bool.default(false),
+    /** How often the certificate files are checked for a change, seconds. */
+    tls_reload_seconds: int(1, 86_400).default(30),
+    /** A plain-HTTP listener as well (e.g. for a TLS-terminating proxy in front); without TLS, addr is plain HTTP. */
+    http_addr: hostPort.optional(),
+    /** Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-Proto/Host/For are believed;
+     *  from anyone else those headers are dropped. */
+    trusted_proxies: z.string().default(''),
+    /** Extra CA certificates (PEM bundle) trusted when this process calls other registries over HTTPS (replication). */
+    ca_file: z.string().min(1).optional(),
     idc: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
 
     storage: z.enum(['fs', 's3']).default('fs'),
@@ -126,6 +144,14 @@ export const serverSchema = z
     if (c.meta === 'redis' && !c.redis_url && !c.redis_sentinels && !c.redis_cluster) {
       ctx.addIssue({ code: 'custom', path: ['redis_url'], message: 'required when meta is redis (or redis_sentinels / redis_cluster)' });
     }
+    if (Boolean(c.tls_cert_file) !== Boolean(c.tls_key_file)) {
+      ctx.addIssue({ code: 'custom', path: [c.tls_cert_file ? 'tls_key_file' : 'tls_cert_file'], message: 'tls_cert_file and tls_key_file go together' });
+    }
+    if (c.http2 && !c.tls_cert_file) ctx.addIssue({ code: 'custom', path: ['http2'], message: 'HTTP/2 needs TLS (tls_cert_file, tls_key_file)' });
+    if (c.http_addr && !c.tls_cert_file) ctx.addIssue({ code: 'custom', path: ['http_addr'], message: 'without TLS, addr is already plain HTTP' });
+    for (const entry of c.trusted_proxies.split(',').map((e) => e.trim()).filter(Boolean)) {
+      if (!isAddressOrCidr(entry)) ctx.addIssue({ code: 'custom', path: ['trusted_proxies'], message: `not an IP address or CIDR: ${entry}` });
+    }
     if (c.storage === 's3' && Boolean(c.s3_access_key) !== Boolean(c.s3_secret_key)) {
       ctx.addIssue({ code: 'custom', path: ['s3_secret_key'], message: 's3_access_key and s3_secret_key go together' });
     }
@@ -181,6 +207,16 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: { file?: string
 
 export function loadServerConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): ServerConfig {
   return loadConfig(serverSchema, { ...opts, keys: Object.keys(serverSchema.shape) });
+}
+
+/** "10.0.0.1", "10.0.0.0/8", "::1", "fd00::/8". */
+export function isAddressOrCidr(entry: string): boolean {
+  const [addr, bits, extra] = entry.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
 }
 
 /** "host:port,host:port" → their parts. */

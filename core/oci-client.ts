@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import { OciClientError, TlsCertificateError, certificateError, drain, expectStatus, nextLink } from './oci-responses.js';
 import { TokenDance, parseChallenge } from './registry-tokens.js';
@@ -25,6 +26,8 @@ export interface OciClientOptions {
   /** HTTPS without verifying the server's certificate (self-signed or private CA): Harbor's "Verify Remote
    *  Cert" turned off. Applies to every request of this client: token fetches and redirects included. */
   insecure?: boolean;
+  /** Extra CA certificates (PEM) trusted beside the system's, for registries with a private CA. */
+  ca?: string | Buffer;
 }
 
 export interface ManifestResponse {
@@ -63,12 +66,14 @@ const allManifestTypes = [
 export class OciClient {
   private readonly base: string;
   private readonly tokens: TokenDance;
-  /** One connection pool per insecure client (not per request), so keep-alive still works. */
+  /** One connection pool per insecure or private-CA client (not per request), so keep-alive still works. */
   private readonly dispatcher: Agent | undefined;
 
   constructor(private readonly opts: OciClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     if (opts.insecure) this.dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    // Node's `ca` replaces the default roots, so the system's are listed too.
+    else if (opts.ca) this.dispatcher = new Agent({ connect: { ca: [...rootCertificates, opts.ca.toString()] } });
     this.tokens = new TokenDance(opts, (url, init) => this.fetch(url, init));
   }
 

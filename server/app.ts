@@ -2,6 +2,7 @@ import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import { RegistryError } from '../core/errors.js';
 import { ociErrors } from './middleware/errors.js';
+import { forwardedHeaders, trustedProxies } from './middleware/forwarded.js';
 import { requestLog } from './middleware/request-log.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { ociRouter } from './oci/router.js';
@@ -15,12 +16,17 @@ import { checkReadiness } from './readiness.js';
 export function createApp(deps: RegistryDeps, extraRouters: Router[] = [], middleware: Middleware[] = []): Koa {
   const app = new Koa();
   app.silent = true;
+  // X-Forwarded-* reach Koa only from trusted proxies (forwardedHeaders drops them otherwise); the last
+  // X-Forwarded-For entry is the one our proxy added.
+  app.proxy = true;
+  app.maxIpsCount = 1;
   app.on('error', (err: Error & { code?: string }) => {
     // Clients that hang up mid-transfer are routine for a registry.
     if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     deps.log.warn({ err }, 'response error');
   });
 
+  app.use(forwardedHeaders(trustedProxies(deps.config.trusted_proxies)));
   app.use(requestLog(deps.log, deps.metrics));
   app.use(ociErrors);
   app.use(async (ctx: Context, next: Next) => {

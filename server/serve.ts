@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ServerConfig } from '../core/config.js';
-import { splitHostPort } from '../core/config.js';
 import { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
@@ -11,6 +10,7 @@ import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { setUpAccessControl, type LocalAccess } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
+import { openListeners } from './listen/listeners.js';
 import { workerIndex } from './cluster.js';
 import { collectGarbage } from '../registry/gc.js';
 import { ServerMetrics } from './metrics.js';
@@ -59,18 +59,9 @@ export async function startRegistry(
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
   const app = createApp(deps, [...access.routers, p2p.router, ...(extras.routers ?? [])], access.middleware);
-  const server = createServer({ maxHeaderSize: config.max_header_bytes }, app.callback());
-  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, log, config.max_header_bytes));
-  // Large blobs over slow links: no request timeout; idle keep-alive sockets are closed after a while.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
-  const { host, port } = splitHostPort(config.addr);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  log.info({ addr: config.addr, storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
+  const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
+  const server = listeners.main;
+  log.info({ addr: config.addr, tls: Boolean(config.tls_cert_file), ...(config.http_addr && { http_addr: config.http_addr }), storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
 
   let gcTimer: NodeJS.Timeout | undefined;
   if (config.gc_interval_seconds > 0 && workerIndex() === 0) {
@@ -90,10 +81,7 @@ export async function startRegistry(
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       await p2p.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await listeners.close();
     },
   };
 }

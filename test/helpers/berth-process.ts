@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
@@ -77,6 +78,8 @@ export interface StartOptions {
   args?: string[];
   /** Keep the data directory after stop (default: removed when it was created here). */
   keepData?: boolean;
+  /** `addr` serves TLS (BERTH_TLS_CERT_FILE…): readiness is probed over https trusting this CA (PEM). */
+  tlsCa?: Buffer;
 }
 
 /** Spawns `berth serve` and resolves once /healthz answers 200. */
@@ -99,12 +102,13 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tlsCa ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const dispatcher = opts.tlsCa ? new Agent({ connect: { ca: opts.tlsCa } }) : undefined;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode} before ready:\n${out}`);
     try {
-      const r = await fetch(`${url}/healthz`);
+      const r = await fetch(`${url}/healthz`, dispatcher ? ({ dispatcher } as RequestInit) : {});
       if (r.status === 200) break;
     } catch {
       /* not listening yet */
@@ -115,6 +119,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  await dispatcher?.close();
   const cleanup = async () => {
     if (created && !opts.keepData) await rm(dataDir, { recursive: true, force: true });
     const leaks = leakedSecrets(out);
