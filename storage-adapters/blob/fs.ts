@@ -55,10 +55,10 @@ interface RunningDigest {
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly fsync: boolean;
+  // A hash state is only ever fed by one writer: appends and commits of one upload never overlap (the contract
+  // leaves that to the caller; the OCI routes' UploadLocks serialise every request on an upload). Across
+  // processes the incarnation tag and the size decide whether a state is trusted.
   private readonly running = new LRUCache<string, RunningDigest>({ max: maxRunningDigests });
-  // Appends and commits of one upload run one after another within this process, so a hash state is only ever
-  // fed by one writer. Across processes the incarnation tag and the size decide whether a state is trusted.
-  private readonly busy = new Map<string, Promise<void>>();
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
@@ -157,61 +157,57 @@ export class FsBlobStore implements BlobStore {
 
   async appendUpload(id: string, offset: number, data: Readable, opts: AppendOptions = {}): Promise<number> {
     const dir = this.uploadDir(id);
-    return this.exclusive(id, async () => {
-      let fh: FileHandle;
-      try {
-        fh = await open(join(dir, 'data'), 'r+');
-      } catch (e) {
-        if (isNotFound(e)) throw new UploadNotFoundError(id);
-        throw e;
+    let fh: FileHandle;
+    try {
+      fh = await open(join(dir, 'data'), 'r+');
+    } catch (e) {
+      if (isNotFound(e)) throw new UploadNotFoundError(id);
+      throw e;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (offset !== size) throw new InvalidOffsetError(id, offset, size);
+      const { expectedLength, maxTotal } = opts;
+      if (expectedLength !== undefined && maxTotal !== undefined && offset + expectedLength > maxTotal) {
+        throw new SizeMismatchError(maxTotal, offset + expectedLength);
       }
+      let running = await this.takeRunning(id, dir, size);
+      const sink = new StagedFile(fh, offset, running?.digester);
       try {
-        const { size } = await fh.stat();
-        if (offset !== size) throw new InvalidOffsetError(id, offset, size);
-        const { expectedLength, maxTotal } = opts;
-        if (expectedLength !== undefined && maxTotal !== undefined && offset + expectedLength > maxTotal) {
-          throw new SizeMismatchError(maxTotal, offset + expectedLength);
-        }
-        let running = await this.takeRunning(id, dir, size);
-        const sink = new StagedFile(fh, offset, running?.digester);
-        try {
-          await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
-        } catch (err) {
-          // A declared length, or the maxTotal bound, makes the chunk all-or-nothing: drop what was written of it.
-          if (expectedLength !== undefined || err instanceof SizeMismatchError) {
-            if (sink.written > 0) {
-              await fh.truncate(offset);
-              running = undefined; // it has hashed bytes that are no longer staged
-            }
+        await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
+      } catch (err) {
+        // A declared length, or the maxTotal bound, makes the chunk all-or-nothing: drop what was written of it.
+        if (expectedLength !== undefined || err instanceof SizeMismatchError) {
+          if (sink.written > 0) {
+            await fh.truncate(offset);
+            running = undefined; // it has hashed bytes that are no longer staged
           }
-          if (running) this.running.set(id, running);
-          throw err;
         }
-        if (this.fsync) await fh.sync();
         if (running) this.running.set(id, running);
-        return offset + sink.written;
-      } finally {
-        await fh.close();
+        throw err;
       }
-    });
+      if (this.fsync) await fh.sync();
+      if (running) this.running.set(id, running);
+      return offset + sink.written;
+    } finally {
+      await fh.close();
+    }
   }
 
   async commitUpload(id: string, digest: Digest, expectedSize?: number): Promise<BlobInfo> {
     const dir = this.uploadDir(id);
     const target = this.blobPath(digest);
-    return this.exclusive(id, async () => {
-      const staged = join(dir, 'data');
-      const s = await statIfExists(staged);
-      if (!s) throw new UploadNotFoundError(id);
-      if (expectedSize !== undefined && s.size !== expectedSize) throw new SizeMismatchError(expectedSize, s.size);
-      const actual = await this.stagedDigest(id, dir, s.size, digestAlgorithm(digest));
-      if (actual !== digest) throw new DigestMismatchError(digest, actual);
-      // Verified even when the blob already exists: committing must prove possession of the bytes.
-      const info = (await this.refresh(target, digest)) ?? (await this.publish(staged, target, digest));
-      this.running.delete(id);
-      await rm(dir, { recursive: true, force: true });
-      return info;
-    });
+    const staged = join(dir, 'data');
+    const s = await statIfExists(staged);
+    if (!s) throw new UploadNotFoundError(id);
+    if (expectedSize !== undefined && s.size !== expectedSize) throw new SizeMismatchError(expectedSize, s.size);
+    const actual = await this.stagedDigest(id, dir, s.size, digestAlgorithm(digest));
+    if (actual !== digest) throw new DigestMismatchError(digest, actual);
+    // Verified even when the blob already exists: committing must prove possession of the bytes.
+    const info = (await this.refresh(target, digest)) ?? (await this.publish(staged, target, digest));
+    this.running.delete(id);
+    await rm(dir, { recursive: true, force: true });
+    return info;
   }
 
   async abortUpload(id: string): Promise<void> {
@@ -322,21 +318,6 @@ export class FsBlobStore implements BlobStore {
     await rename(staged, target);
     if (this.fsync) await syncPath(dirname(target));
     return blobInfo(digest, await stat(target));
-  }
-
-  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.busy.get(id) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = before.then(() => mine);
-    this.busy.set(id, tail);
-    await before;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.busy.get(id) === tail) this.busy.delete(id);
-    }
   }
 }
 
