@@ -1,4 +1,8 @@
-/** Serializes the requests of one upload session inside this process (PATCH, PUT, DELETE never interleave). */
+/**
+ * Serializes the requests of one upload session inside this process (PATCH, PUT, DELETE never interleave): the
+ * one lock on an upload. It spans a request's whole read-offset, append, commit and session-delete sequence,
+ * which no BlobStore could see from inside; the stores themselves rely on it (blob-store.ts, appendUpload).
+ */
 export class UploadLocks {
   private readonly tails = new Map<string, Promise<unknown>>();
 

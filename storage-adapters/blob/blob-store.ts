@@ -48,7 +48,8 @@ export interface BlobStore {
   /**
    * Appends `data` at `offset`, which must equal the staged size (InvalidOffsetError carries the real size).
    * Resolves with the new size once the bytes are staged durably enough to be resumed after a crash.
-   * Concurrent appends to one upload are the caller's to prevent.
+   * Appends and commits of one upload must not overlap: no adapter locks, that is the caller's (server/oci's
+   * UploadLocks serialise every request on an upload, whichever adapter is underneath).
    */
   appendUpload(id: string, offset: number, data: Readable, opts?: AppendOptions): Promise<number>;
   /**

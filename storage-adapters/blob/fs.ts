@@ -1,12 +1,18 @@
-import { createReadStream } from 'node:fs';
-import { isUploadId } from '../../core/names.js';
-import { access, constants, mkdir, open, opendir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+// Layout under root:
+//   blobs/<alg>/<first 2 hex>/<hex>   visible blobs; a file appears here only by rename of a verified, complete file
+//   uploads/<id>/data                 staged bytes
+//   uploads/<id>/started              created with the upload: its mtime is startedAt, its content a random
+//                                     incarnation tag (so a hash state cached for an aborted-and-recreated upload
+//                                     of the same id is never trusted)
+// put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
+// The parts, in fs/: the staged file an append writes (staged-file.ts), the uploads' running hash states
+// (running-digests.ts), small file-system steps (files.ts).
+import { access, constants, mkdir, open, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { LRUCache } from 'lru-cache';
-import { Digester, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from '../../core/digest.js';
+import { isUploadId } from '../../core/names.js';
+import { digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from '../../core/digest.js';
 import type { ByteRange } from '../../core/range.js';
 import {
   BlobNotFoundError,
@@ -21,14 +27,9 @@ import {
   type BlobStore,
   type UploadInfo,
 } from './blob-store.js';
-
-// Layout under root:
-//   blobs/<alg>/<first 2 hex>/<hex>   visible blobs; a file appears here only by rename of a verified, complete file
-//   uploads/<id>/data                 staged bytes
-//   uploads/<id>/started              created with the upload: its mtime is startedAt, its content a random
-//                                     incarnation tag (so a hash state cached for an aborted-and-recreated upload
-//                                     of the same id is never trusted)
-// put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
+import { blobInfo, entries, ioUnit, isNotFound, statIfExists, syncPath } from './fs/files.js';
+import { RunningDigests } from './fs/running-digests.js';
+import { StagedFile } from './fs/staged-file.js';
 
 export interface FsBlobStoreOptions {
   root: string;
@@ -38,27 +39,11 @@ export interface FsBlobStoreOptions {
 
 const algorithms: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
-// Large I/O units: a layer is read and written in ~1 MiB steps, not in the 16-64 KiB a socket delivers.
-const ioUnit = 1024 * 1024;
-// Bound on cached hash states; an evicted upload is simply re-hashed from disk at commit.
-const maxRunningDigests = 10_000;
-// Linux IOV_MAX: the most buffers one writev() takes.
-const maxIovecs = 1024;
-
-/** The sha256 state of an upload's staged bytes, fed as they were written (digester.bytes == bytes on disk). */
-interface RunningDigest {
-  digester: Digester;
-  /** The upload's incarnation (content of `started`) the state belongs to. */
-  incarnation: string;
-}
 
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly fsync: boolean;
-  private readonly running = new LRUCache<string, RunningDigest>({ max: maxRunningDigests });
-  // Appends and commits of one upload run one after another within this process, so a hash state is only ever
-  // fed by one writer. Across processes the incarnation tag and the size decide whether a state is trusted.
-  private readonly busy = new Map<string, Promise<void>>();
+  private readonly running = new RunningDigests();
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
@@ -133,7 +118,7 @@ export class FsBlobStore implements BlobStore {
   async createUpload(id: string): Promise<void> {
     if (!isUploadId(id)) throw new Error(`invalid upload id ${JSON.stringify(id.slice(0, 80))}`);
     const dir = this.uploadDir(id);
-    this.running.delete(id);
+    this.running.forget(id);
     await mkdir(dir, { recursive: true });
     const incarnation = randomUUID();
     // `started` first: a crash in between leaves a directory listUploads still reports, so GC can purge it.
@@ -144,7 +129,7 @@ export class FsBlobStore implements BlobStore {
       await syncPath(dir);
       await syncPath(dirname(dir));
     }
-    this.running.set(id, { digester: new Digester('sha256'), incarnation });
+    this.running.start(id, incarnation);
   }
 
   async uploadInfo(id: string): Promise<UploadInfo> {
@@ -157,66 +142,62 @@ export class FsBlobStore implements BlobStore {
 
   async appendUpload(id: string, offset: number, data: Readable, opts: AppendOptions = {}): Promise<number> {
     const dir = this.uploadDir(id);
-    return this.exclusive(id, async () => {
-      let fh: FileHandle;
-      try {
-        fh = await open(join(dir, 'data'), 'r+');
-      } catch (e) {
-        if (isNotFound(e)) throw new UploadNotFoundError(id);
-        throw e;
+    let fh: FileHandle;
+    try {
+      fh = await open(join(dir, 'data'), 'r+');
+    } catch (e) {
+      if (isNotFound(e)) throw new UploadNotFoundError(id);
+      throw e;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (offset !== size) throw new InvalidOffsetError(id, offset, size);
+      const { expectedLength, maxTotal } = opts;
+      if (expectedLength !== undefined && maxTotal !== undefined && offset + expectedLength > maxTotal) {
+        throw new SizeMismatchError(maxTotal, offset + expectedLength);
       }
+      let running = await this.running.take(id, dir, size);
+      const sink = new StagedFile(fh, offset, running?.digester);
       try {
-        const { size } = await fh.stat();
-        if (offset !== size) throw new InvalidOffsetError(id, offset, size);
-        const { expectedLength, maxTotal } = opts;
-        if (expectedLength !== undefined && maxTotal !== undefined && offset + expectedLength > maxTotal) {
-          throw new SizeMismatchError(maxTotal, offset + expectedLength);
-        }
-        let running = await this.takeRunning(id, dir, size);
-        const sink = new StagedFile(fh, offset, running?.digester);
-        try {
-          await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
-        } catch (err) {
-          // A declared length, or the maxTotal bound, makes the chunk all-or-nothing: drop what was written of it.
-          if (expectedLength !== undefined || err instanceof SizeMismatchError) {
-            if (sink.written > 0) {
-              await fh.truncate(offset);
-              running = undefined; // it has hashed bytes that are no longer staged
-            }
+        await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
+      } catch (err) {
+        // A declared length, or the maxTotal bound, makes the chunk all-or-nothing: drop what was written of it.
+        if (expectedLength !== undefined || err instanceof SizeMismatchError) {
+          if (sink.written > 0) {
+            await fh.truncate(offset);
+            running = undefined; // it has hashed bytes that are no longer staged
           }
-          if (running) this.running.set(id, running);
-          throw err;
         }
-        if (this.fsync) await fh.sync();
-        if (running) this.running.set(id, running);
-        return offset + sink.written;
-      } finally {
-        await fh.close();
+        if (running) this.running.keep(id, running);
+        throw err;
       }
-    });
+      if (this.fsync) await fh.sync();
+      if (running) this.running.keep(id, running);
+      return offset + sink.written;
+    } finally {
+      await fh.close();
+    }
   }
 
   async commitUpload(id: string, digest: Digest, expectedSize?: number): Promise<BlobInfo> {
     const dir = this.uploadDir(id);
     const target = this.blobPath(digest);
-    return this.exclusive(id, async () => {
-      const staged = join(dir, 'data');
-      const s = await statIfExists(staged);
-      if (!s) throw new UploadNotFoundError(id);
-      if (expectedSize !== undefined && s.size !== expectedSize) throw new SizeMismatchError(expectedSize, s.size);
-      const actual = await this.stagedDigest(id, dir, s.size, digestAlgorithm(digest));
-      if (actual !== digest) throw new DigestMismatchError(digest, actual);
-      // Verified even when the blob already exists: committing must prove possession of the bytes.
-      const info = (await this.refresh(target, digest)) ?? (await this.publish(staged, target, digest));
-      this.running.delete(id);
-      await rm(dir, { recursive: true, force: true });
-      return info;
-    });
+    const staged = join(dir, 'data');
+    const s = await statIfExists(staged);
+    if (!s) throw new UploadNotFoundError(id);
+    if (expectedSize !== undefined && s.size !== expectedSize) throw new SizeMismatchError(expectedSize, s.size);
+    const actual = await this.running.digestOf(id, dir, s.size, digestAlgorithm(digest));
+    if (actual !== digest) throw new DigestMismatchError(digest, actual);
+    // Verified even when the blob already exists: committing must prove possession of the bytes.
+    const info = (await this.refresh(target, digest)) ?? (await this.publish(staged, target, digest));
+    this.running.forget(id);
+    await rm(dir, { recursive: true, force: true });
+    return info;
   }
 
   async abortUpload(id: string): Promise<void> {
     if (!isUploadId(id)) return;
-    this.running.delete(id);
+    this.running.forget(id);
     await rm(this.uploadDir(id), { recursive: true, force: true });
   }
 
@@ -260,43 +241,6 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
-   * Takes the upload's cached hash state out of the cache when it covers exactly the `size` staged bytes;
-   * the caller puts it back once the state again matches the file. An empty upload can always start afresh.
-   */
-  private async takeRunning(id: string, dir: string, size: number): Promise<RunningDigest | undefined> {
-    const cached = this.running.get(id);
-    this.running.delete(id);
-    // The incarnation is checked at commit, where trusting a stale state would matter.
-    if (cached && cached.digester.bytes === size) return cached;
-    if (size !== 0) return undefined;
-    const incarnation = await readIncarnation(dir);
-    return incarnation === undefined ? undefined : { digester: new Digester('sha256'), incarnation };
-  }
-
-  /** The digest of the staged bytes: from the running state when it provably covers them, else by reading them. */
-  private async stagedDigest(id: string, dir: string, size: number, algorithm: DigestAlgorithm): Promise<Digest> {
-    const cached = this.running.get(id);
-    if (
-      cached &&
-      cached.digester.algorithm === algorithm &&
-      cached.digester.bytes === size &&
-      cached.incarnation === (await readIncarnation(dir))
-    ) {
-      this.running.delete(id); // digest() finalizes the state
-      return cached.digester.digest();
-    }
-    // After a restart, on another instance, after a refused chunk, or for sha512: one streaming pass over the file.
-    const digester = new Digester(algorithm);
-    try {
-      for await (const chunk of createReadStream(join(dir, 'data'), { highWaterMark: ioUnit })) digester.update(chunk as Buffer);
-    } catch (e) {
-      if (isNotFound(e)) throw new UploadNotFoundError(id);
-      throw e;
-    }
-    return digester.digest();
-  }
-
-  /**
    * Stat of an already-visible blob, its mtime moved to now: a re-push restarts GC's grace period, so the blob is
    * not swept between this upload and the manifest that will reference it.
    */
@@ -322,163 +266,5 @@ export class FsBlobStore implements BlobStore {
     await rename(staged, target);
     if (this.fsync) await syncPath(dirname(target));
     return blobInfo(digest, await stat(target));
-  }
-
-  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.busy.get(id) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = before.then(() => mine);
-    this.busy.set(id, tail);
-    await before;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.busy.get(id) === tail) this.busy.delete(id);
-    }
-  }
-}
-
-/**
- * Writes one append's bytes into the staged file at its end, ~1 MiB per writev while the next batch is read,
- * and feeds the digester exactly the bytes that reached the file — so its state always matches what is staged,
- * whatever fails and when. (A fs.WriteStream would drop its buffered chunks on a source error.)
- */
-class StagedFile {
-  written = 0;
-  private position: number;
-
-  constructor(
-    private readonly fh: FileHandle,
-    offset: number,
-    private readonly digester: Digester | undefined,
-  ) {
-    this.position = offset;
-  }
-
-  async take(
-    data: Readable,
-    opts: { expectedLength?: number; maxTotal?: number; keepOnError: boolean },
-  ): Promise<void> {
-    const { expectedLength, maxTotal, keepOnError } = opts;
-    const start = this.position;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    let arrived = 0;
-    let writing: Promise<void> = Promise.resolve();
-    let failed = false;
-    const flush = () => {
-      if (batchBytes === 0) return;
-      const bufs = batch;
-      batch = [];
-      batchBytes = 0;
-      writing = writing.then(() => this.write(bufs));
-      writing.catch(() => (failed = true)); // observed here, rethrown where awaited
-    };
-    // The caller owns `data`: stopping early must not destroy it (an HTTP server still has to answer on it).
-    const it = data.iterator({ destroyOnReturn: false });
-    try {
-      for await (const chunk of { [Symbol.asyncIterator]: () => it }) {
-        const buf = toBuffer(chunk);
-        arrived += buf.length;
-        if (expectedLength !== undefined && arrived > expectedLength) throw new SizeMismatchError(expectedLength, arrived);
-        if (maxTotal !== undefined && start + arrived > maxTotal) throw new SizeMismatchError(maxTotal, start + arrived);
-        batch.push(buf);
-        batchBytes += buf.length;
-        if (batchBytes >= ioUnit) {
-          await writing; // at most one write in flight while the next batch fills
-          flush();
-        }
-        if (failed) await writing;
-      }
-      if (expectedLength !== undefined && arrived !== expectedLength) throw new SizeMismatchError(expectedLength, arrived);
-      flush();
-      await writing;
-    } catch (err) {
-      if (keepOnError && !(err instanceof SizeMismatchError)) flush();
-      await writing.catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private async write(bufs: Buffer[]): Promise<void> {
-    let i = 0;
-    while (i < bufs.length) {
-      const { bytesWritten } = await this.fh.writev(bufs.slice(i, i + maxIovecs), this.position);
-      if (bytesWritten === 0) throw new Error('staged file accepted no bytes');
-      this.position += bytesWritten;
-      this.written += bytesWritten;
-      // hash exactly what landed; a short write leaves the rest of a buffer for the next round
-      let n = bytesWritten;
-      while (n > 0) {
-        const b = bufs[i]!;
-        if (n >= b.length) {
-          this.digester?.update(b);
-          n -= b.length;
-          i++;
-        } else {
-          this.digester?.update(b.subarray(0, n));
-          bufs[i] = b.subarray(n);
-          n = 0;
-        }
-      }
-    }
-  }
-}
-
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  throw new TypeError('upload stream must yield bytes');
-}
-
-function blobInfo(digest: Digest, s: Stats): BlobInfo {
-  return { digest, size: s.size, createdAt: Math.floor(s.mtimeMs) };
-}
-
-function isNotFound(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-async function statIfExists(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
-async function readIncarnation(dir: string): Promise<string | undefined> {
-  try {
-    return await readFile(join(dir, 'started'), 'utf8');
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
-/** Names in a directory, streamed (a shard can hold many blobs); a missing directory has none. */
-async function* entries(dir: string): AsyncIterable<string> {
-  let d;
-  try {
-    d = await opendir(dir);
-  } catch (e) {
-    if (isNotFound(e)) return;
-    throw e;
-  }
-  for await (const entry of d) yield entry.name;
-}
-
-/** fsync a file or a directory (a directory's fsync makes a rename or a new entry in it durable). */
-async function syncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -279,6 +279,59 @@ t.test('two sessions uploading the same blob both complete, and the blob is stor
   t.same((await reg.send('GET', blobPath(b.digest))).body, b.bytes);
 });
 
+/** A body that sends `head`, then holds the request open until `go` resolves before sending `tail`. */
+function held(head: Buffer, tail: Buffer, go: Promise<void>): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    async start(c) {
+      c.enqueue(new Uint8Array(head));
+      await go;
+      c.enqueue(new Uint8Array(tail));
+      c.close();
+    },
+  });
+}
+
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+t.test('two PATCHes racing on one session run one after the other: one 202, the other 416, the session holds the first', berthOnly('requests on one session are not serialised'), async (t) => {
+  const { location } = await session(t);
+  const a = randomBlob(4000);
+  const c = randomBlob(4000);
+  let go!: () => void;
+  const released = new Promise<void>((r) => (go = r));
+  const range = { 'content-type': 'application/octet-stream', 'content-range': '0-3999' };
+  // a is in flight (half its body sent) when c arrives; c must wait for it, then find the session at 4000.
+  const pa = reg.send('PATCH', location, { headers: range, body: held(a.bytes.subarray(0, 2000), a.bytes.subarray(2000), released) });
+  await pause(300);
+  const pc = reg.send('PATCH', location, { headers: range, body: c.bytes });
+  await pause(300);
+  go();
+  const [ra, rc] = await Promise.all([pa, pc]);
+  t.same([ra.status, rc.status].sort(), [202, 416], 'exactly one chunk is applied');
+  const winner = ra.status === 202 ? a : c;
+  t.equal((await reg.send('GET', location)).headers.get('range'), '0-3999', 'the session holds one chunk');
+  const put = await reg.send('PUT', location, { query: { digest: winner.digest } });
+  t.equal(put.status, 201);
+  t.same((await reg.send('GET', blobPath(winner.digest))).body, winner.bytes);
+});
+
+t.test('a PUT sent while a PATCH is in flight waits for it and commits its bytes', berthOnly('requests on one session are not serialised'), async (t) => {
+  const { location } = await session(t);
+  const b = randomBlob(6000);
+  let go!: () => void;
+  const released = new Promise<void>((r) => (go = r));
+  const headers = { 'content-type': 'application/octet-stream', 'content-range': '0-5999' };
+  const patching = reg.send('PATCH', location, { headers, body: held(b.bytes.subarray(0, 3000), b.bytes.subarray(3000), released) });
+  await pause(300);
+  const putting = reg.send('PUT', location, { query: { digest: b.digest } });
+  await pause(300);
+  go();
+  const [patched, put] = await Promise.all([patching, putting]);
+  t.equal(patched.status, 202, 'the PATCH completes');
+  t.equal(put.status, 201, 'the PUT commits what the PATCH staged');
+  t.same((await reg.send('GET', blobPath(b.digest))).body, b.bytes);
+});
+
 t.test("a session cannot be driven through another repository's path", async (t) => {
   const { location } = await session(t);
   const u = reg.url(location);
