@@ -1,4 +1,6 @@
-// The OCI error codes (distribution-spec, "Error Codes") plus the few that distribution added and clients know.
+// The OCI error codes (distribution-spec, "Error Codes": a client may rely on the code being one of these) and,
+// for server-side failures only (5xx), distribution's UNAVAILABLE and Berth's INSUFFICIENT_STORAGE. What a code
+// does not say goes in `detail`.
 // Every failure a client can see is a RegistryError; the server maps it to HTTP in one place.
 
 export type OciErrorCode =
@@ -12,14 +14,12 @@ export type OciErrorCode =
   | 'NAME_INVALID'
   | 'NAME_UNKNOWN'
   | 'SIZE_INVALID'
-  | 'RANGE_INVALID'
   | 'UNAUTHORIZED'
   | 'DENIED'
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
   | 'UNAVAILABLE'
-  | 'INSUFFICIENT_STORAGE'
-  | 'PAGINATION_NUMBER_INVALID';
+  | 'INSUFFICIENT_STORAGE';
 
 const defaultStatus: Record<OciErrorCode, number> = {
   BLOB_UNKNOWN: 404,
@@ -32,14 +32,12 @@ const defaultStatus: Record<OciErrorCode, number> = {
   NAME_INVALID: 400,
   NAME_UNKNOWN: 404,
   SIZE_INVALID: 400,
-  RANGE_INVALID: 416,
   UNAUTHORIZED: 401,
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,
-  PAGINATION_NUMBER_INVALID: 400,
 };
 
 const defaultMessage: Record<OciErrorCode, string> = {
@@ -53,14 +51,12 @@ const defaultMessage: Record<OciErrorCode, string> = {
   NAME_INVALID: 'invalid repository name',
   NAME_UNKNOWN: 'repository name not known to registry',
   SIZE_INVALID: 'provided length did not match content length',
-  RANGE_INVALID: 'requested range not satisfiable',
   UNAUTHORIZED: 'authentication required',
   DENIED: 'requested access to the resource is denied',
   UNSUPPORTED: 'the operation is unsupported',
   TOOMANYREQUESTS: 'too many requests',
   UNAVAILABLE: 'service unavailable',
   INSUFFICIENT_STORAGE: 'insufficient storage: the registry cannot store this',
-  PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
 };
 
 export class RegistryError extends Error {

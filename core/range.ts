@@ -9,15 +9,16 @@ export interface ByteRange {
 /**
  * Parses a GET `Range` header against a blob of `size` bytes (RFC 9110 §14.1.2: one range; suffix and open ranges).
  * Returns undefined when there is no header or it is not a bytes range (the whole body is then sent);
- * throws RANGE_INVALID (416) when it cannot be satisfied.
+ * throws 416 (code UNSUPPORTED: the spec lists no range code) when it cannot be satisfied.
  */
 export function parseRangeHeader(header: string | undefined, size: number): ByteRange | undefined {
   if (!header) return undefined;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m) {
     if (/^\s*bytes\s*=/i.test(header)) {
-      throw new RegistryError('RANGE_INVALID', 'unsupported or malformed range', {
-        detail: { range: header.slice(0, 100) },
+      throw new RegistryError('UNSUPPORTED', 'unsupported or malformed range', {
+        status: 416,
+        detail: { reason: 'range not satisfiable', range: header.slice(0, 100) },
         headers: { 'Content-Range': `bytes */${size}` },
       });
     }
@@ -43,8 +44,9 @@ export function parseRangeHeader(header: string | undefined, size: number): Byte
 }
 
 function unsatisfiable(header: string, size: number): RegistryError {
-  return new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
-    detail: { range: header.slice(0, 100), size },
+  return new RegistryError('UNSUPPORTED', 'requested range not satisfiable', {
+    status: 416,
+    detail: { reason: 'range not satisfiable', range: header.slice(0, 100), size },
     headers: { 'Content-Range': `bytes */${size}` },
   });
 }
@@ -61,7 +63,7 @@ export function parseContentRange(header: string): ByteRange {
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
-    throw new RegistryError('RANGE_INVALID', 'invalid Content-Range', { detail: { contentRange: header.slice(0, 100) } });
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'invalid Content-Range', { status: 416, detail: { contentRange: header.slice(0, 100) } });
   }
   return { start, end };
 }

@@ -41,11 +41,12 @@ export function toRegistryError(e: unknown): RegistryError | undefined {
   if (e instanceof DigestMismatchError) return new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: e.expected, actual: e.actual } });
   if (e instanceof SizeMismatchError) return new RegistryError('SIZE_INVALID', e.message, { detail: { expected: e.expected, actual: e.actual } });
   if (e instanceof InvalidOffsetError) {
-    return new RegistryError('RANGE_INVALID', 'chunk does not start at the end of the upload', { detail: { offset: e.offset, size: e.size } });
+    return new RegistryError('BLOB_UPLOAD_INVALID', 'chunk does not start at the end of the upload', { status: 416, detail: { offset: e.offset, size: e.size } });
   }
   if (e instanceof RangeNotSatisfiableError) {
-    return new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
-      detail: { start: e.range.start, end: e.range.end, size: e.size },
+    return new RegistryError('UNSUPPORTED', 'requested range not satisfiable', {
+      status: 416,
+      detail: { reason: 'range not satisfiable', start: e.range.start, end: e.range.end, size: e.size },
       headers: { 'Content-Range': `bytes */${e.size}` },
     });
   }

@@ -67,7 +67,7 @@ export function pageSize(ctx: Context, max = 100_000): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
-    throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { detail: { n: raw.slice(0, 40) } });
+    throw new RegistryError('UNSUPPORTED', 'n must be a non-negative integer', { status: 400, detail: { reason: 'pagination number invalid', n: raw.slice(0, 40) } });
   }
   return Math.min(n, max);
 }

@@ -123,7 +123,8 @@ function chunkLength(ctx: Context, repository: string, id: string, offset: numbe
 }
 
 function outOfOrder(repository: string, id: string, size: number, start: number): RegistryError {
-  return new RegistryError('RANGE_INVALID', 'chunk does not start at the end of the upload', {
+  return new RegistryError('BLOB_UPLOAD_INVALID', 'chunk does not start at the end of the upload', {
+    status: 416,
     detail: { expectedStart: size, start },
     headers: { Location: uploadLocation(repository, id), Range: uploadRange(size), 'Docker-Upload-UUID': id },
   });

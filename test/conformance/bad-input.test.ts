@@ -285,6 +285,19 @@ t.test('a non-numeric or negative n answers 400 on the tags list', berthOnly('a 
   }
 });
 
+// spec "Error Codes": the code is one of the spec's list; what it does not say goes in detail.
+t.test('range and paging refusals carry only the spec\'s error codes', berthOnly('distribution uses its own RANGE_INVALID / PAGINATION_NUMBER_INVALID'), async (t) => {
+  const blob = good.blobs[0]!;
+  const past = await reg.send('GET', `/v2/${repo}/blobs/${blob.digest}`, { headers: { Range: `bytes=${blob.bytes.length + 10}-` } });
+  expectOciError(t, past, 416, 'UNSUPPORTED', 'a GET range past the blob');
+  t.match(past.json<{ errors: { detail: unknown }[] }>().errors[0]!.detail, { reason: 'range not satisfiable' }, 'the reason is in detail');
+  const start = await reg.send('POST', `/v2/${repo}/blobs/uploads/`);
+  const location = start.headers.get('location')!;
+  const skipped = await reg.send('PATCH', location, { headers: { 'Content-Range': '5-9', 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(5) });
+  expectOciError(t, skipped, 416, 'BLOB_UPLOAD_INVALID', 'a chunk that skips ahead');
+  expectOciError(t, await reg.send('GET', '/v2/_catalog', { query: { n: 'ten' } }), 400, 'UNSUPPORTED', 'n=ten');
+});
+
 t.test('an unknown endpoint under /v2/ answers 404 with an OCI error body', berthOnly('unknown routes answer 404 text/plain'), async (t) => {
   for (const path of [`/v2/${repo}/nonsense`, `/v2/${repo}/blobs/`, '/v2/_nothing/here']) {
     expectOciError(t, await raw('GET', path), 404, '*', path);

@@ -238,7 +238,7 @@ t.test('presigned redirect URLs serve the blob straight from the bucket, only wh
   // (s3rver does not verify SigV4 signatures, so a forged one cannot be tested here; S3 and MinIO refuse it)
 });
 
-t.test('a range reaching past the blob is refused with RangeNotSatisfiableError (416 RANGE_INVALID over HTTP) rather than read short', async (t) => {
+t.test('a range reaching past the blob is refused with RangeNotSatisfiableError (416 over HTTP) rather than read short', async (t) => {
   const store = new S3BlobStore(options('ranges/'));
   t.teardown(() => store.close());
   const d = digestOf('0123456789');

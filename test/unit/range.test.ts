@@ -17,7 +17,7 @@ t.test('Range header: closed, open and suffix ranges', async (t) => {
 
 t.test('Range header: unsatisfiable ranges are 416 with Content-Range bytes */size', async (t) => {
   for (const h of ['bytes=10-', 'bytes=10-20', 'bytes=5-2', 'bytes=-0', 'bytes=-', 'bytes=0-1,3-4', 'bytes=a-b']) {
-    t.throws(() => parseRangeHeader(h, 10), { code: 'RANGE_INVALID', status: 416, headers: { 'Content-Range': 'bytes */10' } }, h);
+    t.throws(() => parseRangeHeader(h, 10), { code: 'UNSUPPORTED', status: 416, headers: { 'Content-Range': 'bytes */10' } }, h);
   }
 });
 
@@ -26,5 +26,5 @@ t.test('Content-Range on PATCH: spec form and the bytes form clients send', asyn
   t.same(parseContentRange('bytes 100-199/*'), { start: 100, end: 199 });
   t.same(parseContentRange('bytes=5-9'), { start: 5, end: 9 });
   t.throws(() => parseContentRange('abc'), { code: 'BLOB_UPLOAD_INVALID', status: 400 });
-  t.throws(() => parseContentRange('10-5'), { code: 'RANGE_INVALID', status: 416 });
+  t.throws(() => parseContentRange('10-5'), { code: 'BLOB_UPLOAD_INVALID', status: 416 });
 });
