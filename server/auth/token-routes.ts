@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { ApiError, badRequest } from '../admin/errors.js';
+import { ApiError, badRequest } from '../../core/harbor-api/errors.js';
 import { LoginFailed, type Authenticator } from './credentials.js';
 import { ANONYMOUS, principalName, type Principal } from './principal.js';
 import type { RefreshTokens } from './refresh-tokens.js';
