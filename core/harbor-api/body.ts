@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { ApiError, badRequest, unprocessable } from './errors.js';
 
 // Request bodies: JSON only, at most 1 MiB. A body Harbor's swagger marks required (nearly every POST and PUT)
-// and that is missing is refused as go-swagger refuses it: 422, "<name> in body is required".
+// and that is missing is refused as go-swagger refuses it: 422 ("validation failure list").
 
 export const MAX_BODY = 1024 * 1024;
 
@@ -11,19 +11,11 @@ export const MAX_BODY = 1024 * 1024;
 export async function readJson(ctx: Context, opts: { optional?: boolean } = {}): Promise<unknown> {
   const type = ctx.get('Content-Type');
   if (type && !/json/i.test(type)) throw new ApiError(415, `expected a JSON body, got ${type.slice(0, 100)}`);
-  // Refused before reading, so what is left unread is known (and the connection closed when that is much).
-  if (Number(ctx.get('Content-Length') || 0) > MAX_BODY) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of ctx.req) {
-    total += (c as Buffer).length;
-    if (total > MAX_BODY) throw tooLarge();
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks, total).toString('utf8');
+  const bytes = await readBytes(ctx, MAX_BODY);
+  const text = bytes.toString('utf8');
   if (text.trim() === '') {
     if (opts.optional) return undefined;
-    throw unprocessable('body in body is required');
+    throw unprocessable('the request body is required');
   }
   try {
     return JSON.parse(text);
@@ -52,4 +44,17 @@ function validate<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   return result.data;
 }
 
-const tooLarge = () => new ApiError(413, `body larger than ${MAX_BODY} bytes`);
+/** The whole body, at most `max` bytes, else 413. */
+export async function readBytes(ctx: Context, max: number): Promise<Buffer> {
+  const tooLarge = () => new ApiError(413, `body larger than ${max} bytes`);
+  // Refused before reading, so what is left unread is known (and the connection closed when that is much).
+  if (Number(ctx.get('Content-Length') || 0) > max) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of ctx.req) {
+    total += (c as Buffer).length;
+    if (total > max) throw tooLarge();
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
