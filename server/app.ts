@@ -10,8 +10,8 @@ import { checkReadiness } from './readiness.js';
 
 /**
  * The registry's HTTP surface. Everything it needs comes in `deps`, so two apps can live in one process.
- * `middleware` runs inside the OCI error mapping and around every router (access control's audit hook and
- * its error shaping for /api and /service).
+ * `middleware` runs inside the OCI error mapping and around every router (Harbor's error shaping for /api and
+ * /service, access control's audit hook).
  */
 export function createApp(deps: RegistryDeps, extraRouters: Router[] = [], middleware: Middleware[] = []): Koa {
   const app = new Koa();

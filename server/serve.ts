@@ -7,13 +7,17 @@ import { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
-import { setUpAccessControl, type LocalAccess } from './auth/access-control.js';
+import type { LocalAccess } from '../core/local-access.js';
+import { requireSysadmin, type AdminDeps } from './admin/context.js';
+import { adminRouter } from './admin/router.js';
+import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
 import { openListeners } from './listen/listeners.js';
 import { workerIndex } from './cluster.js';
 import { collectGarbage } from '../registry/gc.js';
 import { ServerMetrics } from './metrics.js';
+import { harborApiErrors } from './middleware/harbor-errors.js';
 import type { RegistryDeps } from './oci/deps.js';
 import { Registry } from '../registry/registry.js';
 import { UploadLocks } from './oci/upload-locks.js';
@@ -56,9 +60,19 @@ export async function startRegistry(
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;
+  // The admin API sits on access control (admin → auth, never back): it is put together here.
+  const admin: AdminDeps = {
+    registry: deps,
+    records: access.records,
+    policy: access.policy,
+    audit: access.audit,
+    ...(access.authenticator && { authenticator: access.authenticator }),
+    ...(access.refreshTokens && { refreshTokens: access.refreshTokens }),
+  };
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
-  const app = createApp(deps, [...access.routers, p2p.router, ...(extras.routers ?? [])], access.middleware);
+  const routers = [...access.routers, adminRouter(admin), p2p.router, ...(extras.routers ?? [])];
+  const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
   log.info({ addr: config.addr, tls: Boolean(config.tls_cert_file), ...(config.http_addr && { http_addr: config.http_addr }), storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
@@ -76,7 +90,8 @@ export async function startRegistry(
   return {
     server,
     deps,
-    ...(access.requireSysadmin && { requireSysadmin: access.requireSysadmin }),
+    // For the admin surfaces mounted from outside (replication's API); with auth none everyone may.
+    ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
     ...(access.localAccess && { localAccess: access.localAccess }),
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);

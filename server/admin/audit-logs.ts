@@ -4,9 +4,11 @@ import type { FieldValue } from '../../storage-adapters/meta/meta-store.js';
 import type { AuditRecord } from '../auth/audit.js';
 import { PROJECT_ADMIN } from '../auth/roles.js';
 import { projectParam, requireProject, requireUser, type AdminDeps } from './context.js';
-import { badRequest } from './errors.js';
-import { paging, queryString, setPageHeaders } from './http.js';
-import { checkTerms, listMatching, matches, parseQuery, type QueryFields, type QueryTerm } from './query.js';
+import { listMatching } from './listing.js';
+import { badRequest } from '../../core/harbor-api/errors.js';
+import { paging, setPageHeaders } from '../../core/harbor-api/paging.js';
+import { queryString } from '../../core/harbor-api/params.js';
+import { checkTerms, matches, parseQuery, type QueryFields, type QueryTerm } from '../../core/harbor-api/query.js';
 
 // Harbor's /audit-logs and /projects/{project_name}/logs: newest first, queryable with q (operation,
 // resource, resource_type, username, op_time range, …). System admins read everything, project admins the
@@ -93,7 +95,7 @@ async function respond(ctx: Context, a: AdminDeps, projects: Set<number> | undef
     ...(keep && { keep }),
     order: sort.startsWith('-') ? 'desc' : 'asc',
     offset: p.offset,
-    limit: p.pageSize,
+    limit: p.limit,
   });
   setPageHeaders(ctx, total, p);
   ctx.body = items.map(auditResponse);

@@ -7,7 +7,7 @@ import type { AccessRecords, ProjectRecord } from '../auth/records.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
-import { ApiError, forbidden, notFound, unauthorized } from './errors.js';
+import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
 

@@ -5,8 +5,11 @@ import { ConflictError } from '../../storage-adapters/meta/meta-store.js';
 import { memberKey, now, type MemberRecord, type ProjectRecord, type UserRecord } from '../auth/records.js';
 import { isRoleId, roleNames, type RoleId } from '../auth/roles.js';
 import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
-import { badRequest, conflict, notFound } from './errors.js';
-import { created, idParam, ok, paging, queryString, readBody, setPageHeaders } from './http.js';
+import { readBody, readOptionalBody } from '../../core/harbor-api/body.js';
+import { badRequest, conflict, notFound } from '../../core/harbor-api/errors.js';
+import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { idParam, queryString } from '../../core/harbor-api/params.js';
+import { created, ok } from '../../core/harbor-api/responses.js';
 
 // Harbor's /projects/{project_name_or_id}/members: users and their role ids (1 project admin, 2 developer,
 // 3 guest, 4 maintainer, 5 limited guest). Groups are not supported.
@@ -56,14 +59,15 @@ async function listMembers(ctx: Context, a: AdminDeps): Promise<void> {
     if (needle && !(user?.username.toLowerCase().includes(needle) ?? false)) continue;
     rows.push({ m, user });
   }
-  setPageHeaders(ctx, rows.length, p);
-  ctx.body = rows.slice(p.offset, p.offset + p.pageSize).map(({ m, user }) => memberResponse(m, user));
+  ctx.body = pageOf(ctx, rows, p).map(({ m, user }) => memberResponse(m, user));
 }
 
 async function addMember(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a);
   await requireProject(ctx, a, project, 'member.manage');
-  const body = await readBody(ctx, projectMember);
+  // Harbor's swagger leaves this body optional; the handler then refuses it (handler/member.go).
+  const body = await readOptionalBody(ctx, projectMember);
+  if (!body) throw badRequest('the project member should provide');
   if (body.member_group !== undefined) throw badRequest('group members are not supported; add users with member_user');
   const ref = body.member_user;
   if (!ref || (ref.user_id === undefined && ref.username === undefined)) throw badRequest('member_user with user_id or username is required');
@@ -98,6 +102,8 @@ async function addMember(ctx: Context, a: AdminDeps): Promise<void> {
 
 async function memberParam(ctx: Context, a: AdminDeps, project: ProjectRecord): Promise<MemberRecord> {
   const id = idParam(ctx, 'mid');
+  // handler/member.go: a member id of 0 is a bad request there, where other ids of 0 are simply not found.
+  if (id === 0) throw badRequest('the project member id is required');
   const m = await a.records.members.get(id);
   if (!m || m.project_id !== project.id) throw notFound(`member ${id} not found in project ${project.name}`);
   return m;

@@ -6,9 +6,12 @@ import type { Principal } from '../auth/principal.js';
 import { memberKey, now, type ProjectRecord, type UserRecord } from '../auth/records.js';
 import { PROJECT_ADMIN } from '../auth/roles.js';
 import { auditChange, callerOf, projectParam, refuse, requireProject, requireUser, type AdminDeps } from './context.js';
-import { ApiError, badRequest, conflict, forbidden, notFound } from './errors.js';
-import { created, ok, paging, queryString, readBody, setPageHeaders } from './http.js';
-import { checkTerms, matches, parseQuery, type QueryFields } from './query.js';
+import { readBody } from '../../core/harbor-api/body.js';
+import { ApiError, badRequest, conflict, forbidden, notFound } from '../../core/harbor-api/errors.js';
+import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { queryString } from '../../core/harbor-api/params.js';
+import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
+import { created, ok } from '../../core/harbor-api/responses.js';
 import { projectRepositories } from './repositories.js';
 
 // Harbor's /projects. Visibility: system admins see every project, others the public ones and those they are
@@ -95,8 +98,7 @@ async function listProjects(ctx: Context, a: AdminDeps): Promise<void> {
     }
     visible.push(project);
   }
-  setPageHeaders(ctx, visible.length, p);
-  const page = visible.slice(p.offset, p.offset + p.pageSize);
+  const page = pageOf(ctx, visible, p);
   const out = [];
   for (const project of page) out.push(await projectResponse(a, caller, project, owners));
   ctx.body = out;

@@ -5,9 +5,11 @@ import { parseRepositoryName } from '../../core/names.js';
 import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
 import type { ProjectRecord } from '../auth/records.js';
 import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
-import { badRequest, notFound } from './errors.js';
-import { ok, paging, queryString, setPageHeaders } from './http.js';
-import { checkTerms, matches, parseQuery, type QueryFields } from './query.js';
+import { badRequest, notFound } from '../../core/harbor-api/errors.js';
+import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { queryString } from '../../core/harbor-api/params.js';
+import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
+import { ok } from '../../core/harbor-api/responses.js';
 
 // Harbor's /projects/{project_name}/repositories: list, get, delete. A repository's path parameter is its name
 // inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
@@ -60,8 +62,7 @@ async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
   checkTerms(terms, repositoryFields);
   const p = paging(ctx);
   const names = (await projectRepositories(a.registry.meta, project.name)).filter((n) => matches(n, terms, repositoryFields));
-  setPageHeaders(ctx, names.length, p);
-  ctx.body = await Promise.all(names.slice(p.offset, p.offset + p.pageSize).map((n) => repositoryResponse(a.registry.meta, project, n)));
+  ctx.body = await Promise.all(pageOf(ctx, names, p).map((n) => repositoryResponse(a.registry.meta, project, n)));
 }
 
 /** `a%252Fb` arrives decoded once by the router as `a%2Fb`; decode again, then check the grammar. */

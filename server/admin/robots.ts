@@ -6,9 +6,12 @@ import { generateSecret, hashRobotSecret, passwordProblem } from '../auth/passwo
 import type { Principal } from '../auth/principal.js';
 import { now, ROBOT_PREFIX, type ProjectRecord, type RobotPermission, type RobotRecord } from '../auth/records.js';
 import { auditChange, refuse, requireUser, type AdminDeps } from './context.js';
-import { badRequest, conflict, notFound } from './errors.js';
-import { created, idParam, ok, paging, queryString, readBody, readJson, setPageHeaders } from './http.js';
-import { checkTerms, matches, parseQuery, type QueryFields } from './query.js';
+import { readBody, readJson } from '../../core/harbor-api/body.js';
+import { badRequest, conflict, notFound } from '../../core/harbor-api/errors.js';
+import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { idParam, queryString } from '../../core/harbor-api/params.js';
+import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
+import { created, ok } from '../../core/harbor-api/responses.js';
 
 // Harbor's /robots: robot accounts named `robot$<project>+<name>` (project level) or `robot$<name>` (system
 // level), with Harbor's permission shape. The secret is shown once, at creation or refresh.
@@ -130,8 +133,7 @@ async function listRobots(ctx: Context, a: AdminDeps): Promise<void> {
   if (!(await mayManage(a, caller, project ? 'project' : 'system', project))) throw refuse(caller, 'not allowed to list these robots');
   const p = paging(ctx);
   const all = (await a.records.all(a.records.robots)).filter((r) => matches(r, terms, robotFields));
-  setPageHeaders(ctx, all.length, p);
-  ctx.body = all.slice(p.offset, p.offset + p.pageSize).map(robotResponse);
+  ctx.body = pageOf(ctx, all, p).map(robotResponse);
 }
 
 async function createRobot(ctx: Context, a: AdminDeps): Promise<void> {

@@ -5,9 +5,13 @@ import { ConflictError } from '../../storage-adapters/meta/meta-store.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
 import { now, type UserRecord } from '../auth/records.js';
 import { auditChange, requireSysadmin, requireUser, type AdminDeps } from './context.js';
-import { ApiError, badRequest, conflict, forbidden, notFound } from './errors.js';
-import { created, idParam, ok, paging, queryString, readBody, setPageHeaders } from './http.js';
-import { checkTerms, listMatching, matches, parseQuery, type QueryFields } from './query.js';
+import { listMatching } from './listing.js';
+import { readBody } from '../../core/harbor-api/body.js';
+import { ApiError, badRequest, conflict, forbidden, notFound } from '../../core/harbor-api/errors.js';
+import { paging, setPageHeaders } from '../../core/harbor-api/paging.js';
+import { idParam, queryString } from '../../core/harbor-api/params.js';
+import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
+import { created, ok } from '../../core/harbor-api/responses.js';
 
 // Harbor's /users: local accounts. Only system admins list, create and delete users or change the admin flag;
 // a user reads and edits their own profile and password.
@@ -76,7 +80,7 @@ async function listUsers(ctx: Context, a: AdminDeps): Promise<void> {
   const { items, total } = await listMatching(a.records.users, {
     ...(terms.length > 0 && { keep: (u: UserRecord) => matches(u, terms, userFields) }),
     offset: p.offset,
-    limit: p.pageSize,
+    limit: p.limit,
   });
   setPageHeaders(ctx, total, p);
   ctx.body = items.map(userResponse);
@@ -128,7 +132,7 @@ async function searchUsers(ctx: Context, a: AdminDeps): Promise<void> {
   if (wanted === undefined || wanted === '') throw badRequest('username is required');
   const p = paging(ctx);
   const needle = wanted.toLowerCase();
-  const { items, total } = await listMatching(a.records.users, { keep: (u) => u.username.toLowerCase().includes(needle), offset: p.offset, limit: p.pageSize });
+  const { items, total } = await listMatching(a.records.users, { keep: (u) => u.username.toLowerCase().includes(needle), offset: p.offset, limit: p.limit });
   setPageHeaders(ctx, total, p);
   ctx.body = items.map((u) => ({ user_id: u.id, username: u.username }));
 }

@@ -1,17 +1,15 @@
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
-import { apiErrors } from '../admin/errors.js';
-import { requireSysadmin, type AdminDeps } from '../admin/context.js';
-import { adminRouter } from '../admin/router.js';
+import type { Middleware } from 'koa';
+import type { LocalAccess } from '../../core/local-access.js';
+import { ConflictError } from '../../storage-adapters/meta/meta-store.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { AuditLog } from './audit.js';
 import { AllowAll, type Authorizer } from './authorizer.js';
 import { bootstrapAccess } from './bootstrap.js';
 import { Authenticator } from './credentials.js';
 import { AccessPolicy } from './policy.js';
-import { AccessRecords, now } from './records.js';
 import type { Principal } from './principal.js';
-import { ConflictError } from '../../storage-adapters/meta/meta-store.js';
+import { AccessRecords, now } from './records.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { registryAudit } from './registry-audit.js';
 import { SigningKeys } from './signing-keys.js';
@@ -19,29 +17,29 @@ import { TokenAuthorizer } from './token-authorizer.js';
 import { tokenRouter } from './token-routes.js';
 import { TokenService } from './tokens.js';
 
-// Puts access control together for one app: with auth token, the token service, the /v2 authorizer, the audit
-// hook and the admin API; with auth none, /v2 stays open exactly as before and the admin API has no checks.
+// Puts access control together for one app: with auth token, the token service, the /v2 authorizer and the
+// audit hook; with auth none, /v2 stays open exactly as before. The surfaces that use it (the admin API,
+// replication's) are composed above this folder, in server/serve.ts.
+
+export type { LocalAccess } from '../../core/local-access.js';
 
 /** The `service` of challenges and the tokens' audience and issuer. */
 export const SERVICE = 'berth';
 
-export interface AccessControlWiring {
+export interface AccessControl {
   authorizer: Authorizer;
+  records: AccessRecords;
+  policy: AccessPolicy;
+  audit: AuditLog;
+  /** Absent with auth none: then nobody logs in. */
+  authenticator?: Authenticator;
+  refreshTokens?: RefreshTokens;
+  /** The token service (auth token only). */
   routers: Router[];
-  /** App-level middleware, to run around the routers (error shaping, /v2 audit). */
+  /** App-level middleware, to run around the routers (the /v2 audit hook). */
   middleware: Middleware[];
-  /** For other admin surfaces (replication's API): throws 401/403 unless a system admin calls. Absent: auth none. */
-  requireSysadmin?: (ctx: Context) => Promise<void>;
   /** For this process's own writes into the registry over HTTP (replication's pull policies). Absent: auth none. */
   localAccess?: LocalAccess;
-}
-
-/** How an in-process component authenticates to this registry as the system, and makes room for a project. */
-export interface LocalAccess {
-  /** An Authorization header value granting pull, push and delete on `repository`. */
-  authorization(repository: string): Promise<string>;
-  /** Creates the project (private, owned by the system) when it is missing. */
-  ensureProject(name: string): Promise<void>;
 }
 
 /** The identity of in-process writers (replication): a system admin that is no user account and cannot log in. */
@@ -52,18 +50,15 @@ export interface AccessControlOptions {
   announce: (text: string) => void;
 }
 
-export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControlOptions): Promise<AccessControlWiring> {
+export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControlOptions): Promise<AccessControl> {
   const { config, meta, log } = deps;
   const records = new AccessRecords(meta);
   const policy = new AccessPolicy(records);
   const audit = new AuditLog(meta, log);
   const token = config.auth === 'token';
   await bootstrapAccess(records, { adminPassword: config.admin_password, generateAdmin: token, announce: opts.announce, log });
-  const errors = apiErrors(['/api', '/service']);
 
-  if (!token) {
-    return { authorizer: new AllowAll(), routers: [adminRouter({ registry: deps, records, policy, audit })], middleware: [errors] };
-  }
+  if (!token) return { authorizer: new AllowAll(), records, policy, audit, routers: [], middleware: [] };
 
   const window = config.login_failure_window_seconds * 1000;
   const authenticator = new Authenticator(records, audit, {
@@ -74,14 +69,15 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
   await keys.current();
   const tokens = new TokenService(keys, policy, { service: SERVICE, issuer: SERVICE, ttlSeconds: config.token_ttl_seconds });
   const refreshTokens = new RefreshTokens(meta, config.refresh_token_ttl_seconds * 1000);
-  const admin: AdminDeps = { registry: deps, records, policy, audit, authenticator, refreshTokens };
   return {
     authorizer: new TokenAuthorizer(tokens, authenticator, policy, config.public_url, [systemPrincipal]),
-    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys }), adminRouter(admin)],
-    middleware: [errors, registryAudit(audit, records)],
-    requireSysadmin: async (ctx) => {
-      await requireSysadmin(ctx, admin);
-    },
+    records,
+    policy,
+    audit,
+    authenticator,
+    refreshTokens,
+    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys })],
+    middleware: [registryAudit(audit, records)],
     localAccess: {
       authorization: async (repository) => {
         const issued = await tokens.issue(systemPrincipal, [{ type: 'repository', name: repository, actions: ['pull', 'push', 'delete'] }]);

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { ApiError, badRequest } from '../admin/errors.js';
+import { readBytes } from '../../core/harbor-api/body.js';
+import { ApiError, badRequest } from '../../core/harbor-api/errors.js';
 import { LoginFailed, type Authenticator } from './credentials.js';
 import { ANONYMOUS, principalName, type Principal } from './principal.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -118,12 +119,5 @@ async function readForm(ctx: Context): Promise<URLSearchParams> {
   if (!/application\/x-www-form-urlencoded/i.test(ctx.get('Content-Type'))) {
     throw new ApiError(415, 'POST /service/token takes an application/x-www-form-urlencoded body');
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of ctx.req) {
-    total += (c as Buffer).length;
-    if (total > MAX_FORM) throw new ApiError(413, 'form too large');
-    chunks.push(c as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks, total).toString('utf8'));
+  return new URLSearchParams((await readBytes(ctx, MAX_FORM)).toString('utf8'));
 }

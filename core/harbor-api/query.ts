@@ -1,8 +1,7 @@
-import type { Collection, ListQuery } from '../../storage-adapters/meta/meta-store.js';
 import { badRequest } from './errors.js';
 
 // Harbor's `q` parameter, the subset list endpoints need: exact `k=v`, fuzzy `k=~v`, range `k=[min~max]` and
-// union `k={v1 v2}`, comma-separated (swagger: parameters.query). Values may be quoted.
+// union `k={v1 v2}`, comma-separated (swagger: parameters.query; lib/q/builder.go). Values may be quoted.
 
 export type QueryTerm =
   | { key: string; kind: 'exact'; value: string }
@@ -116,28 +115,4 @@ function splitTopLevel(q: string): string[] {
   }
   parts.push(q.slice(start));
   return parts.map((p) => p.trim()).filter(Boolean);
-}
-
-/**
- * One page of `collection`: equality on stored fields goes to the store (`where`), anything else (`keep`) is
- * checked here while reading in batches. Enough for users, projects, robots; the audit log pushes equality down.
- */
-export async function listMatching<T extends { id: number }>(
-  collection: Collection<T>,
-  opts: { where?: ListQuery<T>['where']; keep?: (doc: T) => boolean; order?: 'asc' | 'desc'; offset: number; limit: number },
-): Promise<{ items: T[]; total: number }> {
-  if (!opts.keep) {
-    return collection.list({ ...(opts.where && { where: opts.where }), ...(opts.order && { order: opts.order }), offset: opts.offset, limit: opts.limit });
-  }
-  const items: T[] = [];
-  let total = 0;
-  for (let offset = 0; ; offset += 500) {
-    const batch = await collection.list({ ...(opts.where && { where: opts.where }), ...(opts.order && { order: opts.order }), offset, limit: 500 });
-    for (const doc of batch.items) {
-      if (!opts.keep(doc)) continue;
-      if (total >= opts.offset && items.length < opts.limit) items.push(doc);
-      total++;
-    }
-    if (batch.items.length < 500) return { items, total };
-  }
 }
