@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
-import type { BlobInfo, BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { ByteRange } from '../core/range.js';
+import { BlobNotFoundError, type BlobInfo, type BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { whilePinned } from './blob-guard.js';
 
@@ -68,5 +70,12 @@ export class LinkedBlobs {
   /** Unlinking is the delete; the bytes go when GC finds no other reference. */
   unlink(repository: string, digest: Digest): Promise<boolean> {
     return this.meta.unlinkBlob(repository, digest);
+  }
+
+  /** The bytes of `digest` as read through `repository` (`range` when given); BlobNotFoundError unless linked
+   *  there. For readers outside a request (replication's local source). */
+  async open(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+    if (!(await this.meta.getBlobLink(repository, digest))) throw new BlobNotFoundError(digest);
+    return this.blobs.read(digest, range);
   }
 }

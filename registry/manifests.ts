@@ -1,14 +1,21 @@
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import { isForeignLayer, type ParsedManifest } from '../core/manifest.js';
+import { parseReference } from '../core/names.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
-import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWrite, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
+import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagRecord, type TagWrite, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
 import { whilePinned } from './blob-guard.js';
 
 // Storing a manifest: bytes first, then the index entry and its tags in one atomic step that also checks, against
 // a GC sweeping at the same moment, that every blob and child it references is still in the repository.
 
 const TOUCH_EVERY_MS = 1000;
+
+/** A manifest as stored: its index entry and its bytes. */
+export interface StoredManifest {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
 
 export class Manifests {
   constructor(
@@ -69,5 +76,33 @@ export class Manifests {
   async confirm(repository: string, record: ManifestRecord): Promise<boolean> {
     if (Date.now() - record.createdAt < TOUCH_EVERY_MS) return true;
     return this.meta.touchManifest(repository, record.digest as Digest);
+  }
+
+  // --- reads for callers outside a request (replication's local side) ---
+
+  /** The manifest `reference` (a tag or a digest) names in `repository`, bytes included; undefined when absent. */
+  async get(repository: string, reference: string): Promise<StoredManifest | undefined> {
+    const ref = parseReference(reference);
+    const digest = ref.kind === 'tag' ? (await this.meta.getTag(repository, ref.tag))?.digest : ref.digest;
+    const record = digest && (await this.meta.getManifest(repository, digest));
+    if (!record) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of await this.blobs.read(record.digest)) chunks.push(c as Buffer);
+    return { record, bytes: Buffer.concat(chunks) };
+  }
+
+  /** The index entry of `digest` in `repository` (subject, references), without its bytes. */
+  record(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    return this.meta.getManifest(repository, digest);
+  }
+
+  /** The live tag; undefined when absent or deleted. */
+  tag(repository: string, tag: string): Promise<TagRecord | undefined> {
+    return this.meta.getTag(repository, tag);
+  }
+
+  /** Every tag record of `repository`, tombstones included, with their versions (anti-entropy compares them). */
+  tagRecords(repository: string): Promise<TagRecord[]> {
+    return this.meta.listTagRecords(repository);
   }
 }

@@ -1,5 +1,6 @@
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { Catalog } from './catalog.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { Manifests } from './manifests.js';
 
@@ -8,9 +9,11 @@ import { Manifests } from './manifests.js';
 export class Registry {
   readonly blobs: LinkedBlobs;
   readonly manifests: Manifests;
+  readonly catalog: Catalog;
 
   constructor(blobStore: BlobStore, meta: MetaStore) {
     this.blobs = new LinkedBlobs(blobStore, meta);
     this.manifests = new Manifests(blobStore, meta);
+    this.catalog = new Catalog(meta);
   }
 }
