@@ -2,13 +2,14 @@
 import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
 import type { Context } from 'koa';
-import { Registry } from 'prom-client';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
 import { loadAgentConfig, type AgentConfig } from '../core/config.js';
 import { startAgent } from '../p2p-agent/run.js';
 import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../registry/gc.js';
+import { Registry } from '../registry/registry.js';
 import { startRegistry } from '../server/serve.js';
 import type { LocalAccess } from '../server/auth/access-control.js';
 import { superviseWorkers } from '../server/cluster.js';
@@ -37,7 +38,7 @@ program
     const replication = await startReplication({
       config,
       log,
-      stores: { blobs, meta },
+      stores: { meta, registry: new Registry(blobs, meta) },
       metrics: metrics.registry,
       runEngine: config.replicator === 'on',
       ...(config.auth === 'token' && {
@@ -77,8 +78,8 @@ program
     const config = configOrExit(opts.config);
     const log = createLogger(config.log_level, { service: 'berth-replicate' });
     const { blobs, meta } = await openStoresOrExit(config);
-    const metrics = new Registry();
-    const replication = await startReplication({ config, log, stores: { blobs, meta }, metrics, runEngine: true });
+    const metrics = new MetricsRegistry();
+    const replication = await startReplication({ config, log, stores: { meta, registry: new Registry(blobs, meta) }, metrics, runEngine: true });
     let server: Server | undefined;
     if (opts.metricsAddr) {
       const { host, port } = splitHostPort(opts.metricsAddr);

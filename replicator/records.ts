@@ -110,6 +110,9 @@ export interface TaskRecord {
   end_time: string | null;
 }
 
+/** What a task is to do, before it is a record. */
+export type TaskSpec = Pick<TaskRecord, 'operation' | 'resource_type' | 'src_repository' | 'dst_repository' | 'tag' | 'digest' | 'version' | 'event_at'>;
+
 export interface CursorRecord {
   id: number;
   /** `policy:<id>`: the last outbox seq a policy has turned into tasks. */

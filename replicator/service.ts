@@ -1,13 +1,14 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Registry } from 'prom-client';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { splitHostPort, type ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { Registry } from '../registry/registry.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { replicationRouter } from './api.js';
 import { CredentialCipher } from './credentials.js';
-import { Replicator, type LocalRegistryAccess } from './engine.js';
+import type { LocalRegistryAccess } from './destinations.js';
+import { Replicator } from './engine.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ReplicationRecords } from './records.js';
 
@@ -17,9 +18,10 @@ import { ReplicationRecords } from './records.js';
 export interface ReplicationOptions {
   config: ServerConfig;
   log: Logger;
-  stores: { meta: MetaStore; blobs: BlobStore };
+  /** The MetaStore (records, outbox, lease) and this registry's domain layer over both stores (a push's source). */
+  stores: { meta: MetaStore; registry: Registry };
   /** The Prometheus registry this process serves. */
-  metrics: Registry;
+  metrics: MetricsRegistry;
   runEngine: boolean;
   /** Throws (401/403) unless the caller is a system admin; absent with auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
@@ -49,7 +51,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
         config,
         log: log.child({ component: 'replicator' }),
         meta: stores.meta,
-        blobs: stores.blobs,
+        registry: stores.registry,
         records,
         cipher,
         metrics: new ReplicationMetrics(o.metrics),
