@@ -13,8 +13,8 @@ import { Lease } from './lease.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { OutboxFollower } from './outbox.js';
 import { Planning } from './planner.js';
-import { Policies, type PolicyState } from './policies.js';
-import { nowIso, type ExecutionRecord, type ExecutionTrigger, type ReplicationRecords, type TaskRecord, type TaskSpec } from './records.js';
+import { followsOutbox, Policies, type PolicyState } from './policies.js';
+import { nowIso, pendingTask, type ExecutionRecord, type ExecutionTrigger, type ReplicationRecords, type TaskRecord, type TaskSpec } from './records.js';
 import { LostLeadership, StopRequest, TaskRunner, type Job } from './runner.js';
 import { LocalSource } from './source.js';
 
@@ -203,7 +203,7 @@ export class Replicator {
       if (now - this.lastPolicyLoad > 2000) await this.loadPolicies();
       for (const id of await this.endpoints.probe()) this.policies.reachableAgain(id);
       for (const s of this.policies.values()) {
-        if (s.policy.enabled && s.policy.dest_registry_id !== null && s.policy.trigger.type === 'event_based') await this.follow(s);
+        if (followsOutbox(s.policy)) await this.follow(s);
       }
       for (const ex of await this.executions.unplanned()) void this.planning.plan(ex);
       await this.executions.closeWindows();
@@ -242,19 +242,7 @@ export class Replicator {
   private async addTasks(ex: ExecutionState, specs: TaskSpec[]): Promise<void> {
     const tasks = this.deps.records.tasks(ex.record.id);
     for (const spec of specs) {
-      const t = await tasks.insert({
-        ...spec,
-        execution_id: ex.record.id,
-        policy_id: ex.record.policy_id,
-        status: 'Pending',
-        attempts: 0,
-        next_attempt_at: 0,
-        bytes: 0,
-        error: '',
-        note: '',
-        start_time: null,
-        end_time: null,
-      });
+      const t = await tasks.insert(pendingTask(spec, ex.record.id, ex.record.policy_id));
       ex.added++;
       this.enqueue(ex, t);
     }
@@ -300,7 +288,7 @@ export class Replicator {
     return {
       policy: s.policy.name,
       bandwidth: s.bandwidth,
-      perform: (t, ctx) => {
+      perform: async (t, ctx) => {
         const route = this.policies.routeOf(s);
         if (!route) throw new PermanentError('the policy names a registry that no longer exists');
         return performTask(route, s.policy, s.hints, t, ctx);

@@ -1,4 +1,4 @@
-import { countTasks, nowIso, type ExecutionRecord, type ExecutionTrigger, type ReplicationRecords } from './records.js';
+import { countTasks, newExecution, nowIso, type ExecutionRecord, type ExecutionTrigger, type ReplicationRecords } from './records.js';
 
 // Execution bookkeeping: the executions this active instance runs, their records, the window in which an
 // event-based execution gathers tasks, and the end of an execution once its last task has ended.
@@ -168,23 +168,4 @@ export class Executions {
       await this.records.deleteExecution(r.id);
     }
   }
-}
-
-function newExecution(policyId: number, trigger: ExecutionTrigger, planned: boolean): Omit<ExecutionRecord, 'id'> {
-  return {
-    policy_id: policyId,
-    status: 'InProgress',
-    status_text: '',
-    trigger,
-    planned,
-    open: false,
-    stop_requested: false,
-    start_time: nowIso(),
-    end_time: null,
-    total: 0,
-    succeed: 0,
-    failed: 0,
-    in_progress: 0,
-    stopped: 0,
-  };
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../core/log.js';
 import { sleep } from './bandwidth.js';
 import type { Executions, ExecutionState } from './executions.js';
 import type { PolicySelector } from './filters.js';
-import type { Policies, PolicyState } from './policies.js';
+import { followsOutbox, type Policies, type PolicyState } from './policies.js';
 import type { ExecutionTrigger, PolicyRecord, TaskSpec } from './records.js';
 import type { Route } from './route.js';
 import type { SourceTag } from './tags.js';
@@ -57,7 +57,7 @@ export class Planning {
     const now = Date.now();
     for (const s of this.policies.values()) {
       const p = s.policy;
-      if (!p.enabled || p.trigger.type !== 'event_based' || p.dest_registry_id === null || s.planning) continue;
+      if (!followsOutbox(p) || s.planning) continue;
       if (now < s.nextReconcile || !this.policies.healthy(s)) continue;
       s.nextReconcile = this.reconcileEveryMs > 0 ? now + this.reconcileEveryMs : Infinity;
       void this.reconcile(s);

@@ -150,6 +150,11 @@ export class Policies {
   }
 }
 
+/** An enabled event-based push policy: it follows the outbox, and anti-entropy repairs what events missed. */
+export function followsOutbox(p: PolicyRecord): boolean {
+  return p.enabled && p.trigger.type === 'event_based' && p.dest_registry_id !== null;
+}
+
 /** The remote end of a policy: its destination (push) or its source (pull). */
 export function remoteId(p: PolicyRecord): number | null {
   return p.dest_registry_id ?? p.src_registry_id;

@@ -21,7 +21,7 @@ import { Lineage } from '../../replicator/lineage.js';
 import { ReplicationMetrics } from '../../replicator/metrics.js';
 import { OutboxFollower } from '../../replicator/outbox.js';
 import { planTasks } from '../../replicator/planner.js';
-import { ReplicationRecords, type PolicyFilter, type PolicyRecord, type TaskRecord } from '../../replicator/records.js';
+import { newExecution, pendingTask, ReplicationRecords, type PolicyFilter, type PolicyRecord } from '../../replicator/records.js';
 import { pushRoute, type Route } from '../../replicator/route.js';
 import { TaskRunner, type Job } from '../../replicator/runner.js';
 import { LocalSource } from '../../replicator/source.js';
@@ -305,15 +305,9 @@ t.test('the runner retries a transient failure with backoff, then records succes
     perform: (task, ctx) => performTask(route, p, hints, task, ctx),
     failed: (err) => failures.push(err),
   };
-  const ex = await s.records.executions.insert({
-    policy_id: p.id, status: 'InProgress', status_text: '', trigger: 'manual', planned: true, open: false, stop_requested: false,
-    start_time: new Date().toISOString(), end_time: null, total: 0, succeed: 0, failed: 0, in_progress: 0, stopped: 0,
-  });
+  const ex = await s.records.executions.insert(newExecution(p.id, 'manual', true));
   const tasks = s.records.tasks(ex.id);
-  const pending = (spec: FlowTask): Omit<TaskRecord, 'id'> => ({
-    ...spec, execution_id: ex.id, policy_id: p.id, status: 'Pending', event_at: null, attempts: 0, next_attempt_at: 0,
-    bytes: 0, error: '', note: '', start_time: null, end_time: null,
-  });
+  const pending = (spec: FlowTask) => pendingTask({ ...spec, event_at: null }, ex.id, p.id);
   let task = await tasks.insert(pending(copyTag('library/app', 'v1')));
 
   dest.failNext('uploadBlob', new OciClientError(503, 'UNAVAILABLE', 'the destination is busy'));
