@@ -2,18 +2,20 @@
 import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
 import type { Context } from 'koa';
-import { Registry } from 'prom-client';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
 import { loadAgentConfig, type AgentConfig } from '../core/config.js';
 import { startAgent } from '../p2p-agent/run.js';
 import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../registry/gc.js';
+import { Registry } from '../registry/registry.js';
 import { startRegistry } from '../server/serve.js';
 import type { LocalAccess } from '../server/auth/access-control.js';
 import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
-import { startReplication } from '../replicator/service.js';
+import { observeWrites, startReplication } from '../replicator/service.js';
+import { HybridLogicalClock } from '../core/hlc.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
 
@@ -34,10 +36,15 @@ program
     let requireSysadmin: ((ctx: Context) => Promise<void>) | undefined;
     let localAccess: LocalAccess | undefined;
     const notReady = () => new Error('access control is not ready');
-    const replication = await startReplication({
+    // One domain layer for the process: the registry's handlers write through it, replication reads through it.
+    // Its MetaStore nudges the replication engine on every tag or manifest change.
+    let replication: Awaited<ReturnType<typeof startReplication>> | undefined;
+    const observed = observeWrites(meta, () => replication?.engine?.nudge());
+    const domain = new Registry(blobs, observed, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes });
+    replication = await startReplication({
       config,
       log,
-      stores: { blobs, meta },
+      stores: { meta, registry: domain },
       metrics: metrics.registry,
       runEngine: config.replicator === 'on',
       ...(config.auth === 'token' && {
@@ -52,7 +59,7 @@ program
         },
       }),
     });
-    const registry = await startRegistry(config, log, { blobs, meta: replication.observed(meta) }, { routers: [replication.router], metrics }).catch((e: unknown) => {
+    const registry = await startRegistry(config, log, { blobs, meta: observed, registry: domain }, { routers: [replication.router], metrics }).catch((e: unknown) => {
       if (e instanceof ConfigError) fail(e.message);
       throw e;
     });
@@ -80,8 +87,8 @@ program
     const config = configOrExit(opts.config);
     const log = createLogger(config.log_level, { service: 'berth-replicate' });
     const { blobs, meta } = await openStoresOrExit(config);
-    const metrics = new Registry();
-    const replication = await startReplication({ config, log, stores: { blobs, meta }, metrics, runEngine: true });
+    const metrics = new MetricsRegistry();
+    const replication = await startReplication({ config, log, stores: { meta, registry: new Registry(blobs, meta, { clock: new HybridLogicalClock(), idc: config.idc, log }) }, metrics, runEngine: true });
     let server: Server | undefined;
     if (opts.metricsAddr) {
       const { host, port } = splitHostPort(opts.metricsAddr);

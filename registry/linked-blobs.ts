@@ -1,6 +1,6 @@
 import type { Digest } from '../core/digest.js';
 import type { ByteRange } from '../core/range.js';
-import type { BlobInfo, BlobStore } from '../storage-adapters/blob/blob-store.js';
+import { BlobNotFoundError, type BlobInfo, type BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
 import type { Readable } from 'node:stream';
@@ -39,6 +39,13 @@ export class LinkedBlobs {
 
   /** The bytes of a blob stat() or stored() answered for, optionally one range of them. */
   open(digest: Digest, range?: ByteRange): Promise<Readable> {
+    return this.blobs.read(digest, range);
+  }
+
+  /** The bytes of `digest` as read through `repository` (`range` when given); BlobNotFoundError unless linked
+   *  there. For readers outside a request (replication's local source). */
+  async openLinked(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+    if (!(await this.meta.getBlobLink(repository, digest))) throw new BlobNotFoundError(digest);
     return this.blobs.read(digest, range);
   }
 

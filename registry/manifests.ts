@@ -2,8 +2,9 @@ import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { isForeignLayer, type ParsedManifest } from '../core/manifest.js';
+import { parseReference } from '../core/names.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
-import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
+import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagRecord, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
 import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
 import type { ManifestCache } from './manifest-cache.js';
 import { recordConflict } from './tag-conflicts.js';
@@ -14,6 +15,12 @@ import type { WriteVersion } from './tag-versions.js';
 
 /** A manifest named by tag or by digest, as in /v2/<name>/manifests/<reference>. */
 export type ManifestReference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: Digest };
+
+/** A manifest as stored: its index entry and its bytes. */
+export interface StoredManifest {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
 
 export class Manifests {
   constructor(
@@ -30,8 +37,25 @@ export class Manifests {
     return tag?.digest ? this.meta.getManifest(repository, tag.digest) : undefined;
   }
 
+  /** The index entry of `digest` in `repository` (subject, references), without its bytes. */
   get(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
     return this.meta.getManifest(repository, digest);
+  }
+
+  /** The manifest `reference` (a tag or a digest) names in `repository`, bytes included; undefined when absent. */
+  async read(repository: string, reference: string): Promise<StoredManifest | undefined> {
+    const record = await this.resolve(repository, parseReference(reference));
+    return record && { record, bytes: await this.bytes(record) };
+  }
+
+  /** The live tag; undefined when absent or deleted. */
+  tag(repository: string, tag: string): Promise<TagRecord | undefined> {
+    return this.meta.getTag(repository, tag);
+  }
+
+  /** Every tag record of `repository`, tombstones included, with their versions (anti-entropy compares them). */
+  tagRecords(repository: string): Promise<TagRecord[]> {
+    return this.meta.listTagRecords(repository);
   }
 
   /** A stored manifest's bytes (cached: content-addressed, never stale). */

@@ -4,6 +4,8 @@ import type { TagVersions } from './tag-versions.js';
 
 // Repositories as a whole: the catalog, the referrers of a subject, deleting one.
 
+const PAGE = 1000;
+
 export class Repositories {
   constructor(
     private readonly meta: MetaStore,
@@ -13,6 +15,17 @@ export class Repositories {
   /** Repository names in lexical order, paged. */
   list(page?: Page): Promise<string[]> {
     return this.meta.listRepositories(page);
+  }
+
+  /** Every repository, lexically, read in pages (replication's local source walks them all). */
+  async *all(): AsyncIterable<string> {
+    let last: string | undefined;
+    for (;;) {
+      const page = await this.meta.listRepositories({ ...(last !== undefined && { last }), n: PAGE });
+      yield* page;
+      if (page.length < PAGE) return;
+      last = page[page.length - 1];
+    }
   }
 
   /** Manifests of `repository` whose subject is `subject`, by digest. */

@@ -16,6 +16,8 @@ export interface RegistryAccess {
   password?: string;
   /** HTTPS without verifying the registry's certificate (Harbor's "Verify Remote Cert" off). */
   insecure?: boolean;
+  /** Extra CAs (PEM, BERTH_CA_FILE) the certificate may chain to, beside the system's. */
+  ca?: Buffer;
 }
 
 export class RemoteRegistry {
@@ -36,12 +38,13 @@ export class RemoteRegistry {
       timeoutMs,
       userAgent: 'berth-replicator',
       insecure: access.insecure ?? false,
+      ...(access.ca && { ca: access.ca }),
       ...(access.username !== undefined && { username: access.username, password: access.password ?? '' }),
     });
   }
 
-  static fromRecord(r: RegistryRecord, cipher: CredentialCipher, timeoutMs?: number): RemoteRegistry {
-    const access: RegistryAccess = { url: r.url, type: r.type, insecure: r.insecure };
+  static fromRecord(r: RegistryRecord, cipher: CredentialCipher, timeoutMs?: number, ca?: Buffer): RemoteRegistry {
+    const access: RegistryAccess = { url: r.url, type: r.type, insecure: r.insecure, ...(ca && { ca }) };
     if (r.credential) {
       access.username = r.credential.access_key;
       access.password = cipher.decrypt(r.credential.access_secret_enc, CREDENTIAL_CONTEXT);

@@ -110,6 +110,46 @@ export interface TaskRecord {
   end_time: string | null;
 }
 
+/** What a task is to do, before it is a record. */
+export type TaskSpec = Pick<TaskRecord, 'operation' | 'resource_type' | 'src_repository' | 'dst_repository' | 'tag' | 'digest' | 'version' | 'event_at'>;
+
+/** A new execution, in progress and with no task counted yet (the API creates manual ones the same way). */
+export function newExecution(policyId: number, trigger: ExecutionTrigger, planned: boolean): Omit<ExecutionRecord, 'id'> {
+  return {
+    policy_id: policyId,
+    status: 'InProgress',
+    status_text: '',
+    trigger,
+    planned,
+    open: false,
+    stop_requested: false,
+    start_time: nowIso(),
+    end_time: null,
+    total: 0,
+    succeed: 0,
+    failed: 0,
+    in_progress: 0,
+    stopped: 0,
+  };
+}
+
+/** A new task of execution `executionId`, pending and never tried. */
+export function pendingTask(spec: TaskSpec, executionId: number, policyId: number): Omit<TaskRecord, 'id'> {
+  return {
+    ...spec,
+    execution_id: executionId,
+    policy_id: policyId,
+    status: 'Pending',
+    attempts: 0,
+    next_attempt_at: 0,
+    bytes: 0,
+    error: '',
+    note: '',
+    start_time: null,
+    end_time: null,
+  };
+}
+
 export interface CursorRecord {
   id: number;
   /** `policy:<id>`: the last outbox seq a policy has turned into tasks. */

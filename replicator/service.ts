@@ -1,13 +1,15 @@
+import { readFileSync } from 'node:fs';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Registry } from 'prom-client';
-import { splitHostPort, type ServerConfig } from '../core/config.js';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { ConfigError, splitHostPort, type ServerConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
+import type { Registry } from '../registry/registry.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { replicationRouter } from './api.js';
 import { CredentialCipher } from './credentials.js';
-import { Replicator, type LocalRegistryAccess } from './engine.js';
+import type { LocalRegistryAccess } from './destinations.js';
+import { Replicator } from './engine.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ReplicationRecords } from './records.js';
 
@@ -17,9 +19,10 @@ import { ReplicationRecords } from './records.js';
 export interface ReplicationOptions {
   config: ServerConfig;
   log: Logger;
-  stores: { meta: MetaStore; blobs: BlobStore };
+  /** The MetaStore (records, outbox, lease) and this registry's domain layer over both stores (a push's source). */
+  stores: { meta: MetaStore; registry: Registry };
   /** The Prometheus registry this process serves. */
-  metrics: Registry;
+  metrics: MetricsRegistry;
   runEngine: boolean;
   /** Throws (401/403) unless the caller is a system admin; absent with auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
@@ -30,9 +33,6 @@ export interface ReplicationOptions {
 export interface ReplicationService {
   router: Router;
   engine?: Replicator;
-  /** The MetaStore for this process's registry to write through: each tag or manifest change nudges the
-   *  in-process engine, which then reads the outbox at once instead of at its next poll. */
-  observed(meta: MetaStore): MetaStore;
   close(): Promise<void>;
 }
 
@@ -42,6 +42,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
   if (!config.replication_key && config.meta === 'redis') {
     log.warn('replication_key is not set: registry credentials are sealed with this instance\'s own key file, which other instances sharing Redis cannot read');
   }
+  const ca = config.ca_file ? readCaFile(config.ca_file) : undefined;
   const records = new ReplicationRecords(stores.meta);
   const localUrl = localUrlOf(config);
   const engine = o.runEngine
@@ -49,9 +50,10 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
         config,
         log: log.child({ component: 'replicator' }),
         meta: stores.meta,
-        blobs: stores.blobs,
+        registry: stores.registry,
         records,
         cipher,
+        ...(ca && { ca }),
         metrics: new ReplicationMetrics(o.metrics),
         localUrl,
         ...(o.localAccess && { localAccess: o.localAccess }),
@@ -62,6 +64,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
     records,
     meta: stores.meta,
     cipher,
+    ...(ca && { ca }),
     idc: config.idc,
     localUrl,
     ...(engine && { engine }),
@@ -70,7 +73,6 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
   return {
     router,
     ...(engine && { engine }),
-    observed: (meta) => (engine ? observeWrites(meta, () => engine.nudge()) : meta),
     close: async () => engine?.close(),
   };
 }
@@ -100,4 +102,13 @@ export function localUrlOf(config: ServerConfig): string {
   const { host, port } = splitHostPort(config.addr);
   const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+/** The CA bundle, read once at start; an unreadable one is a configuration error. */
+function readCaFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`cannot read ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }

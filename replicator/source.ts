@@ -1,13 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
-import { parseReference } from '../core/names.js';
 import type { OciClient } from '../core/oci-client.js';
-import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
-import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import type { Registry } from '../registry/registry.js';
 import type { RemoteRegistry } from './endpoint.js';
 import type { SourceTag } from './tags.js';
 
-// Where a replication reads from: this registry's own stores (push policies) or a remote registry through the
+// Where a replication reads from: this registry through its domain layer (push policies) or a remote registry through the
 // OCI client (pull policies). Writes always go through the OCI client, so the receiving registry validates and
 // versions them like any push.
 
@@ -27,54 +25,39 @@ export interface ArtifactSource {
   tags(repository: string): Promise<SourceTag[]>;
   /** The current state of one tag (undefined: never known; digest null: deleted). */
   tag(repository: string, tag: string): Promise<SourceTag | undefined>;
-  /** Other repositories at the source that hold `digest` (candidates for a cross-repository mount). */
-  holders(digest: Digest): Promise<string[]>;
 }
 
+/** This registry, read through its domain layer (a blob is readable only where it is linked). */
 export class LocalSource implements ArtifactSource {
-  constructor(
-    private readonly meta: MetaStore,
-    private readonly blobs: BlobStore,
-  ) {}
+  constructor(private readonly registry: Registry) {}
 
   async manifest(repository: string, reference: string): Promise<SourceManifest | undefined> {
-    const ref = parseReference(reference);
-    const digest = ref.kind === 'tag' ? (await this.meta.getTag(repository, ref.tag))?.digest : ref.digest;
-    if (!digest) return undefined;
-    const record = await this.meta.getManifest(repository, digest);
-    if (!record) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const c of await this.blobs.read(digest)) chunks.push(c as Buffer);
-    return { bytes: Buffer.concat(chunks), mediaType: record.mediaType, digest };
+    const m = await this.registry.manifests.read(repository, reference);
+    return m && { bytes: m.bytes, mediaType: m.record.mediaType, digest: m.record.digest };
   }
 
-  async openBlob(_repository: string, digest: Digest, size: number, offset: number): Promise<Readable> {
-    return this.blobs.read(digest, offset > 0 ? { start: offset, end: size - 1 } : undefined);
+  async openBlob(repository: string, digest: Digest, size: number, offset: number): Promise<Readable> {
+    return this.registry.blobs.openLinked(repository, digest, offset > 0 ? { start: offset, end: size - 1 } : undefined);
   }
 
-  async *repositories(): AsyncIterable<string> {
-    let last: string | undefined;
-    for (;;) {
-      const page = await this.meta.listRepositories({ ...(last !== undefined && { last }), n: 1000 });
-      yield* page;
-      if (page.length < 1000) return;
-      last = page[page.length - 1];
-    }
+  repositories(): AsyncIterable<string> {
+    return this.registry.repositories.all();
   }
 
   async tags(repository: string): Promise<SourceTag[]> {
-    return (await this.meta.listTagRecords(repository)).map((r) => ({ name: r.name, digest: r.digest, version: r.version }));
+    return (await this.registry.manifests.tagRecords(repository)).map((r) => ({ name: r.name, digest: r.digest, version: r.version }));
   }
 
   async tag(repository: string, tag: string): Promise<SourceTag | undefined> {
-    const live = await this.meta.getTag(repository, tag);
+    const live = await this.registry.manifests.tag(repository, tag);
     if (live) return { name: tag, digest: live.digest, version: live.version };
-    const rec = (await this.meta.listTagRecords(repository)).find((r) => r.name === tag);
+    const rec = (await this.registry.manifests.tagRecords(repository)).find((r) => r.name === tag);
     return rec && { name: tag, digest: rec.digest, version: rec.version };
   }
 
-  async holders(digest: Digest): Promise<string[]> {
-    return this.meta.blobRepositories(digest, 8);
+  /** Repositories here that hold `digest` (candidates for a cross-repository mount). */
+  async holders(digest: Digest, limit: number): Promise<string[]> {
+    return this.registry.blobs.holders(digest, limit);
   }
 }
 
@@ -121,9 +104,5 @@ export class RemoteSource implements ArtifactSource {
     }
     const head = await this.client.headManifest(repository, tag);
     return head && { name: tag, digest: head.digest };
-  }
-
-  async holders(): Promise<string[]> {
-    return [];
   }
 }

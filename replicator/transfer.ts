@@ -8,6 +8,9 @@ import type { ArtifactSource } from './source.js';
 // already answers by digest (manifests, and so everything beneath them; blobs) is not sent again; a blob another
 // repository there holds is mounted; the rest is uploaded in chunks that resume from the destination's offset.
 
+/** The part of the OCI client a transfer writes (and verifies) through. */
+export type DestinationClient = Pick<OciClient, 'headManifest' | 'putManifest' | 'deleteManifest' | 'listTags' | 'headBlob' | 'mountBlob' | 'uploadBlob'>;
+
 export interface TransferContext {
   signal: AbortSignal;
   bandwidth?: Bandwidth;
@@ -23,7 +26,7 @@ export interface TransferContext {
 export interface CopyRequest {
   source: ArtifactSource;
   srcRepository: string;
-  dest: OciClient;
+  dest: DestinationClient;
   destRepository: string;
   /** The manifest to copy (a tag's current digest, or an untagged manifest). */
   digest: Digest;
@@ -116,7 +119,7 @@ async function copyBlob(req: CopyRequest, d: Descriptor, ctx: TransferContext): 
 }
 
 export interface DeleteRequest {
-  dest: OciClient;
+  dest: DestinationClient;
   destRepository: string;
   /** A tag (its deletion) or a digest (the manifest's). */
   reference: string;

@@ -44,7 +44,8 @@ export interface RegistryExtras {
 export async function startRegistry(
   config: ServerConfig,
   log: Logger,
-  stores: { blobs: BlobStore; meta: MetaStore },
+  /** The stores, and the domain layer over them when the process shares one (cli); built here otherwise. */
+  stores: { blobs: BlobStore; meta: MetaStore; registry?: Registry },
   extras: RegistryExtras = {},
 ): Promise<RunningRegistry> {
   const deps: RegistryDeps = {
@@ -53,7 +54,7 @@ export async function startRegistry(
     metrics: extras.metrics ?? new ServerMetrics(),
     blobs: stores.blobs,
     meta: stores.meta,
-    registry: new Registry(stores.blobs, stores.meta, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes }),
+    registry: stores.registry ?? new Registry(stores.blobs, stores.meta, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes }),
     authorizer: new AllowAll(),
     uploadLocks: new UploadLocks(),
     egress: new Throttle(config.egress_limit),

@@ -8,6 +8,8 @@ export interface ReplicationApiDeps {
   records: ReplicationRecords;
   meta: MetaStore;
   cipher: CredentialCipher;
+  /** Extra CAs (BERTH_CA_FILE) remote registries' certificates may chain to. */
+  ca?: Buffer;
   idc: string;
   /** This registry's URL, shown as the local side of a policy. */
   localUrl: string;

@@ -103,12 +103,12 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
       const merged = { ...record, ...(body.url && { url: body.url }), ...(body.type && { type: body.type }), ...(body.insecure != null && { insecure: body.insecure }) };
       const secret = body.access_secret ?? body.credential?.access_secret;
       if (secret !== undefined && secret !== null) merged.credential = sealCredential(d, { type: 'basic', access_key: body.access_key ?? body.credential?.access_key ?? '', access_secret: secret });
-      remote = RemoteRegistry.fromRecord(merged, d.cipher, 10_000);
+      remote = RemoteRegistry.fromRecord(merged, d.cipher, 10_000, d.ca);
     } else {
       if (!body.url || !body.type) throw badRequest('url and type are required without an id');
       const key = body.access_key ?? body.credential?.access_key;
       const secret = body.access_secret ?? body.credential?.access_secret;
-      remote = new RemoteRegistry({ url: body.url, type: body.type, insecure: body.insecure ?? false, ...(key ? { username: key, password: secret ?? '' } : {}) }, 0, null, 10_000);
+      remote = new RemoteRegistry({ url: body.url, type: body.type, insecure: body.insecure ?? false, ...(d.ca && { ca: d.ca }), ...(key ? { username: key, password: secret ?? '' } : {}) }, 0, null, 10_000);
     }
     try {
       await remote.client.ping();
@@ -176,7 +176,7 @@ function sealCredential(d: ReplicationApiDeps, c: z.infer<typeof credentialIn> |
  *  engine asks again when it did not answer. */
 async function learnIdc(d: ReplicationApiDeps, r: RegistryRecord): Promise<void> {
   if (r.type !== 'berth') return;
-  const info = await RemoteRegistry.fromRecord(r, d.cipher, 5000)
+  const info = await RemoteRegistry.fromRecord(r, d.cipher, 5000, d.ca)
     .info()
     .catch(() => undefined);
   if (!info?.idc) return;

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const certProblem = /certificate verify failed: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\).*set insecure to skip verification/;
 
 /** CNCF distribution serving HTTPS on loopback with a self-signed certificate for 127.0.0.1. */
-async function startTlsRegistry(t: Test): Promise<DockerRegistry> {
+async function startTlsRegistry(t: Test): Promise<DockerRegistry & { certificate: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-tls-'));
   const certificate = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -27,7 +27,7 @@ async function startTlsRegistry(t: Test): Promise<DockerRegistry> {
     await dr.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  return dr;
+  return Object.assign(dr, { certificate });
 }
 
 t.test('OciClient refuses a self-signed registry unless insecure', async (t) => {
@@ -100,4 +100,24 @@ t.test('replication to a self-signed registry: insecure=false fails naming the c
   const there = await reader.getManifest('team/app', 'v1');
   t.equal(there?.digest, img.digest, 'the TLS registry holds the manifest under the same digest');
   for (const b of img.blobs) t.equal(await reader.headBlob('team/app', b.digest), b.bytes.length, `blob ${b.digest.slice(7, 19)} arrived`);
+});
+
+t.test('BERTH_CA_FILE: a registry whose certificate chains to that CA is verified and copied to, insecure off', async (t) => {
+  const dr = await startTlsRegistry(t);
+  // The self-signed certificate is its own CA: trusting it as a bundle is what an operator with a private CA does.
+  const a = await startIdc('a', { env: { BERTH_CA_FILE: dr.certificate } });
+  t.teardown(() => a.stop());
+  t.equal((await api(a.url, 'POST', '/registries/ping', { type: 'docker-registry', url: dr.url })).status, 200, 'ping verifies against the bundle');
+  const created = await api(a.url, 'POST', '/registries', { name: 'tls-ca', url: dr.url, type: 'docker-registry' });
+  const reg = Number(created.headers.get('location')!.split('/').pop());
+  t.equal((await api(a.url, 'GET', `/registries/${reg}`)).body.insecure, false, 'verification stays on');
+  const img = await pushImage(a.url, 'team/app', 'v1', { layers: 2 });
+  const policy = await addPolicy(a.url, { name: 'to-tls-ca', dest: reg, trigger: 'manual', filters: [{ type: 'name', value: 'team/**' }] });
+  t.match(await waitExecution(a.url, await startExecution(a.url, policy)), { status: 'Succeed', failed: 0 }, 'the push succeeds');
+  const reader = new OciClient({ baseUrl: dr.url, ca: await readFile(dr.certificate) });
+  t.equal((await reader.getManifest('team/app', 'v1'))?.digest, img.digest, 'and the registry holds the image');
+});
+
+t.test('an unreadable BERTH_CA_FILE stops the start with a clear message', async (t) => {
+  await t.rejects(startIdc('a', { env: { BERTH_CA_FILE: '/nonexistent/ca.pem' } }), /berth: cannot read ca_file \/nonexistent\/ca.pem: ENOENT/);
 });
