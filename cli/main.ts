@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { createServer, type Server } from 'node:http';
 import { Command } from 'commander';
-import type { Context } from 'koa';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { ConfigError, loadServerConfig, splitHostPort, type ServerConfig } from '../core/config.js';
 import { loadAgentConfig, type AgentConfig } from '../core/config.js';
@@ -10,11 +9,10 @@ import { createLogger } from '../core/log.js';
 import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../registry/gc.js';
 import { Registry } from '../registry/registry.js';
-import { startRegistry } from '../server/serve.js';
-import type { LocalAccess } from '../server/auth/access-control.js';
+import { startRegistry, type MountedAccess } from '../server/serve.js';
 import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
-import { observeWrites, startReplication } from '../replicator/service.js';
+import { observeWrites, startReplication, type ReplicationService } from '../replicator/service.js';
 import { HybridLogicalClock } from '../core/hlc.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
@@ -31,45 +29,33 @@ program
     if (superviseWorkers(config.workers, log)) return;
     const { blobs, meta } = await openStoresOrExit(config);
     const metrics = new ServerMetrics();
-    // Replication's API is always served; its engine runs here unless BERTH_REPLICATOR=off (`berth replicate`).
-    // It is for system admins: the check comes from the registry's access control, built in startRegistry.
-    let requireSysadmin: ((ctx: Context) => Promise<void>) | undefined;
-    let localAccess: LocalAccess | undefined;
-    const notReady = () => new Error('access control is not ready');
     // One domain layer for the process: the registry's handlers write through it, replication reads through it.
     // Its MetaStore nudges the replication engine on every tag or manifest change.
-    let replication: Awaited<ReturnType<typeof startReplication>> | undefined;
+    let replication: ReplicationService | undefined;
     const observed = observeWrites(meta, () => replication?.engine?.nudge());
     const domain = new Registry(blobs, observed, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes });
-    replication = await startReplication({
-      config,
-      log,
-      stores: { meta, registry: domain },
-      metrics: metrics.registry,
-      runEngine: config.replicator === 'on',
-      ...(config.auth === 'token' && {
-        requireSysadmin: async (ctx: Context) => {
-          if (!requireSysadmin) throw notReady();
-          await requireSysadmin(ctx);
-        },
-        // Pull policies write into this registry over HTTP, as the system.
-        localAccess: {
-          authorization: (repository: string) => (localAccess ? localAccess.authorization(repository) : Promise.reject(notReady())),
-          ensureProject: (name: string) => (localAccess ? localAccess.ensureProject(name) : Promise.reject(notReady())),
-        },
-      }),
-    });
-    const registry = await startRegistry(config, log, { blobs, meta: observed, registry: domain }, { routers: [replication.router], metrics }).catch((e: unknown) => {
+    // Replication's API is always served, for system admins; its engine runs here unless BERTH_REPLICATOR=off
+    // (`berth replicate`); pull policies write into this registry over HTTP, as the system.
+    const startReplicationWith = async (access: MountedAccess) => {
+      replication = await startReplication({
+        config,
+        log,
+        stores: { meta, registry: domain },
+        metrics: metrics.registry,
+        runEngine: config.replicator === 'on',
+        ...(config.auth === 'token' && access),
+      });
+      return [replication.router];
+    };
+    const registry = await startRegistry(config, log, { blobs, meta: observed, registry: domain }, { routers: startReplicationWith, metrics }).catch((e: unknown) => {
       if (e instanceof ConfigError) fail(e.message);
       throw e;
     });
-    requireSysadmin = registry.requireSysadmin;
-    localAccess = registry.localAccess;
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => process.exit(1), 10_000);
       force.unref();
-      await replication.close();
+      await replication?.close();
       await registry.close();
       await Promise.allSettled([blobs.close(), meta.close()]);
       process.exit(0);

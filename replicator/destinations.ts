@@ -1,3 +1,4 @@
+import type { LocalAccess } from '../core/local-access.js';
 import type { Digest } from '../core/digest.js';
 import { OciClient } from '../core/oci-client.js';
 import type { RemoteRegistry } from './endpoint.js';
@@ -55,20 +56,13 @@ export class RemoteDestination implements Destination {
 }
 
 /** What pull policies need from this registry's access control to write into it (wired by the process). */
-export interface LocalRegistryAccess {
-  /** An Authorization header value granting pull, push and delete on `repository`. */
-  authorization(repository: string): Promise<string>;
-  /** Creates the project (private) when it is missing. */
-  ensureProject(name: string): Promise<void>;
-}
-
 export interface LocalDestinationOptions {
   /** This registry's own OCI endpoint. */
   url: string;
   idc: string;
   /** Reads of what is already here. */
   local: LocalSource;
-  access?: LocalRegistryAccess;
+  access?: LocalAccess;
   /** Access control is on: without `access` nothing can be written. */
   accessRequired: boolean;
 }

@@ -4,7 +4,8 @@ import type { Registry } from '../registry/registry.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { sleep } from './bandwidth.js';
 import type { CredentialCipher } from './credentials.js';
-import { LocalDestination, type LocalRegistryAccess } from './destinations.js';
+import type { LocalAccess } from '../core/local-access.js';
+import { LocalDestination } from './destinations.js';
 import { Endpoints } from './endpoints.js';
 import { Executions, type ExecutionState } from './executions.js';
 import { PermanentError } from './failures.js';
@@ -39,7 +40,7 @@ export interface ReplicatorDeps {
   /** This registry's own OCI endpoint: pull policies write through it like any client. */
   localUrl: string;
   /** With access control on: how those writes are authorized. */
-  localAccess?: LocalRegistryAccess;
+  localAccess?: LocalAccess;
 }
 
 export class Replicator {

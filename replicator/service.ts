@@ -6,9 +6,9 @@ import { ConfigError, splitHostPort, type ServerConfig } from '../core/config.js
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
-import { replicationRouter } from './api.js';
+import { replicationRouter } from './api/router.js';
 import { CredentialCipher } from './credentials.js';
-import type { LocalRegistryAccess } from './destinations.js';
+import type { LocalAccess } from '../core/local-access.js';
 import { Replicator } from './engine.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ReplicationRecords } from './records.js';
@@ -27,7 +27,7 @@ export interface ReplicationOptions {
   /** Throws (401/403) unless the caller is a system admin; absent with auth none. */
   requireSysadmin?: (ctx: Context) => Promise<void>;
   /** With access control on: how the engine's writes into this registry (pull policies) are authorized. */
-  localAccess?: LocalRegistryAccess;
+  localAccess?: LocalAccess;
 }
 
 export interface ReplicationService {

@@ -34,9 +34,18 @@ export interface RunningRegistry {
   close(): Promise<void>;
 }
 
-/** What the composing process adds: routers of its own (replication's API) and the metrics they register in. */
+/** What this registry's access control offers a component mounted into it (replication's API and engine). */
+export interface MountedAccess {
+  /** Throws 401/403 unless a system admin calls; absent with auth none. */
+  requireSysadmin?: (ctx: Context) => Promise<void>;
+  /** How in-process writers authenticate to this registry; absent with auth none. */
+  localAccess?: LocalAccess;
+}
+
+/** What the composing process adds: routers of its own (replication's API), built once access control exists,
+ *  and the metrics they register in. */
 export interface RegistryExtras {
-  routers?: Router[];
+  routers?: (access: MountedAccess) => Promise<Router[]>;
   metrics?: ServerMetrics;
 }
 
@@ -72,7 +81,12 @@ export async function startRegistry(
   };
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
-  const routers = [...access.routers, adminRouter(admin), p2p.router, ...(extras.routers ?? [])];
+  const mounted: MountedAccess = {
+    // With auth none everyone may.
+    ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
+    ...(access.localAccess && { localAccess: access.localAccess }),
+  };
+  const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
@@ -91,9 +105,7 @@ export async function startRegistry(
   return {
     server,
     deps,
-    // For the admin surfaces mounted from outside (replication's API); with auth none everyone may.
-    ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
-    ...(access.localAccess && { localAccess: access.localAccess }),
+    ...mounted,
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       await p2p.close();

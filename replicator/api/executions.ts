@@ -6,7 +6,7 @@ import { notFound, precondition } from '../../core/harbor-api/errors.js';
 import { pageOf, paging, setPageHeaders } from '../../core/harbor-api/paging.js';
 import { idParam, parseInteger, queryString } from '../../core/harbor-api/params.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
-import { countTasks, nowIso, type ExecutionRecord, type TaskRecord } from '../records.js';
+import { countTasks, newExecution, type ExecutionRecord, type TaskRecord } from '../records.js';
 import type { ReplicationApiDeps } from './deps.js';
 
 // Executions and their tasks (Harbor's /replication/executions): start one by hand, follow it, stop it.
@@ -35,23 +35,7 @@ export function executionRoutes(router: Router, d: ReplicationApiDeps): void {
     const policy = await d.records.policies.get(body.policy_id);
     if (!policy) throw notFound(`policy ${body.policy_id} not found`);
     if (!policy.enabled) throw precondition(`policy ${policy.name} is disabled`);
-    const now = nowIso();
-    const record = await executions.insert({
-      policy_id: policy.id,
-      status: 'InProgress',
-      status_text: '',
-      trigger: 'manual',
-      planned: false,
-      open: false,
-      stop_requested: false,
-      start_time: now,
-      end_time: null,
-      total: 0,
-      succeed: 0,
-      failed: 0,
-      in_progress: 0,
-      stopped: 0,
-    });
+    const record = await executions.insert(newExecution(policy.id, 'manual', false));
     d.engine?.wake();
     created(ctx, `/api/v2.0/replication/executions/${record.id}`);
   });

@@ -21,7 +21,6 @@ import { TokenService } from './tokens.js';
 // audit hook; with auth none, /v2 stays open exactly as before. The surfaces that use it (the admin API,
 // replication's) are composed above this folder, in server/serve.ts.
 
-export type { LocalAccess } from '../../core/local-access.js';
 
 /** The `service` of challenges and the tokens' audience and issuer. */
 export const SERVICE = 'berth';

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { digestAlgorithm, digestOf } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
-import { isForeignLayer, parseManifest, type ParsedManifest } from '../../core/manifest.js';
+import { isForeignLayer, parseManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
 import { isTag, parseReference, parseTag } from '../../core/names.js';
 import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';

@@ -6,7 +6,7 @@ import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
 import { splitHostPort } from '../../core/config.js';
 import type { RegistryDeps } from '../oci/deps.js';
-import { emptyResponse, queryParam, readSmallBody } from '../oci/http.js';
+import { queryParam, readSmallBody } from '../oci/http.js';
 import { sendBlobBody } from '../oci/blobs.js';
 import type { Throttle } from '../../core/throttle.js';
 import { TorrentCatalog, torrentFile } from './metainfo.js';
