@@ -91,8 +91,8 @@ export const serverSchema = z
     admin_password: z.string().min(1).optional(),
     /** Lifetime of registry bearer tokens (spec: at least 60 s). */
     token_ttl_seconds: int(60, 24 * 3600).default(900),
-    /** Lifetime of OAuth2 refresh tokens (offline_token / access_type=offline). */
-    refresh_token_ttl_seconds: int(60).default(7 * 24 * 3600),
+    /** Idle lifetime of OAuth2 refresh tokens (`docker login`'s identity token): each use renews it. */
+    refresh_token_ttl_seconds: int(60).default(30 * 24 * 3600),
     /** A token signing key signs this long before a new one replaces it. */
     signing_key_rotation_seconds: int(60).default(7 * 24 * 3600),
     /** Let every user create projects (Harbor's project_creation_restriction "everyone"); else system admins only. */

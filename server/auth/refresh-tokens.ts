@@ -3,7 +3,10 @@ import type { Collection, MetaStore } from '../../storage-adapters/meta/meta-sto
 import { sha256Hex } from './passwords.js';
 
 // OAuth2 refresh tokens (distribution docs/spec/auth/oauth.md): opaque, long, stored only as a digest so a copy
-// of the store cannot be replayed, bound to the subject. What they grant is decided again at each use.
+// of the store cannot be replayed, bound to the subject. What they grant is decided again at each use. The
+// lifetime slides: each use renews it, so a build host that logged in once keeps working while it is used, and a
+// token left idle for the whole lifetime lapses. Changing the password, or deleting or disabling the subject,
+// revokes them.
 
 export interface RefreshTokenRecord {
   id: number;
@@ -13,6 +16,8 @@ export interface RefreshTokenRecord {
   created_at: number;
   expires_at: number;
 }
+
+const RENEW_GRANULARITY_MS = 60_000;
 
 export class RefreshTokens {
   private readonly tokens: Collection<RefreshTokenRecord>;
@@ -34,15 +39,18 @@ export class RefreshTokens {
     return token;
   }
 
-  /** The subject a live refresh token belongs to; an expired one is removed. */
+  /** The subject a live refresh token belongs to, renewing it; an expired one is removed. */
   async redeem(token: string): Promise<string | undefined> {
     if (token.length === 0 || token.length > 512) return undefined;
     const record = await this.tokens.findOne('hash', sha256Hex(token));
     if (!record) return undefined;
-    if (record.expires_at <= this.clock()) {
+    const now = this.clock();
+    if (record.expires_at <= now) {
       await this.tokens.delete(record.id);
       return undefined;
     }
+    // Renewed on use; at most one write a minute per token (a client refreshes once per access token).
+    if (record.expires_at - now < this.ttlMs - Math.min(RENEW_GRANULARITY_MS, this.ttlMs / 10)) await this.tokens.update({ ...record, expires_at: now + this.ttlMs });
     return record.subject;
   }
 
