@@ -9,6 +9,7 @@ import { Announcer, type AnnouncerOptions } from '../../p2p-agent/announcer.js';
 import { OriginClient } from '../../p2p-agent/origin-client.js';
 import { parseTorrent } from '../../p2p-agent/torrent.js';
 import { startBerth } from '../helpers/berth-process.js';
+import { until } from './peer-fixtures.js';
 import { MiB, pushImage } from './swarm-fixtures.js';
 
 const log = pino({ level: 'silent' });
@@ -45,15 +46,6 @@ function agent(t: { teardown(fn: () => unknown): void }, over: Partial<Announcer
   });
   t.teardown(() => a.stop());
   return { a, port, told, sent: () => sent };
-}
-
-async function until(what: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
 }
 
 t.test('agents meet through the tracker; a stopped one is no longer handed out', async (t) => {

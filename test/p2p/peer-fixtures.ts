@@ -73,3 +73,13 @@ export async function connectedPeer(torrent: Torrent, kind: PeerKind, has: numbe
 export function next<T extends unknown[] = unknown[]>(emitter: { once(event: string, fn: (...args: T) => void): unknown }, event: string): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
 }
+
+/** Polls `what` until it holds (true) or `ms` pass (false). */
+export async function until(what: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}

@@ -5,7 +5,7 @@ import t from 'tap';
 import { Peer, connectWire, newPeerId } from '../../p2p-agent/peer.js';
 import { PeerWire } from '../../p2p-agent/peer-wire.js';
 import { PeerSet } from '../../p2p-agent/peers.js';
-import { smallTorrent } from './peer-fixtures.js';
+import { smallTorrent, until } from './peer-fixtures.js';
 
 const { torrent } = smallTorrent(4);
 
@@ -33,15 +33,6 @@ async function node(t: { teardown(fn: () => unknown): void }, peerId = newPeerId
     return new Promise((r) => server.close(r));
   });
   return { set, admitted, port, peerId };
-}
-
-async function until(what: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
 }
 
 t.test('a call is admitted on both sides, once', async (t) => {
