@@ -5,6 +5,7 @@ import { isDigest, type Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import { parseRangeHeader, type ByteRange } from '../core/range.js';
 import { AlreadyCached, type Agent } from './agent.js';
+import { sendRegistryError } from './error-response.js';
 
 // The node-local registry endpoint: pull-only (GET and HEAD under /v2/). Every request is first put to the
 // origin with the client's credentials — the origin answers who may see what — then:
@@ -17,7 +18,7 @@ export function createEndpoint(agent: Agent): Server {
   const server = createServer((req, res) => {
     handle(agent, req, res).catch((err: unknown) => {
       agent.log.warn({ err, url: req.url }, 'agent endpoint: request failed');
-      if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error).message);
+      if (!res.headersSent) sendRegistryError(res, new RegistryError('UNAVAILABLE', (err as Error).message, { status: 500 }));
       else res.destroy();
     });
   });
@@ -36,10 +37,10 @@ async function handle(agent: Agent, req: IncomingMessage, res: ServerResponse): 
     return;
   }
   if (path === '/p2p/status') return json(res, 200, agent.status());
-  if (path !== '/v2' && !path.startsWith('/v2/')) return sendError(res, 404, 'UNSUPPORTED', 'no such endpoint');
+  if (path !== '/v2' && !path.startsWith('/v2/')) return sendRegistryError(res, new RegistryError('UNSUPPORTED', 'no such endpoint', { status: 404 }));
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     // spec: a pull-through mirror refuses writes.
-    return sendError(res, 405, 'UNSUPPORTED', 'this is a pull-only mirror: push to the origin');
+    return sendRegistryError(res, new RegistryError('UNSUPPORTED', 'this is a pull-only mirror: push to the origin'));
   }
   const m = blobPath.exec(path);
   if (!m || !isDigest(m[2]!)) {
@@ -62,11 +63,8 @@ async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse
   try {
     range = parseRangeHeader(req.headers.range, size);
   } catch (e) {
-    if (e instanceof RegistryError) {
-      res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-type': 'application/json' });
-      res.end(JSON.stringify(e.toJSON()));
-      return;
-    }
+    // RANGE_INVALID: a 416 naming the size in Content-Range.
+    if (e instanceof RegistryError) return sendRegistryError(res, e);
     throw e;
   }
   const start = range?.start ?? 0;
@@ -121,8 +119,4 @@ async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  json(res, status, { errors: [{ code, message }] });
 }

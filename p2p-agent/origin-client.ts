@@ -1,6 +1,8 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Digest } from '../core/digest.js';
+import { RegistryError } from '../core/errors.js';
+import { sendRegistryError } from './error-response.js';
 
 // What the agent asks of the origin on a client's behalf. The client's own credentials travel with each call
 // (the token dance happens between the client and the origin's token service, the agent only relays), so the
@@ -78,8 +80,7 @@ export class OriginClient {
         res.destroy();
         return;
       }
-      res.writeHead(502, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `origin unreachable: ${err.message}` }] }));
+      sendRegistryError(res, new RegistryError('UNAVAILABLE', `origin unreachable: ${err.message}`, { status: 502 }));
     });
     res.on('close', () => upstream.destroy());
     upstream.end();

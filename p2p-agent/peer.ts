@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import { agentPeerIdPrefix, parseBerthPeerId, takesWholePieces } from '../core/p2p-peer-id.js';
+import type { PieceSource } from './piece-source.js';
 import { PieceSet } from './torrent.js';
 
 // One connection to a peer: the bittorrent-protocol wire over a TCP socket, plus what the swarm tracks about it.
@@ -44,7 +45,8 @@ export interface BlockRequest {
   at: number;
 }
 
-export class Peer {
+export class Peer implements PieceSource {
+  readonly kind = 'peer';
   readonly has: PieceSet;
   readonly inflight = new Map<string, BlockRequest>();
   strikes = 0;
@@ -73,6 +75,10 @@ export class Peer {
     this.isOrigin = berth?.role === 'origin';
     this.isBerth = !!berth;
     this.blockLimit = !berth ? standardBlock : takesWholePieces(berth) ? wholePieceBlock : berthV1Block;
+  }
+
+  get label(): string {
+    return this.addr;
   }
 
   /**
