@@ -1,3 +1,4 @@
+import { readAtMost } from '../bounded-read.js';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { ApiError, badRequest, unprocessable } from './errors.js';
@@ -49,12 +50,7 @@ export async function readBytes(ctx: Context, max: number): Promise<Buffer> {
   const tooLarge = () => new ApiError(413, `body larger than ${max} bytes`);
   // Refused before reading, so what is left unread is known (and the connection closed when that is much).
   if (Number(ctx.get('Content-Length') || 0) > max) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of ctx.req) {
-    total += (c as Buffer).length;
-    if (total > max) throw tooLarge();
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks, total);
+  const body = await readAtMost(ctx.req, max);
+  if (!body) throw tooLarge();
+  return body;
 }

@@ -1,3 +1,4 @@
+import { readAtMost } from '../../core/bounded-read.js';
 import type { Context } from 'koa';
 import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
@@ -50,15 +51,10 @@ export async function readSmallBody(ctx: Context, limit: number): Promise<Buffer
   const tooLarge = () =>
     new RegistryError('SIZE_INVALID', `manifest larger than ${limit} bytes`, { status: 413, detail: { limit } });
   if (declared !== undefined && declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of ctx.req) {
-    total += (c as Buffer).length;
-    if (total > limit) throw tooLarge();
-    chunks.push(c as Buffer);
-  }
-  if (declared !== undefined && total !== declared) throw new RegistryError('SIZE_INVALID', 'body length does not match Content-Length');
-  return Buffer.concat(chunks, total);
+  const body = await readAtMost(ctx.req, limit);
+  if (!body) throw tooLarge();
+  if (declared !== undefined && body.length !== declared) throw new RegistryError('SIZE_INVALID', 'body length does not match Content-Length');
+  return body;
 }
 
 /** `n` for paginated listings: a non-negative integer, or undefined for "all". */
