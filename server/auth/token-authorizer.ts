@@ -53,7 +53,7 @@ export class TokenAuthorizer implements Authorizer {
         const principal = await this.liveSubject(caller);
         if (principal === null) throw this.challenge(ctx, requests, 'invalid_token', 'the token\'s subject no longer exists or is disabled');
         const denial = await this.liveDenial(principal, requests);
-        if (denial) throw denied(denial);
+        if (denial) throw this.refusal(ctx, requests, denial);
         return;
       }
       const principal = await this.tokenPrincipal(caller);
@@ -61,12 +61,12 @@ export class TokenAuthorizer implements Authorizer {
       if (!principal) throw this.challenge(ctx, requests, 'insufficient_scope');
       const denial = await this.denial(principal, requests);
       if (!denial) throw this.challenge(ctx, requests, 'insufficient_scope');
-      throw denied(denial);
+      throw this.refusal(ctx, requests, denial);
     }
     const denial = await this.denial(caller.principal, requests);
     if (!denial) return;
     if (caller.via === 'anonymous') throw this.challenge(ctx, requests);
-    throw denied(denial);
+    throw this.refusal(ctx, requests, denial);
   }
 
   async canPull(ctx: Context, repository: string): Promise<boolean> {
@@ -165,13 +165,25 @@ export class TokenAuthorizer implements Authorizer {
   }
 
   /** 401 with the challenge that sends a client to the token service (spec: token.md, "How to authenticate"). */
-  private challenge(ctx: Context, requests: AccessRequest[], error?: string, message?: string): RegistryError {
+  /**
+   * A known caller refused: 403 with the reason in the body. A HEAD cannot carry a body, and it is the first
+   * request skopeo, podman and buildah make (does the blob exist?): there the reason travels as RFC 6750's
+   * error_description in a 401 insufficient_scope challenge, which those clients print ("denied: <reason>").
+   */
+  private refusal(ctx: Context, requests: AccessRequest[], d: Denial): RegistryError {
+    if (ctx.method !== 'HEAD' || !d.reason) return denied(d);
+    return this.challenge(ctx, requests, 'insufficient_scope', d.reason, true);
+  }
+
+  private challenge(ctx: Context, requests: AccessRequest[], error?: string, message?: string, describe = false): RegistryError {
     const base = (this.publicUrl ?? `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '');
     const parts = [`realm="${base}/service/token"`, `service="${this.tokens.service}"`];
     const scopes = requests.map((r) => `repository:${r.repository}:${r.actions.join(',')}`);
     if (requests.length === 0 && ctx.path === '/v2/_catalog') scopes.push('registry:catalog:*');
     if (scopes.length > 0) parts.push(`scope="${scopes.join(' ')}"`);
     if (error) parts.push(`error="${error}"`);
+    // RFC 6750 §3: quoted-string; the description is ours (a project name at most), quotes and backslashes dropped.
+    if (describe && message) parts.push(`error_description="${message.replace(/["\\]/g, '')}"`);
     return new RegistryError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': `Bearer ${parts.join(',')}` } });
   }
 }

@@ -80,6 +80,8 @@ export interface StartOptions {
   keepData?: boolean;
   /** `addr` serves TLS (BERTH_TLS_CERT_FILE…): readiness is probed over https trusting this CA (PEM). */
   tlsCa?: Buffer;
+  /** The address to listen on (default 127.0.0.1), e.g. one end of a test's veth pair. */
+  host?: string;
 }
 
 /** Spawns `berth serve` and resolves once /healthz answers 200. */
@@ -92,7 +94,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
   const child = spawn(process.execPath, [berthBin, 'serve', ...(opts.args ?? [])], {
     env: childEnv({
       BERTH_AUTH: 'none',
-      BERTH_ADDR: `127.0.0.1:${port}`,
+      BERTH_ADDR: `${opts.host ?? '127.0.0.1'}:${port}`,
       BERTH_DATA_DIR: dataDir,
       BERTH_LOG_LEVEL: 'warn',
       ...opts.env,
@@ -102,7 +104,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<BerthProcess>
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `${opts.tlsCa ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const url = `${opts.tlsCa ? 'https' : 'http'}://${opts.host ?? '127.0.0.1'}:${port}`;
   const dispatcher = opts.tlsCa ? new Agent({ connect: { ca: opts.tlsCa } }) : undefined;
   const deadline = Date.now() + 30_000;
   for (;;) {

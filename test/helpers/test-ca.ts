@@ -10,8 +10,8 @@ export interface TestCa {
   /** PEM of the CA certificate. */
   cert: Buffer;
   certFile: string;
-  /** Signs a certificate for `cn` valid for 127.0.0.1, ::1 and localhost; returns its PEM files. */
-  issue(cn: string, into?: { certFile: string; keyFile: string }): Promise<{ certFile: string; keyFile: string }>;
+  /** Signs a certificate for `cn` valid for 127.0.0.1, ::1, localhost and `ips`; returns its PEM files. */
+  issue(cn: string, into?: { certFile: string; keyFile: string }, ips?: string[]): Promise<{ certFile: string; keyFile: string }>;
   remove(): Promise<void>;
 }
 
@@ -28,10 +28,11 @@ export async function makeTestCa(name = 'Berth Test CA'): Promise<TestCa> {
     dir,
     cert: await readFile(join(dir, 'ca.crt')),
     certFile: join(dir, 'ca.crt'),
-    async issue(cn, into) {
+    async issue(cn, into, ips = []) {
       const n = ++serial;
       const ext = join(dir, `ext-${n}.cnf`);
-      await writeFile(ext, 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+      const sans = ['IP:127.0.0.1', 'IP:::1', 'DNS:localhost', ...ips.map((a) => `IP:${a}`)].join(',');
+      await writeFile(ext, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth\n`);
       openssl(['req', ...ec, '-keyout', `s${n}.key`, '-out', `s${n}.csr`, '-subj', `/CN=${cn}`], dir);
       openssl(['x509', '-req', '-in', `s${n}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(1000 + n), '-out', `s${n}.crt`, '-days', '2', '-extfile', ext], dir);
       const out = into ?? { certFile: join(dir, `s${n}.crt`), keyFile: join(dir, `s${n}.key`) };
