@@ -25,6 +25,9 @@ export async function ociErrors(ctx: Context, next: Next): Promise<void> {
     }
     if (err.status >= 500) ctx.state.log?.warn({ err: e }, err.message);
     ctx.status = err.status;
+    // containerd (ctr) prints only the status line of a refusal: the reason goes into its reason phrase too
+    // ("403 project nosuch does not exist"), which HTTP/1.1 leaves free. HTTP/2 has no reason phrase.
+    if (err.code === 'DENIED' && ctx.req.httpVersionMajor < 2) ctx.message = reasonPhrase(err.message);
     for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
     ctx.type = 'application/json';
     // A HEAD carries the length its GET body would have (RFC 9110 §8.6); node sends no body for it.
@@ -32,6 +35,11 @@ export async function ociErrors(ctx: Context, next: Next): Promise<void> {
     // A body we did not read (a refused chunk, an oversized manifest) is discarded by node after the response,
     // which keeps the connection usable and lets the client finish sending and read the error.
   }
+}
+
+/** RFC 9110 reason-phrase: visible ASCII and spaces only, kept short. */
+function reasonPhrase(message: string): string {
+  return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120) || 'Forbidden';
 }
 
 export function toRegistryError(e: unknown): RegistryError | undefined {

@@ -1,0 +1,92 @@
+// containerd's ctr against Berth over TLS, trusting the test's CA through a hosts.toml (--hosts-dir): pull by tag
+// and digest with a user, push with a robot, wrong credentials on a public image refused, a refused push.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { freePort, startBerth } from '../helpers/berth-process.js';
+import { containerdAvailable, startContainerd } from '../helpers/containerd.js';
+import { image, writeOciLayout } from '../helpers/oci-fixtures.js';
+import { makeTestCa } from '../helpers/test-ca.js';
+import { AdminApi } from '../auth/access.js';
+
+const run = promisify(execFile);
+const skip = process.getuid?.() !== 0 ? 'containerd needs root' : !containerdAvailable() ? 'needs containerd (containerd, ctr)' : false;
+
+t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refused, refused push', { skip }, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'berth-ctr-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  const ca = await makeTestCa();
+  t.teardown(() => ca.remove());
+  const { certFile, keyFile } = await ca.issue('berth-ctr');
+  const port = await freePort();
+  const plain = await freePort();
+  const password = 'Ctr-admin-1';
+  const berth = await startBerth({
+    port,
+    tlsCa: ca.cert,
+    env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: password, BERTH_TLS_CERT_FILE: certFile, BERTH_TLS_KEY_FILE: keyFile, BERTH_HTTP_ADDR: `127.0.0.1:${plain}` },
+  });
+  t.teardown(() => berth.stop());
+  const registry = `127.0.0.1:${port}`;
+  const adminApi = new AdminApi(`http://127.0.0.1:${plain}`, { username: 'admin', password });
+  await adminApi.createProject('team', false);
+  const robot = await adminApi.createRobot({
+    name: 'node', level: 'project', duration: -1,
+    permissions: [{ kind: 'project', namespace: 'team', access: [{ resource: 'repository', action: 'pull' }, { resource: 'repository', action: 'push' }] }],
+  });
+  // The image, pushed with skopeo over the plain listener.
+  const layout = join(work, 'layout');
+  const img = image({ layers: 2, layerSize: 50_000 });
+  await writeOciLayout(layout, [{ tag: 'v1', image: img }]);
+  const policy = join(work, 'policy.json');
+  await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  await rm('/var/lib/containers/cache/blob-info-cache-v1.boltdb', { force: true });
+  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://127.0.0.1:${plain}/team/app:v1`]);
+  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://127.0.0.1:${plain}/library/app:v1`]);
+
+  // containerd's registry configuration: trust the test CA for this host (what docs/p2p.md tells operators).
+  const hostsDir = join(work, 'certs.d');
+  await mkdir(join(hostsDir, registry), { recursive: true });
+  await writeFile(join(hostsDir, registry, 'hosts.toml'), `server = "https://${registry}"\n\n[host."https://${registry}"]\n  ca = "${ca.certFile}"\n`);
+
+  const daemon = await startContainerd();
+  t.teardown(() => daemon.stop());
+  const ctr = daemon.ctr;
+  t.comment((await ctr(['version'])).out.split('\n').filter((l) => /Version/.test(l)).join(' / '));
+
+  // Without the CA (a hosts.toml naming the https server only), the certificate is refused.
+  const noCa = join(work, 'certs.d-without-ca');
+  await mkdir(join(noCa, registry), { recursive: true });
+  await writeFile(join(noCa, registry, 'hosts.toml'), `server = "https://${registry}"\n\n[host."https://${registry}"]\n  capabilities = ["pull", "resolve"]\n`);
+  const untrusted = await ctr(['images', 'pull', '--hosts-dir', noCa, '--user', `admin:${password}`, `${registry}/team/app:v1`]);
+  t.not(untrusted.code, 0, 'without the CA the certificate is refused');
+  t.match(untrusted.out, /x509|certificate|tls/i, String(untrusted.out.trim().split('\n').pop()));
+
+  const pulled = await ctr(['images', 'pull', '--hosts-dir', hostsDir, '--user', `admin:${password}`, `${registry}/team/app:v1`]);
+  t.equal(pulled.code, 0, `ctr pull by tag ${pulled.code ? pulled.out : ''}`);
+  const byDigest = await ctr(['images', 'pull', '--hosts-dir', hostsDir, '--user', `admin:${password}`, `${registry}/team/app@${img.manifest.digest}`]);
+  t.equal(byDigest.code, 0, 'ctr pull by digest');
+
+  // Wrong credentials on a private image fail; on a public one containerd never presents them (it sends
+  // credentials only after a challenge, and a public pull needs none), so that pull is anonymous.
+  const wrong = await ctr(['images', 'pull', '--hosts-dir', hostsDir, '--user', 'admin:wrong-password', `${registry}/team/app:v1`]);
+  t.not(wrong.code, 0, 'wrong credentials are refused');
+  t.match(wrong.out, /401|unauthorized|invalid username or password/i);
+  const anonymous = await ctr(['images', 'pull', '--hosts-dir', hostsDir, `${registry}/library/app:v1`]);
+  t.equal(anonymous.code, 0, 'no credentials on a public image: an anonymous pull');
+
+  t.equal((await ctr(['images', 'tag', `${registry}/team/app:v1`, `${registry}/team/app:from-ctr`])).code, 0);
+  const pushed = await ctr(['images', 'push', '--hosts-dir', hostsDir, '--user', `${robot.name}:${robot.secret}`, `${registry}/team/app:from-ctr`]);
+  t.equal(pushed.code, 0, `ctr push as the robot ${pushed.code ? pushed.out : ''}`);
+  const tags = await fetch(`http://127.0.0.1:${plain}/v2/team/app/tags/list`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+  t.same(((await tags.json()) as { tags: string[] }).tags, ['from-ctr', 'v1'], 'Berth holds the pushed tag');
+
+  t.equal((await ctr(['images', 'tag', `${registry}/team/app:v1`, `${registry}/nosuch/app:v1`])).code, 0);
+  const refused = await ctr(['images', 'push', '--hosts-dir', hostsDir, '--user', `${robot.name}:${robot.secret}`, `${registry}/nosuch/app:v1`]);
+  t.not(refused.code, 0, 'a push outside the robot\'s project fails');
+  t.comment(`ctr printed: ${refused.out.trim().split('\n').pop()}`);
+  t.match(refused.out, /project nosuch does not exist/, 'and ctr prints the reason (from the status line)');
+});
