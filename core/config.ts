@@ -255,6 +255,8 @@ export const agentSchema = z
     /** seed: also fetch what the origin asks to preheat (needs agent_username/agent_password with pull rights). */
     agent_role: z.enum(['node', 'seed']).default('node'),
     agent_username: z.string().optional(),
+    /** Extra CA certificates (PEM) trusted for the origin's HTTPS certificate, beside the system's. */
+    agent_ca_file: z.string().min(1).optional(),
     agent_password: z.string().optional(),
     /** Blobs smaller than this are proxied to the origin instead of fetched through the swarm. */
     agent_p2p_min_bytes: byteSize.default(2 ** 20),

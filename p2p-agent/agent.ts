@@ -1,11 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { AgentConfig } from '../core/config.js';
+import { ConfigError, type AgentConfig } from '../core/config.js';
 import { digestHex, type Digest } from '../core/digest.js';
 import type { Logger } from '../core/log.js';
 import { BlobCache } from './cache.js';
 import { BlobDownload } from './download.js';
 import { AgentMetrics } from './metrics.js';
 import { OriginClient } from './origin-client.js';
+import { originTransport } from './origin-transport.js';
 import { connectWire, newPeerId } from './peer.js';
 import { PeerWire } from './peer-wire.js';
 import { PieceFile } from './piece-file.js';
@@ -52,7 +54,7 @@ export class Agent {
   ) {
     this.metrics = new AgentMetrics({ processMetrics: opts.processMetrics });
     this.memory = new PieceMemory(opts.memoryBytes ?? 64 * 1024 * 1024);
-    this.origin = new OriginClient(config.origin);
+    this.origin = new OriginClient(config.origin, originTransport(readCa(config.agent_ca_file)));
     this.cache = new BlobCache(config.agent_data_dir, config.agent_cache_max, log, (digest) => this.stopSeeding(digest));
     this.peerServer = createServer((socket) => this.onPeer(socket));
   }
@@ -179,6 +181,7 @@ export class Agent {
       metrics: this.metrics,
       log: this.log,
       renew,
+      fetch: this.origin.transport.fetch,
     });
     swarm.on('error', () => undefined);
     this.swarms.set(torrent.infoHash, swarm);
@@ -231,5 +234,15 @@ export class Agent {
       socket.setTimeout(0);
       swarm.addIncoming(wire, socket);
     });
+  }
+}
+
+/** The origin's private CA bundle (agent_ca_file), read once at start; an unreadable one stops the start. */
+function readCa(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`cannot read agent_ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

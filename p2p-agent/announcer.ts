@@ -1,3 +1,4 @@
+import type { OriginTransport } from './origin-transport.js';
 import type { Logger } from '../core/log.js';
 import type { Torrent } from './torrent.js';
 import { AnnounceFailure, announce, type AnnounceParams } from './tracker-client.js';
@@ -18,6 +19,8 @@ export interface AnnouncerOptions {
   idc: string;
   maxPeers: number;
   log: Logger;
+  /** How the tracker is reached (the origin's TLS trust). */
+  fetch?: OriginTransport['fetch'];
   report: () => AnnounceReport;
   complete: () => boolean;
   /** Fewer peers connected or being connected than half of maxPeers. */
@@ -84,7 +87,7 @@ export class Announcer {
 
   /** The 'stopped' announce, so the tracker stops handing us out. */
   async farewell(): Promise<void> {
-    if (this.url) await announce(this.url, this.params('stopped')).catch(() => undefined);
+    if (this.url) await announce(this.url, this.params('stopped'), this.o.fetch).catch(() => undefined);
   }
 
   private params(event?: 'started' | 'completed' | 'stopped'): AnnounceParams {
@@ -110,7 +113,7 @@ export class Announcer {
     this.announcing = true;
     let next = this.interval * 1000;
     try {
-      const reply = await announce(this.url, this.params(event));
+      const reply = await announce(this.url, this.params(event), this.o.fetch);
       this.interval = reply.interval;
       this.minInterval = Math.max(1, reply.minInterval);
       const fresh = reply.peers.filter((p) => !this.o.dialedBefore(`${p.ip}:${p.port}`)).length;

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import { sendRegistryError } from './error-response.js';
+import { originTransport, type OriginTransport } from './origin-transport.js';
 
 // What the agent asks of the origin on a client's behalf. The client's own credentials travel with each call
 // (the token dance happens between the client and the origin's token service, the agent only relays), so the
@@ -22,13 +23,16 @@ export interface BlobHead {
 export class OriginClient {
   readonly base: URL;
 
-  constructor(baseUrl: string) {
+  constructor(
+    baseUrl: string,
+    readonly transport: OriginTransport = originTransport(),
+  ) {
     this.base = new URL(baseUrl.replace(/\/+$/, '') + '/');
   }
 
   /** HEAD of a blob with the client's credentials: whether it exists for them, and its size. */
   async headBlob(repository: string, digest: Digest, headers: IncomingHttpHeaders): Promise<BlobHead> {
-    const r = await fetch(new URL(`v2/${repository}/blobs/${digest}`, this.base), {
+    const r = await this.transport.fetch(new URL(`v2/${repository}/blobs/${digest}`, this.base), {
       method: 'HEAD',
       headers: pick(headers, ['authorization', 'user-agent']),
       redirect: 'manual',
@@ -42,7 +46,7 @@ export class OriginClient {
   async torrent(repository: string, digest: Digest, authorization: string | undefined): Promise<Buffer> {
     const u = new URL(`p2p/v1/blobs/${digest}/torrent`, this.base);
     u.searchParams.set('repository', repository);
-    const r = await fetch(u, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(60_000) });
+    const r = await this.transport.fetch(u, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(60_000) });
     const body = Buffer.from(await r.arrayBuffer());
     if (r.status !== 200) throw new OriginRefused(r.status, `torrent for ${digest}: origin answered ${r.status} ${body.toString('utf8').slice(0, 200)}`);
     return body;
@@ -50,7 +54,7 @@ export class OriginClient {
 
   /** GET with Basic credentials (the seed role's preheat long-poll). */
   async getJson<T>(path: string, authorization: string | undefined, timeoutMs: number): Promise<T> {
-    const r = await fetch(new URL(path.replace(/^\//, ''), this.base), { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    const r = await this.transport.fetch(new URL(path.replace(/^\//, ''), this.base), { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(timeoutMs) });
     if (r.status !== 200) {
       await r.body?.cancel();
       throw new OriginRefused(r.status, `${path}: origin answered ${r.status}`);
@@ -64,7 +68,7 @@ export class OriginClient {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const upstream = send(
       target,
-      { method: req.method, headers: { ...pick(req.headers, forwarded), host: target.host } },
+      { method: req.method, headers: { ...pick(req.headers, forwarded), host: target.host }, ...(this.transport.httpsAgent && target.protocol === 'https:' && { agent: this.transport.httpsAgent }) },
       (answer) => {
         const headers: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !hopByHop.has(k)) headers[k] = v;

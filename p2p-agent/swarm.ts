@@ -1,3 +1,4 @@
+import type { OriginTransport } from './origin-transport.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type Wire from 'bittorrent-protocol';
@@ -45,6 +46,8 @@ export interface SwarmOptions {
   log: Logger;
   /** The torrent fetched again from the origin, for fresh announce and web-seed URLs (their signatures expire). */
   renew?: () => Promise<Torrent | undefined>;
+  /** How the origin (tracker, web seed) is reached: its TLS trust. */
+  fetch?: OriginTransport['fetch'];
 }
 
 export class Swarm extends EventEmitter {
@@ -90,6 +93,7 @@ export class Swarm extends EventEmitter {
       },
       accept: (index, data) => this.accept(index, data),
       renew: () => this.renew(),
+      ...(o.fetch && { fetch: o.fetch }),
     });
     this.announcer = new Announcer({
       torrent: o.torrent,
@@ -106,6 +110,7 @@ export class Swarm extends EventEmitter {
       dialedBefore: (addr) => this.peers.dialedBefore(addr),
       connect: (ip, port) => this.peers.connectTo(ip, port),
       renew: () => this.renew(),
+      ...(o.fetch && { fetch: o.fetch }),
     });
     this.timer = setInterval(() => this.tick(), 250);
     this.timer.unref();

@@ -1,3 +1,4 @@
+import type { OriginTransport } from './origin-transport.js';
 import bencode from 'bencode';
 
 // One HTTP announce (BEP 3; compact answers, BEP 23). The announce URL comes from the .torrent and already
@@ -30,7 +31,7 @@ export class AnnounceFailure extends Error {}
 
 const timeoutMs = 5000;
 
-export async function announce(url: string, p: AnnounceParams): Promise<AnnounceReply> {
+export async function announce(url: string, p: AnnounceParams, fetchFn: OriginTransport['fetch'] = (u, i) => fetch(u, i)): Promise<AnnounceReply> {
   const q = [
     `info_hash=${escapeBytes(p.infoHash)}`,
     `peer_id=${escapeBytes(p.peerId)}`,
@@ -46,7 +47,7 @@ export async function announce(url: string, p: AnnounceParams): Promise<Announce
   if (p.ip) q.push(`ip=${p.ip}`);
   if (p.corrupt?.length) q.push(`corrupt=${p.corrupt.join(',')}`);
   if (p.starving) q.push('starving=1');
-  const r = await fetch(`${url}${url.includes('?') ? '&' : '?'}${q.join('&')}`, { signal: AbortSignal.timeout(timeoutMs) });
+  const r = await fetchFn(`${url}${url.includes('?') ? '&' : '?'}${q.join('&')}`, { signal: AbortSignal.timeout(timeoutMs) });
   const body = Buffer.from(await r.arrayBuffer());
   if (r.status !== 200) throw new AnnounceFailure(`tracker answered ${r.status}`);
   let doc: Record<string, unknown>;

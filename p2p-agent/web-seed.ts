@@ -1,3 +1,4 @@
+import type { OriginTransport } from './origin-transport.js';
 import type { Logger } from '../core/log.js';
 import { standardBlock } from './peer.js';
 import { ActivePiece, type PiecesInFlight } from './piece-assembly.js';
@@ -75,6 +76,8 @@ export interface WebSeedOptions {
   accept: (index: number, data: Buffer) => Promise<void>;
   /** Fetches the torrent again for fresh URLs (ours included). */
   renew: () => Promise<void>;
+  /** How the origin is reached (its TLS trust). */
+  fetch?: OriginTransport['fetch'];
 }
 
 export class WebSeed implements PieceSource {
@@ -104,7 +107,7 @@ export class WebSeed implements PieceSource {
     const t = this.o.torrent;
     const start = index * t.pieceLength;
     const size = pieceSize(t, index);
-    const r = await fetch(this.url!, { headers: { Range: `bytes=${start}-${start + size - 1}` }, signal: AbortSignal.timeout(fetchTimeoutMs) });
+    const r = await (this.o.fetch ?? fetch)(this.url!, { headers: { Range: `bytes=${start}-${start + size - 1}` }, signal: AbortSignal.timeout(fetchTimeoutMs) });
     if (r.status === 403 || r.status === 401) {
       await r.body?.cancel();
       throw new WebSeedRefused(r.status);
