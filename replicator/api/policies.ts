@@ -15,7 +15,8 @@ import { registryOut } from './registries.js';
 
 // Replication policies (Harbor's /replication/policies): push or pull, which endpoint, filters, trigger.
 
-const registryRef = z.object({ id: z.number().int().min(0) }).passthrough().nullish();
+// `{}` or id 0 is this registry (Harbor: the local side of a push's source or a pull's destination).
+const registryRef = z.object({ id: z.number().int().min(0).optional() }).passthrough().nullish();
 const filterIn = z.object({
   type: z.enum(['name', 'tag']),
   value: z.union([z.string(), z.number()]).transform(String),

@@ -68,7 +68,8 @@ async function addMember(ctx: Context, a: AdminDeps): Promise<void> {
   // Harbor's swagger leaves this body optional; the handler then refuses it (handler/member.go).
   const body = await readOptionalBody(ctx, projectMember);
   if (!body) throw badRequest('the project member should provide');
-  if (body.member_group !== undefined) throw badRequest('group members are not supported; add users with member_user');
+  // terraform-provider-harbor always sends "member_group": {}; Harbor ignores an empty group.
+  if (isGroup(body.member_group)) throw badRequest('group members are not supported; add users with member_user');
   const ref = body.member_user;
   if (!ref || (ref.user_id === undefined && ref.username === undefined)) throw badRequest('member_user with user_id or username is required');
   const user = ref.user_id !== undefined ? await a.records.users.get(ref.user_id) : await a.records.users.findOne('username', ref.username!);
@@ -141,4 +142,12 @@ async function removeMember(ctx: Context, a: AdminDeps): Promise<void> {
   const user = await a.records.users.get(m.user_id);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'project_member', resource: user?.username ?? String(m.user_id), project_id: project.id });
   ok(ctx);
+}
+
+/** A member_group naming a group (an id or a name); an empty object or null names none. */
+function isGroup(group: unknown): boolean {
+  if (group === undefined || group === null) return false;
+  if (typeof group !== 'object') return true;
+  const g = group as { id?: unknown; group_name?: unknown; ldap_group_dn?: unknown };
+  return Boolean(g.id) || Boolean(g.group_name) || Boolean(g.ldap_group_dn);
 }

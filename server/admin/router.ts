@@ -9,8 +9,14 @@ import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
 import { userRoutes } from './users.js';
 
-/** Harbor-compatible admin API under /api/v2.0 (errors are shaped by apiErrors, mounted app-wide). */
+/** Harbor-compatible admin API under /api/v2.0, and Harbor's /api/version (errors are shaped by the Harbor
+ *  error middleware, mounted app-wide). */
 export function adminRouter(a: AdminDeps): Router {
+  const root = new Router();
+  // A Harbor adding Berth as a `harbor`-type endpoint asks which API version it speaks.
+  root.get('/api/version', (ctx) => {
+    ctx.body = { version: 'v2.0' };
+  });
   const router = new Router({ prefix: '/api/v2.0' });
   const openapi = openApiDocument();
   router.get('/openapi.json', (ctx) => {
@@ -24,5 +30,6 @@ export function adminRouter(a: AdminDeps): Router {
   auditLogRoutes(router, a);
   projectRoutes(router, a);
   robotRoutes(router, a);
-  return router;
+  root.use(router.routes(), router.allowedMethods());
+  return root;
 }

@@ -1,3 +1,4 @@
+import { BERTH_VERSION, HARBOR_API_VERSION } from '../../core/version.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { callerOf, type AdminDeps } from './context.js';
@@ -38,7 +39,9 @@ async function systemInfo(ctx: Context, a: AdminDeps): Promise<void> {
     auth_mode: config.auth === 'token' ? 'db_auth' : 'none',
     primary_auth_mode: false,
     self_registration: false,
-    harbor_version: 'berth',
+    // Harbor-compatible (scripts parse it as semver, e.g. v2.15.0-<build>); Berth's own in berth_version.
+    harbor_version: `${HARBOR_API_VERSION}-berth`,
+    berth_version: BERTH_VERSION,
     current_time: new Date().toISOString(),
   };
   // Harbor leaves the deployment details out for anonymous callers.

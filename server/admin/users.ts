@@ -36,7 +36,8 @@ const userCreation = z.object({
 });
 const userProfile = z.object({ email: email.optional(), realname: z.string().max(255).optional(), comment: z.string().max(1024).optional() });
 const passwordChange = z.object({ old_password: z.string().optional(), new_password: z.string() });
-const sysadminFlag = z.object({ sysadmin_flag: z.boolean() });
+// Harbor reads a missing sysadmin_flag as false.
+const sysadminFlag = z.object({ sysadmin_flag: z.boolean().default(false) });
 
 export const userSchemas = { UserCreationReq: userCreation, UserProfile: userProfile, PasswordReq: passwordChange, UserSysAdminFlag: sysadminFlag };
 

@@ -15,7 +15,7 @@ export interface RepositoryDecision {
 const repositoryPermission: Record<RepositoryAction, ProjectPermission> = {
   pull: 'repository.pull',
   push: 'repository.push',
-  delete: 'repository.delete',
+  delete: 'artifact.delete',
 };
 
 /** The project a repository lives in: its first path component (every repository is `<project>/<path>`). */
@@ -70,8 +70,10 @@ export class AccessPolicy {
 }
 
 /**
- * What a robot's Harbor-style permissions grant in one project. Repository pull/push/delete map directly;
- * deleting an artifact or a tag is deleting in the repository. Entries Berth does not know grant nothing.
+ * What a robot's Harbor-style permissions grant in one project (Harbor's rbac resources and actions):
+ * repository pull/push map directly; repository delete is the whole repository (admin API) and what is in it;
+ * artifact or tag delete is the OCI DELETE inside the repository, never the repository. Entries Berth does not
+ * know grant nothing.
  */
 export function robotProjectPermissions(permissions: RobotPermission[], projectName: string): Set<ProjectPermission> {
   const granted = new Set<ProjectPermission>();
@@ -81,9 +83,10 @@ export function robotProjectPermissions(permissions: RobotPermission[], projectN
       if (a.effect !== undefined && a.effect !== 'allow') continue;
       if (a.resource === 'repository' && (a.action === 'pull' || a.action === 'push' || a.action === 'delete')) {
         granted.add(repositoryPermission[a.action]);
+        if (a.action === 'delete') granted.add('repository.delete');
         granted.add('project.read');
       } else if ((a.resource === 'artifact' || a.resource === 'tag') && a.action === 'delete') {
-        granted.add('repository.delete');
+        granted.add('artifact.delete');
       }
     }
   }

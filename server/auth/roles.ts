@@ -33,6 +33,8 @@ export type ProjectPermission =
   | 'repository.pull'
   | 'repository.push'
   | 'repository.delete'
+  /** Deleting manifests, tags and blobs inside a repository (the OCI DELETEs); not the repository itself. */
+  | 'artifact.delete'
   | 'log.list';
 
 export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
@@ -45,6 +47,7 @@ export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'repository.pull',
   'repository.push',
   'repository.delete',
+  'artifact.delete',
   'log.list',
 ];
 
@@ -60,6 +63,7 @@ const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'repository.pull': [1, 2, 3, 4, 5],
   'repository.push': [1, 2, 4],
   'repository.delete': [1, 4],
+  'artifact.delete': [1, 4],
   'log.list': [1],
 };
 

@@ -6,11 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { freePort, startBerth } from '../helpers/berth-process.js';
 import { containerdAvailable, startContainerd } from '../helpers/containerd.js';
 import { image, writeOciLayout } from '../helpers/oci-fixtures.js';
-import { makeTestCa } from '../helpers/test-ca.js';
-import { AdminApi } from '../auth/access.js';
+import { startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
 
 const run = promisify(execFile);
 const skip = process.getuid?.() !== 0 ? 'containerd needs root' : !containerdAvailable() ? 'needs containerd (containerd, ctr)' : false;
@@ -18,25 +16,9 @@ const skip = process.getuid?.() !== 0 ? 'containerd needs root' : !containerdAva
 t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refused, refused push', { skip }, async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'berth-ctr-'));
   t.teardown(() => rm(work, { recursive: true, force: true }));
-  const ca = await makeTestCa();
-  t.teardown(() => ca.remove());
-  const { certFile, keyFile } = await ca.issue('berth-ctr');
-  const port = await freePort();
-  const plain = await freePort();
-  const password = 'Ctr-admin-1';
-  const berth = await startBerth({
-    port,
-    tlsCa: ca.cert,
-    env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: password, BERTH_TLS_CERT_FILE: certFile, BERTH_TLS_KEY_FILE: keyFile, BERTH_HTTP_ADDR: `127.0.0.1:${plain}` },
-  });
-  t.teardown(() => berth.stop());
-  const registry = `127.0.0.1:${port}`;
-  const adminApi = new AdminApi(`http://127.0.0.1:${plain}`, { username: 'admin', password });
-  await adminApi.createProject('team', false);
-  const robot = await adminApi.createRobot({
-    name: 'node', level: 'project', duration: -1,
-    permissions: [{ kind: 'project', namespace: 'team', access: [{ resource: 'repository', action: 'pull' }, { resource: 'repository', action: 'push' }] }],
-  });
+  const reg = await startTlsRegistry(t, { password: 'Ctr-admin-1', robot: 'node' });
+  const { registry, password, robot, ca } = reg;
+  const plainHost = reg.plainUrl.replace(/^http:\/\//, '');
   // The image, pushed with skopeo over the plain listener.
   const layout = join(work, 'layout');
   const img = image({ layers: 2, layerSize: 50_000 });
@@ -44,8 +26,8 @@ t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refu
   const policy = join(work, 'policy.json');
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   await rm('/var/lib/containers/cache/blob-info-cache-v1.boltdb', { force: true });
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://127.0.0.1:${plain}/team/app:v1`]);
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://127.0.0.1:${plain}/library/app:v1`]);
+  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://${plainHost}/team/app:v1`]);
+  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://${plainHost}/library/app:v1`]);
 
   // containerd's registry configuration: trust the test CA for this host (what docs/p2p.md tells operators).
   const hostsDir = join(work, 'certs.d');
@@ -81,8 +63,7 @@ t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refu
   t.equal((await ctr(['images', 'tag', `${registry}/team/app:v1`, `${registry}/team/app:from-ctr`])).code, 0);
   const pushed = await ctr(['images', 'push', '--hosts-dir', hostsDir, '--user', `${robot.name}:${robot.secret}`, `${registry}/team/app:from-ctr`]);
   t.equal(pushed.code, 0, `ctr push as the robot ${pushed.code ? pushed.out : ''}`);
-  const tags = await fetch(`http://127.0.0.1:${plain}/v2/team/app/tags/list`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
-  t.same(((await tags.json()) as { tags: string[] }).tags, ['from-ctr', 'v1'], 'Berth holds the pushed tag');
+  t.same(await tagsOf(reg, 'team/app'), ['from-ctr', 'v1'], 'Berth holds the pushed tag');
 
   t.equal((await ctr(['images', 'tag', `${registry}/team/app:v1`, `${registry}/nosuch/app:v1`])).code, 0);
   const refused = await ctr(['images', 'push', '--hosts-dir', hostsDir, '--user', `${robot.name}:${robot.secret}`, `${registry}/nosuch/app:v1`]);

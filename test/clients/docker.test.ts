@@ -5,39 +5,18 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { freePort, startBerth } from '../helpers/berth-process.js';
 import { dockerAvailable, startDockerd } from '../helpers/dockerd.js';
 import { canMakeNamespaces, linkedNamespace } from '../helpers/netns.js';
 import { tarArchive } from '../helpers/oci-fixtures.js';
-import { makeTestCa } from '../helpers/test-ca.js';
-import { AdminApi } from '../auth/access.js';
+import { startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
 
 const skip = !canMakeNamespaces() ? 'needs root and ip netns' : !dockerAvailable() ? 'needs docker.io (dockerd, docker)' : false;
 
 t.test('docker over TLS: login, push, pull, digest, robot, refusal with its reason, logout', { skip }, async (t) => {
   const ns = linkedNamespace('dk');
   t.teardown(() => ns.remove());
-  const ca = await makeTestCa();
-  t.teardown(() => ca.remove());
-  const { certFile, keyFile } = await ca.issue('berth-docker', undefined, [ns.hostAddress]);
-  const port = await freePort();
-  const registry = `${ns.hostAddress}:${port}`;
-
-  const plain = await freePort();
-  const password = 'Docker-admin-1';
-  const berth = await startBerth({
-    host: ns.hostAddress,
-    port,
-    tlsCa: ca.cert,
-    env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: password, BERTH_TLS_CERT_FILE: certFile, BERTH_TLS_KEY_FILE: keyFile, BERTH_HTTP_ADDR: `127.0.0.1:${plain}` },
-  });
-  t.teardown(() => berth.stop());
-  const adminApi = new AdminApi(`http://127.0.0.1:${plain}`, { username: 'admin', password });
-  await adminApi.createProject('team', false);
-  const robot = await adminApi.createRobot({
-    name: 'ci', level: 'project', duration: -1,
-    permissions: [{ kind: 'project', namespace: 'team', access: [{ resource: 'repository', action: 'pull' }, { resource: 'repository', action: 'push' }] }],
-  });
+  const reg = await startTlsRegistry(t, { password: 'Docker-admin-1', host: ns.hostAddress, robot: 'ci' });
+  const { registry, password, robot, ca } = reg;
 
   const engine = await startDockerd(ns.name);
   t.teardown(() => engine.stop());
@@ -90,6 +69,5 @@ t.test('docker over TLS: login, push, pull, digest, robot, refusal with its reas
   t.equal((await docker(['pull', `${registry}/team/hello:v1`])).code, 0, 'the robot pulls');
   await docker(['tag', `${registry}/team/hello:v1`, `${registry}/team/hello:robot`]);
   t.equal((await docker(['push', `${registry}/team/hello:robot`])).code, 0, 'and pushes');
-  const listed = await fetch(`http://127.0.0.1:${plain}/v2/team/hello/tags/list`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
-  t.same(((await listed.json()) as { tags: string[] }).tags, ['robot', 'v1'], 'Berth holds both tags');
+  t.same(await tagsOf(reg, 'team/hello'), ['robot', 'v1'], 'Berth holds both tags');
 });

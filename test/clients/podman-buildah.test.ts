@@ -6,16 +6,13 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { freePort, startBerth } from '../helpers/berth-process.js';
 import { tarArchive } from '../helpers/oci-fixtures.js';
-import { makeTestCa } from '../helpers/test-ca.js';
-import { AdminApi } from '../auth/access.js';
+import { startTlsRegistry } from '../helpers/tls-registry.js';
 
 const work = await mkdtemp(join(tmpdir(), 'berth-podman-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));
-const ca = await makeTestCa();
-t.teardown(() => ca.remove());
-const { certFile, keyFile } = await ca.issue('berth-podman');
+const reg = await startTlsRegistry(t, { password: 'Podman-admin-1', robot: 'builder' });
+const { registry, password, robot, ca } = reg;
 const certDir = join(work, 'certs');
 await mkdir(certDir);
 await copyFile(ca.certFile, join(certDir, 'ca.crt'));
@@ -26,23 +23,6 @@ await writeFile(registriesConf, 'unqualified-search-registries = []\n');
 const policy = join(work, 'policy.json');
 await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
 const env = { ...process.env, REGISTRY_AUTH_FILE: authfile, CONTAINERS_REGISTRIES_CONF: registriesConf, CONTAINERS_POLICY_JSON: policy };
-
-const port = await freePort();
-const plain = await freePort();
-const password = 'Podman-admin-1';
-const berth = await startBerth({
-  port,
-  tlsCa: ca.cert,
-  env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: password, BERTH_TLS_CERT_FILE: certFile, BERTH_TLS_KEY_FILE: keyFile, BERTH_HTTP_ADDR: `127.0.0.1:${plain}` },
-});
-t.teardown(() => berth.stop());
-const registry = `127.0.0.1:${port}`;
-const adminApi = new AdminApi(`http://127.0.0.1:${plain}`, { username: 'admin', password });
-await adminApi.createProject('team', false);
-const robot = await adminApi.createRobot({
-  name: 'builder', level: 'project', duration: -1,
-  permissions: [{ kind: 'project', namespace: 'team', access: [{ resource: 'repository', action: 'pull' }, { resource: 'repository', action: 'push' }] }],
-});
 
 type Result = { code: number; out: string };
 function run(cmd: string, args: string[], input?: string | Buffer): Promise<Result> {

@@ -1,0 +1,65 @@
+// What Harbor's own clients send and expect, where Berth used to differ: terraform-provider-harbor's empty
+// member_group, a sysadmin toggle without its flag, a replication policy naming this registry as `{}`, Harbor's
+// /api/version and a semver harbor_version, and a robot's tag/artifact delete not reaching the whole repository.
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { AdminApi, admin, basic, deleteTag, pushImage, startTokenBerth } from './access.js';
+
+const berth = await startTokenBerth(t);
+const root = new AdminApi(berth.url, admin);
+await root.createProject('compat', false);
+const uid = await root.createUser('terra', 'Terra-form-1');
+
+t.test('a member with an empty member_group (terraform-provider-harbor) is added; a real group is refused', async (t) => {
+  const added = await root.post('/projects/compat/members', { role_id: 2, member_user: { username: 'terra' }, member_group: {} });
+  t.equal(added.status, 201, 'member_group {} is ignored, as Harbor does');
+  const group = await root.post('/projects/compat/members', { role_id: 2, member_group: { group_name: 'devs' } });
+  t.equal(group.status, 400, 'a named group is not supported');
+});
+
+t.test('PUT /users/{id}/sysadmin without sysadmin_flag means false', async (t) => {
+  t.equal((await root.put(`/users/${uid}/sysadmin`, { sysadmin_flag: true })).status, 200);
+  t.equal((await root.get(`/users/${uid}`)).json.sysadmin_flag, true);
+  t.equal((await root.put(`/users/${uid}/sysadmin`, {})).status, 200, 'an empty body is accepted');
+  t.equal((await root.get(`/users/${uid}`)).json.sysadmin_flag, false, 'and revokes');
+});
+
+t.test('a replication policy with src_registry {} is a push from this registry', async (t) => {
+  const reg = await root.post('/registries', { name: 'peer', url: 'http://127.0.0.1:9', type: 'docker-registry' });
+  t.equal(reg.status, 201);
+  const id = Number(reg.headers.get('location')!.split('/').pop());
+  const policy = await root.post('/replication/policies', { name: 'out', src_registry: {}, dest_registry: { id }, trigger: { type: 'manual' }, enabled: true });
+  t.equal(policy.status, 201, policy.text);
+  const pid = Number(policy.headers.get('location')!.split('/').pop());
+  const read = (await root.get(`/replication/policies/${pid}`)).json;
+  t.equal(read.dest_registry.id, id, 'to the named registry');
+  t.equal(read.src_registry.id, 0, 'from this one');
+});
+
+t.test('/api/version and a semver harbor_version with Berth\'s own version beside it', async (t) => {
+  const version = await fetch(`${berth.url}/api/version`);
+  t.equal(version.status, 200);
+  t.same(await version.json(), { version: 'v2.0' });
+  const info = (await root.get('/systeminfo')).json;
+  t.match(info.harbor_version, /^v2\.\d+\.\d+-[\w.]+$/, 'parses as Harbor\'s vX.Y.Z-build');
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  t.equal(info.berth_version, pkg.version);
+});
+
+t.test('a robot with tag/artifact delete deletes tags, not the repository (Harbor: repository:delete)', async (t) => {
+  t.equal(await pushImage(berth.url, 'compat/app', 'v1', basic(admin)), 201);
+  t.equal(await pushImage(berth.url, 'compat/app', 'v2', basic(admin)), 201);
+  const robot = await root.createRobot({
+    name: 'janitor', level: 'project', duration: -1,
+    permissions: [{ kind: 'project', namespace: 'compat', access: [{ resource: 'repository', action: 'pull' }, { resource: 'tag', action: 'delete' }, { resource: 'artifact', action: 'delete' }] }],
+  });
+  const asRobot = new AdminApi(berth.url, { username: robot.name, password: robot.secret });
+  t.equal((await asRobot.del('/projects/compat/repositories/app')).status, 403, 'the repository stays');
+  t.equal(await deleteTag(berth.url, 'compat/app', 'v1', basic({ username: robot.name, password: robot.secret })), 202, 'a tag may go');
+  const full = await root.createRobot({
+    name: 'owner', level: 'project', duration: -1,
+    permissions: [{ kind: 'project', namespace: 'compat', access: [{ resource: 'repository', action: 'pull' }, { resource: 'repository', action: 'delete' }] }],
+  });
+  const asFull = new AdminApi(berth.url, { username: full.name, password: full.secret });
+  t.equal((await asFull.del('/projects/compat/repositories/app')).status, 200, 'repository:delete deletes the repository');
+});
