@@ -63,6 +63,11 @@ export class TokenAuthorizer implements Authorizer {
       if (!denial) throw this.challenge(ctx, requests, 'insufficient_scope');
       throw this.refusal(ctx, requests, denial);
     }
+    // As Harbor does (goharbor/harbor#11271): an anonymous HEAD on a repository is challenged even where anonymous
+    // pulls are allowed. A client's first request (containerd's resolve, docker's) is such a HEAD: the challenge makes
+    // it present the credentials it was given, so wrong ones fail instead of passing silently as anonymous, and
+    // anonymous clients simply fetch an anonymous token. A plain anonymous GET still needs no token.
+    if (caller.via === 'anonymous' && ctx.method === 'HEAD' && requests.length > 0) throw this.challenge(ctx, requests);
     const denial = await this.denial(caller.principal, requests);
     if (!denial) return;
     if (caller.via === 'anonymous') throw this.challenge(ctx, requests);

@@ -63,3 +63,14 @@ t.test('a robot with tag/artifact delete deletes tags, not the repository (Harbo
   const asFull = new AdminApi(berth.url, { username: full.name, password: full.secret });
   t.equal((await asFull.del('/projects/compat/repositories/app')).status, 200, 'repository:delete deletes the repository');
 });
+
+t.test('an anonymous HEAD on a public repository is challenged (Harbor #11271); an anonymous GET is not', async (t) => {
+  t.equal(await pushImage(berth.url, 'library/open', 'v1', basic(admin)), 201);
+  const head = await fetch(`${berth.url}/v2/library/open/manifests/v1`, { method: 'HEAD' });
+  t.equal(head.status, 401, 'HEAD without credentials: 401');
+  t.match(head.headers.get('www-authenticate'), /^Bearer realm=".*\/service\/token",service="[^"]+",scope="repository:library\/open:pull"/);
+  const get = await fetch(`${berth.url}/v2/library/open/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  t.equal(get.status, 200, 'GET without credentials: the public manifest');
+  const wrong = await fetch(`${berth.url}/v2/library/open/manifests/v1`, { method: 'HEAD', headers: { Authorization: basic({ username: 'admin', password: 'wrong' }) } });
+  t.equal(wrong.status, 401, 'wrong credentials presented on a public image: 401');
+});
