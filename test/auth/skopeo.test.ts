@@ -107,6 +107,7 @@ t.test('a project that does not exist refuses the push, whoever asks', async (t)
   const out = await push(admin, 'no-such-project/app:v1');
   t.notOk(out.ok);
   t.match(out.stderr, /denied|403/i);
+  t.match(out.stderr, /denied: project no-such-project does not exist/, 'skopeo prints the reason (its first request is a HEAD)');
   t.same(await tags('no-such-project/app'), []);
 });
 

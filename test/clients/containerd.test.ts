@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { containerdAvailable, startContainerd } from '../helpers/containerd.js';
-import { image, writeOciLayout } from '../helpers/oci-fixtures.js';
+import { image, multiArch, writeOciLayout } from '../helpers/oci-fixtures.js';
 import { startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
 
 const run = promisify(execFile);
@@ -51,6 +51,16 @@ t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refu
   t.equal(pulled.code, 0, `ctr pull by tag ${pulled.code ? pulled.out : ''}`);
   const byDigest = await ctr(['images', 'pull', '--hosts-dir', hostsDir, '--user', `admin:${password}`, `${registry}/team/app@${img.manifest.digest}`]);
   t.equal(byDigest.code, 0, 'ctr pull by digest');
+
+  // A multi-arch index: ctr pulls every platform's content.
+  const multiLayout = join(work, 'multi');
+  const multi = multiArch('oci', undefined, 20_000);
+  await writeOciLayout(multiLayout, [{ tag: 'multi', image: multi }]);
+  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--all', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${multiLayout}:multi`, `docker://${plainHost}/team/multi:v1`]);
+  const allPlatforms = await ctr(['images', 'pull', '--all-platforms', '--hosts-dir', hostsDir, '--user', `admin:${password}`, `${registry}/team/multi:v1`]);
+  t.equal(allPlatforms.code, 0, `ctr pull --all-platforms of an index ${allPlatforms.code ? allPlatforms.out : ''}`);
+  const listed = await ctr(['images', 'ls']);
+  t.match(listed.out, new RegExp(`team/multi:v1\\s+application/vnd.oci.image.index.v1\\+json\\s+${multi.manifest.digest}`), 'ctr holds the index by its digest');
 
   // Wrong credentials fail, on a private image and on a public one: containerd's first request (a HEAD) is
   // challenged even where anonymous pulls are allowed, as Harbor does, so it presents them.
