@@ -9,6 +9,7 @@ import { auditChange, callerOf, projectParam, refuse, requireProject, requireUse
 import { readBody } from '../../core/harbor-api/body.js';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../../core/harbor-api/errors.js';
 import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { sortBy, type SortKeys } from '../../core/harbor-api/sort.js';
 import { queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
@@ -98,7 +99,7 @@ async function listProjects(ctx: Context, a: AdminDeps): Promise<void> {
     }
     visible.push(project);
   }
-  const page = pageOf(ctx, visible, p);
+  const page = pageOf(ctx, sortBy(ctx, visible, projectSorts), p);
   const out = [];
   for (const project of page) out.push(await projectResponse(a, caller, project, owners));
   ctx.body = out;
@@ -181,3 +182,11 @@ async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'project', resource: project.name, project_id: project.id });
   ok(ctx);
 }
+
+/** What Harbor's project list sorts by (`sort=name`, `sort=-creation_time`, …). */
+const projectSorts: SortKeys<ProjectRecord> = {
+  name: (p) => p.name,
+  project_id: (p) => p.id,
+  creation_time: (p) => p.creation_time,
+  update_time: (p) => p.update_time,
+};

@@ -7,6 +7,7 @@ import type { ProjectRecord } from '../auth/records.js';
 import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
 import { badRequest, notFound } from '../../core/harbor-api/errors.js';
 import { pageOf, paging } from '../../core/harbor-api/paging.js';
+import { sortBy } from '../../core/harbor-api/sort.js';
 import { queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
 import { ok } from '../../core/harbor-api/responses.js';
@@ -62,7 +63,7 @@ async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
   checkTerms(terms, repositoryFields);
   const p = paging(ctx);
   const names = (await projectRepositories(a.registry.meta, project.name)).filter((n) => matches(n, terms, repositoryFields));
-  ctx.body = await Promise.all(pageOf(ctx, names, p).map((n) => repositoryResponse(a.registry.meta, project, n)));
+  ctx.body = await Promise.all(pageOf(ctx, sortBy(ctx, names, { name: (n) => n }), p).map((n) => repositoryResponse(a.registry.meta, project, n)));
 }
 
 /** `a%252Fb` arrives decoded once by the router as `a%2Fb`; decode again, then check the grammar. */

@@ -8,7 +8,8 @@ import { auditChange, requireSysadmin, requireUser, type AdminDeps } from './con
 import { listMatching } from './listing.js';
 import { readBody } from '../../core/harbor-api/body.js';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../../core/harbor-api/errors.js';
-import { paging, setPageHeaders } from '../../core/harbor-api/paging.js';
+import { pageOf, paging, setPageHeaders } from '../../core/harbor-api/paging.js';
+import { sortBy, type SortKeys } from '../../core/harbor-api/sort.js';
 import { idParam, queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
@@ -78,6 +79,12 @@ async function listUsers(ctx: Context, a: AdminDeps): Promise<void> {
   const terms = parseQuery(queryString(ctx, 'q'));
   checkTerms(terms, userFields);
   const p = paging(ctx);
+  if (queryString(ctx, 'sort')) {
+    // Sorted: the whole matching list, then the page.
+    const all = (await a.records.all(a.records.users)).filter((u) => matches(u, terms, userFields));
+    ctx.body = pageOf(ctx, sortBy(ctx, all, userSorts), p).map(userResponse);
+    return;
+  }
   const { items, total } = await listMatching(a.records.users, {
     ...(terms.length > 0 && { keep: (u: UserRecord) => matches(u, terms, userFields) }),
     offset: p.offset,
@@ -215,3 +222,11 @@ async function setSysadmin(ctx: Context, a: AdminDeps): Promise<void> {
   });
   ok(ctx);
 }
+
+/** What Harbor's user list sorts by. */
+const userSorts: SortKeys<UserRecord> = {
+  username: (u) => u.username,
+  user_id: (u) => u.id,
+  creation_time: (u) => u.creation_time,
+  update_time: (u) => u.update_time,
+};

@@ -74,3 +74,19 @@ t.test('an anonymous HEAD on a public repository is challenged (Harbor #11271); 
   const wrong = await fetch(`${berth.url}/v2/library/open/manifests/v1`, { method: 'HEAD', headers: { Authorization: basic({ username: 'admin', password: 'wrong' }) } });
   t.equal(wrong.status, 401, 'wrong credentials presented on a public image: 401');
 });
+
+t.test('sort on projects, users and repositories, as Harbor reads it', async (t) => {
+  for (const name of ['zulu', 'alpha', 'mike']) await root.createProject(`sort-${name}`, false);
+  const names = async (q: string) => ((await root.get(`/projects?q=${encodeURIComponent('name=~sort-')}&${q}`)).json as { name: string }[]).map((p) => p.name);
+  t.same(await names('sort=name'), ['sort-alpha', 'sort-mike', 'sort-zulu'], 'by name');
+  t.same(await names('sort=-name'), ['sort-zulu', 'sort-mike', 'sort-alpha'], 'descending');
+  t.same(await names('sort=project_id'), ['sort-zulu', 'sort-alpha', 'sort-mike'], 'by id: the order they were made');
+  t.same(await names('sort=-project_id,name'), ['sort-mike', 'sort-alpha', 'sort-zulu'], 'several keys, the first decides');
+  t.same(await names('sort=nonsense'), await names(''), 'an unknown key is ignored');
+  for (const u of ['yank', 'bravo']) await root.createUser(`sort${u}`, 'Sort-user-1');
+  const users = ((await root.get('/users?sort=-username&page_size=0')).json as { username: string }[]).map((u) => u.username);
+  t.same(users, [...users].sort().reverse(), 'users by username, descending');
+  for (const r of ['beta', 'alpha']) t.equal(await pushImage(berth.url, `sort-alpha/${r}`, 'v1', basic(admin)), 201);
+  const repos = ((await root.get('/projects/sort-alpha/repositories?sort=-name')).json as { name: string }[]).map((r) => r.name);
+  t.same(repos, ['sort-alpha/beta', 'sort-alpha/alpha'], 'repositories by name, descending');
+});
