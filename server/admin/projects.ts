@@ -28,13 +28,41 @@ const boolString = z.enum(['true', 'false']);
 const projectReq = z.object({
   project_name: projectNameSchema.optional(),
   public: z.boolean().nullable().optional(),
-  metadata: z.object({ public: boolString.optional() }).catchall(z.string()).optional(),
+  metadata: z
+    .object({ public: boolString.optional() })
+    .catchall(z.string())
+    .superRefine((m, ctx) => {
+      for (const key of Object.keys(m)) if (!HARBOR_METADATA.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'not a Harbor project metadata key' });
+    })
+    .optional(),
   storage_limit: z.number().int().nullable().optional(),
   registry_id: z.number().int().nullable().optional(),
   cve_allowlist: z.object({}).passthrough().optional(),
 });
 
 export const projectSchemas = { ProjectReq: projectReq };
+
+/** Harbor's project metadata keys (src/pkg/project/metadata/models: ProMetaXxx). Berth stores every one. */
+const HARBOR_METADATA = new Set([
+  'public', 'enable_content_trust', 'enable_content_trust_cosign', 'prevent_vul', 'severity', 'auto_scan',
+  'auto_sbom_generation', 'reuse_sys_cve_allowlist', 'retention_id', 'proxy_speed_kb',
+]);
+/** Settings Berth keeps but does not act on (no scanner, no content trust): reported, never dropped silently. */
+const NOT_ENFORCED = ['enable_content_trust', 'enable_content_trust_cosign', 'prevent_vul', 'auto_scan', 'auto_sbom_generation'];
+
+/** Metadata set to true that Berth stores but cannot act on, said in a header (the body keeps Harbor's shape). */
+function reportNotEnforced(ctx: Context, metadata: Record<string, string> | undefined): void {
+  const keys = NOT_ENFORCED.filter((k) => metadata?.[k] === 'true');
+  if (keys.length > 0) ctx.set('Berth-Not-Enforced', keys.join(', '));
+}
+
+/** The metadata to keep from a request, on top of what the project has (`public` lives in its own field). */
+function keptMetadata(current: Record<string, string> | undefined, sent: Record<string, string | undefined> | undefined): Record<string, string> | undefined {
+  if (!sent) return current;
+  const out: Record<string, string> = { ...current };
+  for (const [k, v] of Object.entries(sent)) if (k !== 'public' && v !== undefined) out[k] = v;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
 
 const projectFields: QueryFields<{ project: ProjectRecord; owner: string }> = {
   name: { type: 'string', get: (v) => v.project.name },
@@ -69,7 +97,8 @@ async function projectResponse(a: AdminDeps, caller: Principal, project: Project
     current_user_role_id: role ?? 0,
     current_user_role_ids: role === undefined ? [] : [role],
     repo_count: (await projectRepositories(a.registry.meta, project.name)).length,
-    metadata: { public: String(project.public) },
+    metadata: { ...project.metadata, public: String(project.public) },
+    cve_allowlist: { project_id: project.id, items: [], ...project.cve_allowlist },
   };
 }
 
@@ -124,7 +153,17 @@ async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
   const t = now();
   let project: ProjectRecord;
   try {
-    project = await a.records.projects.insert({ name: body.project_name, public: isPublic, owner_id: caller.id, creation_time: t, update_time: t });
+    const metadata = keptMetadata(undefined, body.metadata);
+    project = await a.records.projects.insert({
+      name: body.project_name,
+      public: isPublic,
+      owner_id: caller.id,
+      creation_time: t,
+      update_time: t,
+      ...(metadata && { metadata }),
+      ...(body.cve_allowlist && { cve_allowlist: body.cve_allowlist }),
+      ...(body.storage_limit != null && { storage_limit: body.storage_limit }),
+    });
   } catch (e) {
     if (e instanceof ConflictError) throw conflict(`project ${body.project_name} already exists`);
     throw e;
@@ -141,12 +180,14 @@ async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
   await auditChange(ctx, a, { operation: 'create', resource_type: 'project', resource: project.name, project_id: project.id });
   const byName = ctx.get('X-Resource-Name-In-Location').toLowerCase() === 'true';
   created(ctx, `/api/v2.0/projects/${byName ? project.name : project.id}`);
+  reportNotEnforced(ctx, project.metadata);
 }
 
 async function getProject(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a);
   const caller = await requireProject(ctx, a, project, 'project.read');
   ctx.body = await projectResponse(a, caller, project, new Map());
+  reportNotEnforced(ctx, project.metadata);
 }
 
 async function updateProject(ctx: Context, a: AdminDeps): Promise<void> {
@@ -155,7 +196,15 @@ async function updateProject(ctx: Context, a: AdminDeps): Promise<void> {
   const body = await readBody(ctx, projectReq);
   if (body.project_name !== undefined && body.project_name !== project.name) throw badRequest('a project cannot be renamed');
   const isPublic = body.metadata?.public !== undefined ? body.metadata.public === 'true' : (body.public ?? project.public);
-  await a.records.projects.update({ ...project, public: isPublic, update_time: now() });
+  const metadata = keptMetadata(project.metadata, body.metadata);
+  await a.records.projects.update({
+    ...project,
+    public: isPublic,
+    update_time: now(),
+    ...(metadata && { metadata }),
+    ...(body.cve_allowlist && { cve_allowlist: body.cve_allowlist }),
+    ...(body.storage_limit != null && { storage_limit: body.storage_limit }),
+  });
   await auditChange(ctx, a, {
     operation: 'update',
     resource_type: 'project',
@@ -164,6 +213,7 @@ async function updateProject(ctx: Context, a: AdminDeps): Promise<void> {
     operation_description: `public=${isPublic}`,
   });
   ok(ctx);
+  reportNotEnforced(ctx, metadata);
 }
 
 async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {

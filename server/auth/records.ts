@@ -24,6 +24,12 @@ export interface ProjectRecord {
   owner_id: number;
   creation_time: string;
   update_time: string;
+  /** Harbor's other project metadata (auto_scan, severity, …), kept as sent; `public` is the field above. */
+  metadata?: Record<string, string>;
+  /** Harbor's project CVE allowlist, kept as sent. */
+  cve_allowlist?: Record<string, unknown>;
+  /** Bytes, -1 unlimited (Harbor's storage_limit); enforced by the governance work, kept meanwhile. */
+  storage_limit?: number;
 }
 
 export interface MemberRecord {

@@ -90,3 +90,23 @@ t.test('sort on projects, users and repositories, as Harbor reads it', async (t)
   const repos = ((await root.get('/projects/sort-alpha/repositories?sort=-name')).json as { name: string }[]).map((r) => r.name);
   t.same(repos, ['sort-alpha/beta', 'sort-alpha/alpha'], 'repositories by name, descending');
 });
+
+t.test('project metadata, cve_allowlist and storage_limit are kept and read back, not dropped', async (t) => {
+  const made = await root.post('/projects', {
+    project_name: 'meta',
+    metadata: { public: 'false', auto_scan: 'true', severity: 'high', reuse_sys_cve_allowlist: 'false' },
+    cve_allowlist: { items: [{ cve_id: 'CVE-2024-0001' }], expires_at: 0 },
+    storage_limit: 1073741824,
+  });
+  t.equal(made.status, 201, made.text);
+  t.equal(made.headers.get('berth-not-enforced'), 'auto_scan', 'what Berth stores but cannot act on is said');
+  const got = await root.get('/projects/meta');
+  const read = got.json;
+  t.equal(got.headers.get('berth-not-enforced'), 'auto_scan', 'on every read too');
+  t.same(read.metadata, { public: 'false', auto_scan: 'true', severity: 'high', reuse_sys_cve_allowlist: 'false' }, 'every metadata key comes back');
+  t.same(read.cve_allowlist.items, [{ cve_id: 'CVE-2024-0001' }], 'the CVE allowlist too');
+  t.equal((await root.put('/projects/meta', { metadata: { severity: 'critical' } })).status, 200);
+  t.same((await root.get('/projects/meta')).json.metadata, { public: 'false', auto_scan: 'true', severity: 'critical', reuse_sys_cve_allowlist: 'false' }, 'an update merges');
+  const unknown = await root.post('/projects', { project_name: 'meta2', metadata: { colour: 'blue' } });
+  t.equal(unknown.status, 400, 'a key Harbor does not define is refused, not dropped');
+});
