@@ -95,7 +95,13 @@ async function mayManage(a: AdminDeps, caller: Principal, level: string, project
  */
 async function checkPermissions(a: AdminDeps, level: 'system' | 'project', permissions: RobotPermission[]): Promise<ProjectRecord | undefined> {
   for (const p of permissions) {
-    if (p.kind !== 'project') throw badRequest(`permission kind "${p.kind.slice(0, 50)}" is not supported; use "project"`);
+    // Harbor's system robots carry one `system` entry (namespace "/") for system resources beside their project
+    // entries; it is stored and shown as sent (Berth's system APIs are for system admins only).
+    if (p.kind === 'system' && level === 'system') {
+      if (p.namespace !== '/') throw badRequest('a system permission has namespace "/"');
+      continue;
+    }
+    if (p.kind !== 'project') throw badRequest(`permission kind "${p.kind.slice(0, 50)}" is not supported here; use "project"${level === 'system' ? ' or "system"' : ''}`);
   }
   if (level === 'project') {
     if (permissions.length !== 1) throw badRequest('a project robot has exactly one permission, for its project');
@@ -104,7 +110,7 @@ async function checkPermissions(a: AdminDeps, level: 'system' | 'project', permi
     return project;
   }
   for (const p of permissions) {
-    if (p.namespace !== '*' && !(await a.records.projectByName(p.namespace))) throw notFound(`project ${p.namespace} not found`);
+    if (p.kind === 'project' && p.namespace !== '*' && !(await a.records.projectByName(p.namespace))) throw notFound(`project ${p.namespace} not found`);
   }
   return undefined;
 }

@@ -110,3 +110,18 @@ t.test('project metadata, cve_allowlist and storage_limit are kept and read back
   const unknown = await root.post('/projects', { project_name: 'meta2', metadata: { colour: 'blue' } });
   t.equal(unknown.status, 400, 'a key Harbor does not define is refused, not dropped');
 });
+
+t.test('a system robot may carry Harbor\'s kind "system" permission beside project ones', async (t) => {
+  const body = {
+    name: 'sysbot-kinds', level: 'system', duration: -1,
+    permissions: [
+      { kind: 'system', namespace: '/', access: [{ resource: 'audit-log', action: 'list' }] },
+      { kind: 'project', namespace: '*', access: [{ resource: 'repository', action: 'pull' }] },
+    ],
+  };
+  const made = await root.post('/robots', body);
+  t.equal(made.status, 201, made.text);
+  const read = (await root.get(`/robots/${made.json.id}`)).json;
+  t.same(read.permissions.map((p: { kind: string; namespace: string }) => `${p.kind}:${p.namespace}`), ['system:/', 'project:*'], 'both kept as sent');
+  t.equal((await root.post('/robots', { ...body, name: 'proj-kinds', level: 'project', permissions: [{ kind: 'system', namespace: '/', access: [{ resource: 'audit-log', action: 'list' }] }] })).status, 400, 'not on a project robot');
+});
