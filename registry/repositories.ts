@@ -28,6 +28,32 @@ export class Repositories {
     }
   }
 
+  /** Every repository under `project/`, lexically (names sharing a prefix are contiguous in the catalog). */
+  async inProject(project: string): Promise<string[]> {
+    const prefix = `${project}/`;
+    const out: string[] = [];
+    let last = prefix;
+    for (;;) {
+      const batch = await this.meta.listRepositories({ last, n: PAGE });
+      for (const name of batch) {
+        if (!name.startsWith(prefix)) return out;
+        out.push(name);
+      }
+      if (batch.length < PAGE) return out;
+      last = batch[batch.length - 1]!;
+    }
+  }
+
+  /** Whether anything (a tag, a manifest, a link) is stored under `repository`. */
+  exists(repository: string): Promise<boolean> {
+    return this.meta.repositoryExists(repository);
+  }
+
+  /** The manifests stored in `repository` (the admin API's artifact count and times). */
+  manifests(repository: string): Promise<ManifestRecord[]> {
+    return this.meta.listManifests(repository);
+  }
+
   /** Manifests of `repository` whose subject is `subject`, by digest. */
   async referrers(repository: string, subject: Digest): Promise<ManifestRecord[]> {
     const records = await this.meta.listReferrers(repository, subject);

@@ -54,7 +54,8 @@ const ops: Record<string, Record<string, Op>> = {
     put: { summary: "Change a member's role (project admins)", body: 'RoleRequest' },
     delete: { summary: 'Remove a member (project admins)' },
   },
-  '/projects/{project_name}/repositories': { get: { summary: "A project's repositories", returns: '[Repository]', paged: true, query: ['q'] } },
+  '/repositories': { get: { summary: 'Repositories of every project the caller may pull from', returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
+  '/projects/{project_name}/repositories': { get: { summary: "A project's repositories", returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
   '/projects/{project_name}/repositories/{repository_name}': {
     get: { summary: 'A repository (name inside the project, slashes URL-encoded twice)', returns: 'Repository' },
     delete: { summary: 'Delete a repository: its tags, manifests and blob links (project admins, maintainers)' },

@@ -96,7 +96,7 @@ async function projectResponse(a: AdminDeps, caller: Principal, project: Project
     togglable: true,
     current_user_role_id: role ?? 0,
     current_user_role_ids: role === undefined ? [] : [role],
-    repo_count: (await projectRepositories(a.registry.meta, project.name)).length,
+    repo_count: (await projectRepositories(a.registry.registry, project.name)).length,
     metadata: { ...project.metadata, public: String(project.public) },
     cve_allowlist: { project_id: project.id, items: [], ...project.cve_allowlist },
   };
@@ -220,7 +220,7 @@ async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a);
   const caller = await callerOf(ctx, a);
   if (!(await a.policy.can(caller, project, 'project.delete'))) throw refuse(caller, `not allowed to delete project ${project.name}`);
-  const repositories = await projectRepositories(a.registry.meta, project.name);
+  const repositories = await projectRepositories(a.registry.registry, project.name);
   if (repositories.length > 0) {
     throw new ApiError(412, `project ${project.name} still holds ${repositories.length} repositories; delete them first`);
   }

@@ -2,9 +2,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../core/errors.js';
 import { parseRepositoryName } from '../../core/names.js';
-import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { Registry } from '../../registry/registry.js';
 import type { ProjectRecord } from '../auth/records.js';
-import { auditChange, projectParam, requireProject, type AdminDeps } from './context.js';
+import { auditChange, callerOf, projectParam, requireProject, type AdminDeps } from './context.js';
 import { badRequest, notFound } from '../../core/harbor-api/errors.js';
 import { pageOf, paging } from '../../core/harbor-api/paging.js';
 import { sortBy } from '../../core/harbor-api/sort.js';
@@ -15,25 +15,14 @@ import { ok } from '../../core/harbor-api/responses.js';
 // Harbor's /projects/{project_name}/repositories: list, get, delete. A repository's path parameter is its name
 // inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
 
-/** Every repository under `project/`, in lexical order (names sharing a prefix are contiguous). */
-export async function projectRepositories(meta: MetaStore, project: string): Promise<string[]> {
-  const prefix = `${project}/`;
-  const out: string[] = [];
-  let last = prefix;
-  for (;;) {
-    const batch = await meta.listRepositories({ last, n: 1000 });
-    for (const name of batch) {
-      if (!name.startsWith(prefix)) return out;
-      out.push(name);
-    }
-    if (batch.length < 1000) return out;
-    last = batch[batch.length - 1]!;
-  }
+/** Every repository under `project/`, lexically. */
+export function projectRepositories(registry: Registry, project: string): Promise<string[]> {
+  return registry.repositories.inProject(project);
 }
 
 /** Harbor's Repository. Berth keeps no pull counts or repository ids; times come from the manifests. */
-async function repositoryResponse(meta: MetaStore, project: ProjectRecord, name: string) {
-  const manifests = await meta.listManifests(name);
+async function repositoryResponse(registry: Registry, project: ProjectRecord, name: string) {
+  const manifests = await registry.repositories.manifests(name);
   const times = manifests.map((m) => m.createdAt);
   const first = times.length ? new Date(Math.min(...times)).toISOString() : undefined;
   const latest = times.length ? new Date(Math.max(...times)).toISOString() : undefined;
@@ -51,9 +40,25 @@ async function repositoryResponse(meta: MetaStore, project: ProjectRecord, name:
 const repositoryFields: QueryFields<string> = { name: { type: 'string', get: (n) => n } };
 
 export function repositoryRoutes(router: Router, a: AdminDeps): void {
+  router.get('/repositories', (ctx) => listAllRepositories(ctx, a));
   router.get('/projects/:project_name/repositories', (ctx) => listRepositories(ctx, a));
   router.get('/projects/:project_name/repositories/:repository_name', (ctx) => getRepository(ctx, a));
   router.delete('/projects/:project_name/repositories/:repository_name', (ctx) => deleteRepository(ctx, a));
+}
+
+/** Harbor's GET /repositories: the repositories of every project the caller may pull from (anonymous: public). */
+async function listAllRepositories(ctx: Context, a: AdminDeps): Promise<void> {
+  const caller = await callerOf(ctx, a);
+  const terms = parseQuery(queryString(ctx, 'q'));
+  checkTerms(terms, repositoryFields);
+  const p = paging(ctx);
+  const rows: { project: ProjectRecord; name: string }[] = [];
+  for (const project of await a.records.all(a.records.projects)) {
+    if (!(await a.policy.can(caller, project, 'repository.pull'))) continue;
+    for (const name of await projectRepositories(a.registry.registry, project.name)) if (matches(name, terms, repositoryFields)) rows.push({ project, name });
+  }
+  const sorted = sortBy(ctx, rows.sort((x, y) => (x.name < y.name ? -1 : 1)), { name: (r) => r.name });
+  ctx.body = await Promise.all(pageOf(ctx, sorted, p).map((r) => repositoryResponse(a.registry.registry, r.project, r.name)));
 }
 
 async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
@@ -62,8 +67,8 @@ async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
   const terms = parseQuery(queryString(ctx, 'q'));
   checkTerms(terms, repositoryFields);
   const p = paging(ctx);
-  const names = (await projectRepositories(a.registry.meta, project.name)).filter((n) => matches(n, terms, repositoryFields));
-  ctx.body = await Promise.all(pageOf(ctx, sortBy(ctx, names, { name: (n) => n }), p).map((n) => repositoryResponse(a.registry.meta, project, n)));
+  const names = (await projectRepositories(a.registry.registry, project.name)).filter((n) => matches(n, terms, repositoryFields));
+  ctx.body = await Promise.all(pageOf(ctx, sortBy(ctx, names, { name: (n) => n }), p).map((n) => repositoryResponse(a.registry.registry, project, n)));
 }
 
 /** `a%252Fb` arrives decoded once by the router as `a%2Fb`; decode again, then check the grammar. */
@@ -86,15 +91,15 @@ async function getRepository(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a, 'project_name', false);
   await requireProject(ctx, a, project, 'repository.pull');
   const name = repositoryParam(ctx, project);
-  if (!(await a.registry.meta.repositoryExists(name))) throw notFound(`repository ${name} not found`);
-  ctx.body = await repositoryResponse(a.registry.meta, project, name);
+  if (!(await a.registry.registry.repositories.exists(name))) throw notFound(`repository ${name} not found`);
+  ctx.body = await repositoryResponse(a.registry.registry, project, name);
 }
 
 async function deleteRepository(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a, 'project_name', false);
   await requireProject(ctx, a, project, 'repository.delete');
   const name = repositoryParam(ctx, project);
-  if (!(await a.registry.meta.repositoryExists(name))) throw notFound(`repository ${name} not found`);
+  if (!(await a.registry.registry.repositories.exists(name))) throw notFound(`repository ${name} not found`);
   await a.registry.registry.repositories.delete(name);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'repository', resource: name, project_id: project.id });
   ok(ctx);

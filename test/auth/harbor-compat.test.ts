@@ -125,3 +125,19 @@ t.test('a system robot may carry Harbor\'s kind "system" permission beside proje
   t.same(read.permissions.map((p: { kind: string; namespace: string }) => `${p.kind}:${p.namespace}`), ['system:/', 'project:*'], 'both kept as sent');
   t.equal((await root.post('/robots', { ...body, name: 'proj-kinds', level: 'project', permissions: [{ kind: 'system', namespace: '/', access: [{ resource: 'audit-log', action: 'list' }] }] })).status, 400, 'not on a project robot');
 });
+
+t.test('GET /repositories lists across projects what the caller may pull', async (t) => {
+  t.equal(await pushImage(berth.url, 'library/across', 'v1', basic(admin)), 201);
+  t.equal(await pushImage(berth.url, 'compat/hidden', 'v1', basic(admin)), 201);
+  const all = await root.get('/repositories?page_size=100');
+  t.equal(all.status, 200);
+  const names = (all.json as { name: string }[]).map((r) => r.name);
+  t.ok(names.includes('library/across') && names.includes('compat/hidden'), 'a system admin sees every project\'s');
+  t.equal(all.headers.get('x-total-count'), String(names.length));
+  const anonymous = ((await new AdminApi(berth.url).get('/repositories?page_size=100')).json as { name: string }[]).map((r) => r.name);
+  t.ok(anonymous.includes('library/across'), 'anonymous sees public repositories');
+  t.notOk(anonymous.some((n) => n.startsWith('compat/')), 'and nothing of a private project');
+  const q = (await root.get(`/repositories?q=${encodeURIComponent('name=~across')}`)).json as { name: string; artifact_count: number }[];
+  t.same(q.map((r) => r.name), ['library/across'], 'q filters by name');
+  t.equal(q[0]!.artifact_count, 1);
+});
