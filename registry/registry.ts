@@ -5,6 +5,7 @@ import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
+import { PullStats } from './pull-stats.js';
 import { Repositories } from './repositories.js';
 import { TagVersions } from './tag-versions.js';
 import { Tags } from './tags.js';
@@ -28,6 +29,8 @@ export class Registry {
   readonly tags: Tags;
   readonly repositories: Repositories;
   readonly versions: TagVersions;
+  /** Harbor's pull counts, gathered in memory and stored every few seconds (flush() at shutdown). */
+  readonly pulls: PullStats;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
@@ -36,5 +39,6 @@ export class Registry {
     this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log);
     this.tags = new Tags(meta, opts.log);
     this.repositories = new Repositories(meta, this.versions);
+    this.pulls = new PullStats(meta);
   }
 }

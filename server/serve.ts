@@ -110,6 +110,7 @@ export async function startRegistry(
       if (gcTimer) clearInterval(gcTimer);
       await p2p.close();
       await listeners.close();
+      await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));
     },
   };
 }

@@ -20,7 +20,7 @@ export function projectRepositories(registry: Registry, project: string): Promis
   return registry.repositories.inProject(project);
 }
 
-/** Harbor's Repository. Berth keeps no pull counts or repository ids; times come from the manifests. */
+/** Harbor's Repository. Berth keeps no repository ids; times come from the manifests, pulls from registry.pulls. */
 async function repositoryResponse(registry: Registry, project: ProjectRecord, name: string) {
   const manifests = await registry.repositories.manifests(name);
   const times = manifests.map((m) => m.createdAt);
@@ -31,7 +31,7 @@ async function repositoryResponse(registry: Registry, project: ProjectRecord, na
     name,
     description: '',
     artifact_count: manifests.length,
-    pull_count: 0,
+    pull_count: (await registry.pulls.of(name)).pulls,
     ...(first && { creation_time: first }),
     ...(latest && { update_time: latest }),
   };

@@ -10,8 +10,9 @@ import type { BlobInfo } from '../../storage-adapters/blob/blob-store.js';
 // spec: "Pulling blobs" (end-2), "Checking if content exists" (end-2 HEAD), "Deleting blobs" (end-10).
 
 export function blobRoutes(router: Router, deps: RegistryDeps): void {
-  router.get('/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, deps, false));
+  // HEAD first: @koa/router lets a GET route answer HEAD too, and the first matching route wins.
   router.head('/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, deps, true));
+  router.get('/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, deps, false));
   router.delete('/v2/*name/blobs/:digest', (ctx) => deleteBlob(ctx, deps));
 }
 

@@ -13,8 +13,9 @@ import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.
 // spec: "Pulling manifests" (end-3), "Pushing manifests" (end-7), "Deleting tags" / "Deleting manifests" (end-9).
 
 export function manifestRoutes(router: Router, deps: RegistryDeps): void {
-  router.get('/v2/*name/manifests/:reference', (ctx) => serveManifest(ctx, deps, false));
+  // HEAD first: @koa/router lets a GET route answer HEAD too, and the first matching route wins.
   router.head('/v2/*name/manifests/:reference', (ctx) => serveManifest(ctx, deps, true));
+  router.get('/v2/*name/manifests/:reference', (ctx) => serveManifest(ctx, deps, false));
   router.put('/v2/*name/manifests/:reference', (ctx) => putManifest(ctx, deps));
   router.delete('/v2/*name/manifests/:reference', (ctx) => deleteManifest(ctx, deps));
 }
@@ -41,6 +42,8 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
   record = await negotiate(ctx, deps, repository, record, ref.kind === 'tag');
 
   const bytes = await deps.registry.manifests.bytes(record);
+  // Harbor counts a pull per manifest GET (a HEAD checks, it does not pull).
+  if (!headOnly) deps.registry.pulls.record(repository);
   ctx.status = 200;
   ctx.type = record.mediaType;
   ctx.set('Docker-Content-Digest', record.digest);

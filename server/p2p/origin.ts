@@ -98,8 +98,9 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
     ctx.type = 'application/octet-stream';
     await sendBlobBody(ctx, deps, info, headOnly, (n) => webSeedBytes.inc(n));
   };
-  router.get('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, false));
+  // HEAD first: @koa/router lets a GET route answer HEAD too, and the first matching route wins.
   router.head('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, true));
+  router.get('/p2p/v1/webseed/:digest', (ctx) => webSeed(ctx, false));
 
   router.post('/api/v2.0/berth/p2p/preheat', async (ctx) => {
     let body: { repository?: unknown; tag?: unknown };

@@ -141,3 +141,27 @@ t.test('GET /repositories lists across projects what the caller may pull', async
   t.same(q.map((r) => r.name), ['library/across'], 'q filters by name');
   t.equal(q[0]!.artifact_count, 1);
 });
+
+t.test('pull_count counts manifest GETs (not HEADs) and survives a restart', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startBerth } = await import('../helpers/berth-process.js');
+  const dataDir = await mkdtemp(join(tmpdir(), 'berth-pulls-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: 'Pulls-admin-1' };
+  const who = { username: 'admin', password: 'Pulls-admin-1' };
+  const first = await startBerth({ dataDir, keepData: true, env });
+  t.equal(await pushImage(first.url, 'library/pulled', 'v1', basic(who)), 201);
+  const get = (url: string, method = 'GET') =>
+    fetch(`${url}/v2/library/pulled/manifests/v1`, { method, headers: { Authorization: basic(who), Accept: 'application/vnd.oci.image.manifest.v1+json' } }).then((r) => r.status);
+  for (let i = 0; i < 3; i++) t.equal(await get(first.url), 200);
+  t.equal(await get(first.url, 'HEAD'), 200);
+  const count = async (url: string) => (await new AdminApi(url, who).get('/projects/library/repositories/pulled')).json.pull_count;
+  const seen = await count(first.url);
+  t.equal(seen, 3, `three GETs, the HEAD not counted, visible at once (${seen})`);
+  await first.stop();
+  const again = await startBerth({ dataDir, keepData: true, env });
+  t.teardown(() => again.stop());
+  t.equal(await count(again.url), 3, 'stored at shutdown, read back after the restart');
+});
