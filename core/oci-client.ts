@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { rootCertificates } from 'node:tls';
+import { withSystemRoots } from './ca-bundle.js';
 import { Agent } from 'undici';
 import { OciClientError, TlsCertificateError, certificateError, drain, expectStatus, nextLink } from './oci-responses.js';
 import { TokenDance, parseChallenge } from './registry-tokens.js';
@@ -72,8 +72,7 @@ export class OciClient {
   constructor(private readonly opts: OciClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
     if (opts.insecure) this.dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
-    // Node's `ca` replaces the default roots, so the system's are listed too.
-    else if (opts.ca) this.dispatcher = new Agent({ connect: { ca: [...rootCertificates, opts.ca.toString()] } });
+    else if (opts.ca) this.dispatcher = new Agent({ connect: { ca: withSystemRoots(opts.ca) } });
     this.tokens = new TokenDance(opts, (url, init) => this.fetch(url, init));
   }
 

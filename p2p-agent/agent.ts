@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { ConfigError, type AgentConfig } from '../core/config.js';
+import type { AgentConfig } from '../core/config.js';
+import { readCaBundle } from '../core/ca-bundle.js';
 import { digestHex, type Digest } from '../core/digest.js';
 import type { Logger } from '../core/log.js';
 import { BlobCache } from './cache.js';
@@ -54,7 +54,7 @@ export class Agent {
   ) {
     this.metrics = new AgentMetrics({ processMetrics: opts.processMetrics });
     this.memory = new PieceMemory(opts.memoryBytes ?? 64 * 1024 * 1024);
-    this.origin = new OriginClient(config.origin, originTransport(readCa(config.agent_ca_file)));
+    this.origin = new OriginClient(config.origin, originTransport(config.agent_ca_file ? readCaBundle(config.agent_ca_file, 'agent_ca_file') : undefined));
     this.cache = new BlobCache(config.agent_data_dir, config.agent_cache_max, log, (digest) => this.stopSeeding(digest));
     this.peerServer = createServer((socket) => this.onPeer(socket));
   }
@@ -234,15 +234,5 @@ export class Agent {
       socket.setTimeout(0);
       swarm.addIncoming(wire, socket);
     });
-  }
-}
-
-/** The origin's private CA bundle (agent_ca_file), read once at start; an unreadable one stops the start. */
-function readCa(file: string | undefined): Buffer | undefined {
-  if (!file) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new ConfigError(`cannot read agent_ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -1,6 +1,6 @@
 import { Agent as HttpsAgent } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { Agent as Dispatcher } from 'undici';
+import { withSystemRoots } from '../core/ca-bundle.js';
 
 // How the agent reaches the origin over HTTPS: the system's CAs plus, when the origin's certificate comes from a
 // private CA, that bundle (agent_ca_file). Every call to the origin — blob HEADs, torrents, announces, the web
@@ -14,7 +14,7 @@ export interface OriginTransport {
 
 export function originTransport(ca?: Buffer): OriginTransport {
   if (!ca) return { fetch: (url, init) => fetch(url, init) };
-  const roots = [...rootCertificates, ca.toString()];
+  const roots = withSystemRoots(ca);
   const dispatcher = new Dispatcher({ connect: { ca: roots } });
   return {
     fetch: (url, init = {}) => fetch(url, { ...init, dispatcher } as RequestInit),

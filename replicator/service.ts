@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import { ConfigError, splitHostPort, type ServerConfig } from '../core/config.js';
+import { splitHostPort, type ServerConfig } from '../core/config.js';
+import { readCaBundle } from '../core/ca-bundle.js';
 import type { Logger } from '../core/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
@@ -42,7 +42,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
   if (!config.replication_key && config.meta === 'redis') {
     log.warn('replication_key is not set: registry credentials are sealed with this instance\'s own key file, which other instances sharing Redis cannot read');
   }
-  const ca = config.ca_file ? readCaFile(config.ca_file) : undefined;
+  const ca = config.ca_file ? readCaBundle(config.ca_file, 'ca_file') : undefined;
   const records = new ReplicationRecords(stores.meta);
   const localUrl = localUrlOf(config);
   const engine = o.runEngine
@@ -102,13 +102,4 @@ export function localUrlOf(config: ServerConfig): string {
   const { host, port } = splitHostPort(config.addr);
   const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
-}
-
-/** The CA bundle, read once at start; an unreadable one is a configuration error. */
-function readCaFile(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new ConfigError(`cannot read ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }
