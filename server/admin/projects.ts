@@ -13,7 +13,6 @@ import { sortBy, type SortKeys } from '../../core/harbor-api/sort.js';
 import { queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
-import { projectRepositories } from './repositories.js';
 
 // Harbor's /projects. Visibility: system admins see every project, others the public ones and those they are
 // members of. Only system admins create projects unless allow_user_projects is set.
@@ -96,7 +95,7 @@ async function projectResponse(a: AdminDeps, caller: Principal, project: Project
     togglable: true,
     current_user_role_id: role ?? 0,
     current_user_role_ids: role === undefined ? [] : [role],
-    repo_count: (await projectRepositories(a.registry.registry, project.name)).length,
+    repo_count: (await a.registry.registry.repositories.inProject(project.name)).length,
     metadata: { ...project.metadata, public: String(project.public) },
     cve_allowlist: { project_id: project.id, items: [], ...project.cve_allowlist },
   };
@@ -220,7 +219,7 @@ async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {
   const project = await projectParam(ctx, a);
   const caller = await callerOf(ctx, a);
   if (!(await a.policy.can(caller, project, 'project.delete'))) throw refuse(caller, `not allowed to delete project ${project.name}`);
-  const repositories = await projectRepositories(a.registry.registry, project.name);
+  const repositories = await a.registry.registry.repositories.inProject(project.name);
   if (repositories.length > 0) {
     throw new ApiError(412, `project ${project.name} still holds ${repositories.length} repositories; delete them first`);
   }

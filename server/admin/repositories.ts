@@ -15,11 +15,6 @@ import { ok } from '../../core/harbor-api/responses.js';
 // Harbor's /projects/{project_name}/repositories: list, get, delete. A repository's path parameter is its name
 // inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
 
-/** Every repository under `project/`, lexically. */
-export function projectRepositories(registry: Registry, project: string): Promise<string[]> {
-  return registry.repositories.inProject(project);
-}
-
 /** Harbor's Repository. Berth keeps no repository ids; times come from the manifests, pulls from registry.pulls. */
 async function repositoryResponse(registry: Registry, project: ProjectRecord, name: string) {
   const manifests = await registry.repositories.manifests(name);
@@ -55,7 +50,7 @@ async function listAllRepositories(ctx: Context, a: AdminDeps): Promise<void> {
   const rows: { project: ProjectRecord; name: string }[] = [];
   for (const project of await a.records.all(a.records.projects)) {
     if (!(await a.policy.can(caller, project, 'repository.pull'))) continue;
-    for (const name of await projectRepositories(a.registry.registry, project.name)) if (matches(name, terms, repositoryFields)) rows.push({ project, name });
+    for (const name of await a.registry.registry.repositories.inProject(project.name)) if (matches(name, terms, repositoryFields)) rows.push({ project, name });
   }
   const sorted = sortBy(ctx, rows.sort((x, y) => (x.name < y.name ? -1 : 1)), { name: (r) => r.name });
   ctx.body = await Promise.all(pageOf(ctx, sorted, p).map((r) => repositoryResponse(a.registry.registry, r.project, r.name)));
@@ -67,7 +62,7 @@ async function listRepositories(ctx: Context, a: AdminDeps): Promise<void> {
   const terms = parseQuery(queryString(ctx, 'q'));
   checkTerms(terms, repositoryFields);
   const p = paging(ctx);
-  const names = (await projectRepositories(a.registry.registry, project.name)).filter((n) => matches(n, terms, repositoryFields));
+  const names = (await a.registry.registry.repositories.inProject(project.name)).filter((n) => matches(n, terms, repositoryFields));
   ctx.body = await Promise.all(pageOf(ctx, sortBy(ctx, names, { name: (n) => n }), p).map((n) => repositoryResponse(a.registry.registry, project, n)));
 }
 

@@ -1,16 +1,13 @@
 // containerd's ctr against Berth over TLS, trusting the test's CA through a hosts.toml (--hosts-dir): pull by tag
 // and digest with a user, push with a robot, wrong credentials on a public image refused, a refused push.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { containerdAvailable, startContainerd } from '../helpers/containerd.js';
-import { image, multiArch, writeOciLayout } from '../helpers/oci-fixtures.js';
-import { startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
+import { image, multiArch } from '../helpers/oci-fixtures.js';
+import { skopeoPush, startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
 
-const run = promisify(execFile);
 const skip = process.getuid?.() !== 0 ? 'containerd needs root' : !containerdAvailable() ? 'needs containerd (containerd, ctr)' : false;
 
 t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refused, refused push', { skip }, async (t) => {
@@ -18,16 +15,10 @@ t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refu
   t.teardown(() => rm(work, { recursive: true, force: true }));
   const reg = await startTlsRegistry(t, { password: 'Ctr-admin-1', robot: 'node' });
   const { registry, password, robot, ca } = reg;
-  const plainHost = reg.plainUrl.replace(/^http:\/\//, '');
   // The image, pushed with skopeo over the plain listener.
-  const layout = join(work, 'layout');
   const img = image({ layers: 2, layerSize: 50_000 });
-  await writeOciLayout(layout, [{ tag: 'v1', image: img }]);
-  const policy = join(work, 'policy.json');
-  await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  await rm('/var/lib/containers/cache/blob-info-cache-v1.boltdb', { force: true });
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://${plainHost}/team/app:v1`]);
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:v1`, `docker://${plainHost}/library/app:v1`]);
+  await skopeoPush(reg, img, 'team/app', 'v1');
+  await skopeoPush(reg, img, 'library/app', 'v1');
 
   // containerd's registry configuration: trust the test CA for this host (what docs/p2p.md tells operators).
   const hostsDir = join(work, 'certs.d');
@@ -53,10 +44,8 @@ t.test('ctr over TLS: pull by tag and digest, robot push, wrong credentials refu
   t.equal(byDigest.code, 0, 'ctr pull by digest');
 
   // A multi-arch index: ctr pulls every platform's content.
-  const multiLayout = join(work, 'multi');
   const multi = multiArch('oci', undefined, 20_000);
-  await writeOciLayout(multiLayout, [{ tag: 'multi', image: multi }]);
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--all', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${multiLayout}:multi`, `docker://${plainHost}/team/multi:v1`]);
+  await skopeoPush(reg, multi, 'team/multi', 'v1');
   const allPlatforms = await ctr(['images', 'pull', '--all-platforms', '--hosts-dir', hostsDir, '--user', `admin:${password}`, `${registry}/team/multi:v1`]);
   t.equal(allPlatforms.code, 0, `ctr pull --all-platforms of an index ${allPlatforms.code ? allPlatforms.out : ''}`);
   const listed = await ctr(['images', 'ls']);

@@ -2,18 +2,13 @@
 // of its own, so the registry is a remote host at 198.18.x.1 — not a loopback registry docker would accept
 // without TLS) trusting the test's CA through /etc/docker/certs.d/<host:port>/ca.crt. Login, push, pull by tag
 // and by digest, a robot account, a refused push that prints Berth's reason, logout.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { promisify } from 'node:util';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { dockerAvailable, startDockerd } from '../helpers/dockerd.js';
 import { canMakeNamespaces, linkedNamespace } from '../helpers/netns.js';
-import { multiArch, tarArchive, writeOciLayout } from '../helpers/oci-fixtures.js';
-
-const run = promisify(execFile);
-import { startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
+import { multiArch, tarArchive } from '../helpers/oci-fixtures.js';
+import { skopeoPush, startTlsRegistry, tagsOf } from '../helpers/tls-registry.js';
 
 const skip = !canMakeNamespaces() ? 'needs root and ip netns' : !dockerAvailable() ? 'needs docker.io (dockerd, docker)' : false;
 
@@ -58,12 +53,7 @@ t.test('docker over TLS: login, push, pull, digest, robot, refusal with its reas
 
   // A multi-arch image (an OCI index pushed with skopeo --all): docker pulls its linux/amd64 child.
   const multi = multiArch('oci', undefined, 20_000);
-  const layout = await mkdtemp(join(tmpdir(), 'berth-docker-multi-'));
-  t.teardown(() => rm(layout, { recursive: true, force: true }));
-  await writeOciLayout(layout, [{ tag: 'multi', image: multi }]);
-  const policy = join(layout, 'policy.json');
-  await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  await run('skopeo', ['--policy', policy, 'copy', '--quiet', '--all', '--dest-tls-verify=false', '--dest-creds', `admin:${password}`, `oci:${layout}:multi`, `docker://${reg.plainUrl.replace(/^http:\/\//, '')}/team/multi:v1`]);
+  await skopeoPush(reg, multi, 'team/multi', 'v1');
   const multiPull = await docker(['pull', `${registry}/team/multi:v1`]);
   t.equal(multiPull.code, 0, `docker pull of a multi-arch index ${multiPull.code ? multiPull.out : ''}`);
   t.match(multiPull.out, multi.manifest.digest, 'by the index digest');

@@ -1,7 +1,13 @@
 // Berth as the real-client tests meet it: token auth, TLS on `addr` with a certificate from a CA the test makes,
 // a plain listener on loopback for the test's own admin calls, a private project `team` and a robot that may pull
 // and push there.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Test } from 'tap';
+import { writeOciLayout, type Image } from './oci-fixtures.js';
 import { AdminApi } from '../auth/access.js';
 import { freePort, startBerth, type BerthProcess } from './berth-process.js';
 import { makeTestCa, type TestCa } from './test-ca.js';
@@ -56,4 +62,20 @@ export async function startTlsRegistry(t: Test, o: { password: string; host?: st
 export async function tagsOf(r: TlsRegistry, repository: string): Promise<string[]> {
   const reply = await fetch(`${r.plainUrl}/v2/${repository}/tags/list`, { headers: { Authorization: r.adminAuthorization } });
   return ((await reply.json()) as { tags: string[] }).tags;
+}
+
+/** Pushes `image` to `repository:tag` with skopeo as admin over the plain listener (every child of an index). */
+export async function skopeoPush(r: TlsRegistry, image: Image, repository: string, tag: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-skopeo-push-'));
+  try {
+    await writeOciLayout(join(dir, 'layout'), [{ tag, image }]);
+    await writeFile(join(dir, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+    // A cached blob location from an earlier run would make skopeo mount instead of upload.
+    await rm('/var/lib/containers/cache/blob-info-cache-v1.boltdb', { force: true });
+    const plainHost = r.plainUrl.replace(/^http:\/\//, '');
+    await promisify(execFile)('skopeo', ['--policy', join(dir, 'policy.json'), 'copy', '--quiet', '--all', '--dest-tls-verify=false',
+      '--dest-creds', `admin:${r.password}`, `oci:${join(dir, 'layout')}:${tag}`, `docker://${plainHost}/${repository}:${tag}`]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
