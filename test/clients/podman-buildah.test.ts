@@ -1,12 +1,12 @@
 // podman and buildah against Berth over TLS, trusting only the test's CA (--cert-dir): login, push, pull by tag
 // and by digest, a robot, a multi-arch manifest list, a refused push that prints Berth's reason, logout. Both
 // run without a daemon, on storage of the test's own (vfs), with an auth file of their own.
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { tarArchive } from '../helpers/oci-fixtures.js';
+import { runTool } from '../helpers/daemon.js';
 import { startTlsRegistry } from '../helpers/tls-registry.js';
 
 const work = await mkdtemp(join(tmpdir(), 'berth-podman-'));
@@ -24,16 +24,7 @@ const policy = join(work, 'policy.json');
 await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
 const env = { ...process.env, REGISTRY_AUTH_FILE: authfile, CONTAINERS_REGISTRIES_CONF: registriesConf, CONTAINERS_POLICY_JSON: policy };
 
-type Result = { code: number; out: string };
-function run(cmd: string, args: string[], input?: string | Buffer): Promise<Result> {
-  return new Promise((resolve) => {
-    // stdin is closed at once when there is no input: a tool waiting for it would hang until the timeout.
-    const p = execFile(cmd, args, { env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
-    );
-    p.stdin!.end(input);
-  });
-}
+const run = (cmd: string, args: string[], input?: string | Buffer) => runTool(cmd, args, { env, ...(input !== undefined && { input }) });
 const storage = (tool: string) => ['--root', join(work, tool, 'root'), '--runroot', join(work, tool, 'run'), '--storage-driver', 'vfs'];
 const podman = (...args: string[]) => run('podman', [...storage('podman'), '--events-backend', 'file', '--cgroup-manager', 'cgroupfs', ...args]);
 const buildah = (...args: string[]) => run('buildah', [...storage('buildah'), ...args]);
