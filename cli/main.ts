@@ -10,6 +10,7 @@ import { openBlobStore, openMetaStore } from '../storage-adapters/open.js';
 import { collectGarbage } from '../registry/gc.js';
 import { Registry } from '../registry/registry.js';
 import { startRegistry, type MountedAccess } from '../server/serve.js';
+import { AccessRecords } from '../server/auth/records.js';
 import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { observeWrites, startReplication, type ReplicationService } from '../replicator/service.js';
@@ -33,7 +34,13 @@ program
     // Its MetaStore nudges the replication engine on every tag or manifest change.
     let replication: ReplicationService | undefined;
     const observed = observeWrites(meta, () => replication?.engine?.nudge());
-    const domain = new Registry(blobs, observed, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes });
+    const domain = new Registry(blobs, observed, {
+      clock: new HybridLogicalClock(),
+      idc: config.idc,
+      log,
+      manifestCacheBytes: config.manifest_cache_bytes,
+      proxyTagTtlMs: config.proxy_cache_ttl_seconds * 1000,
+    });
     // Replication's API is always served, for system admins; its engine runs here unless BERTH_REPLICATOR=off
     // (`berth replicate`); pull policies write into this registry over HTTP, as the system.
     const startReplicationWith = async (access: MountedAccess) => {
@@ -45,6 +52,12 @@ program
         runEngine: config.replicator === 'on',
         ...(config.auth === 'token' && access),
       });
+      // Proxy-cache projects (projects exist with access control): a project's registry_id names the endpoint.
+      if (config.auth === 'token') {
+        const projects = new AccessRecords(meta);
+        const upstreams = replication.upstreams;
+        domain.proxy.use({ registryIdOf: async (p) => (await projects.projectByName(p))?.registry_id, upstream: (id) => upstreams.upstream(id) });
+      }
       return [replication.router];
     };
     const registry = await startRegistry(config, log, { blobs, meta: observed, registry: domain }, { routers: startReplicationWith, metrics }).catch((e: unknown) => {

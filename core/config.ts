@@ -81,6 +81,8 @@ export const serverSchema = z
     max_blob_bytes: int(0).default(0),
     /** Memory the in-process manifest cache may hold (bytes plus per-entry overhead); it fills up to this. */
     manifest_cache_bytes: byteSize.pipe(z.number().int().min(0)).default(64 * 1024 * 1024),
+    /** A proxy-cache project serves a cached tag for this long before asking its upstream again (a HEAD). */
+    proxy_cache_ttl_seconds: int(0).default(60),
     /** A blob or manifest younger than this survives GC even when unreferenced (pushes in flight). */
     gc_grace_seconds: int(0).default(3600),
     /** Upload sessions idle longer than this are purged by GC. */

@@ -16,6 +16,21 @@ import type { WriteVersion } from './tag-versions.js';
 /** A manifest named by tag or by digest, as in /v2/<name>/manifests/<reference>. */
 export type ManifestReference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: Digest };
 
+/** The index entry of a parsed manifest: what it references (foreign layers are not stored here). */
+export function manifestRecordOf(parsed: ParsedManifest, digest: Digest, size: number): ManifestRecord {
+  return {
+    digest,
+    mediaType: parsed.mediaType,
+    size,
+    blobs: [...(parsed.config ? [parsed.config.digest] : []), ...parsed.layers.filter((l) => !isForeignLayer(l)).map((l) => l.digest)],
+    children: parsed.manifests.map((m) => m.digest),
+    createdAt: Date.now(),
+    ...(parsed.artifactType !== undefined && { artifactType: parsed.artifactType }),
+    ...(parsed.subject !== undefined && { subject: parsed.subject.digest }),
+    ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
+  };
+}
+
 /** A manifest as stored: its index entry and its bytes. */
 export interface StoredManifest {
   record: ManifestRecord;
@@ -67,8 +82,9 @@ export class Manifests {
    * Stores `bytes` (already parsed into `record`) in `repository` and points each of `tags` at it, in order,
    * with `write`'s version. Throws MANIFEST_BLOB_UNKNOWN when a referenced blob or child manifest is not in the
    * repository. A replicated write records the conflicts last-writer-wins decided (see ./tag-conflicts.ts).
+   * `childrenMayBeAbsent`: an index whose children are fetched on demand (a proxy cache) is stored without them.
    */
-  async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion): Promise<TagWriteResult[]> {
+  async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion, how: { childrenMayBeAbsent?: boolean } = {}): Promise<TagWriteResult[]> {
     const { version, origin } = write;
     const before = origin ? await Promise.all(tags.map((name) => this.meta.getTag(repository, name))) : [];
     let results: TagWriteResult[];
@@ -76,7 +92,8 @@ export class Manifests {
       results = await whilePinned(this.meta, record.digest, async () => {
         // A crash after the bytes leaves an unreferenced blob for GC, never a dangling tag.
         await this.blobs.put(record.digest, bytes);
-        const opts = { requireReferences: true };
+        // An index references no blobs, so leaving the check out leaves out only its children.
+        const opts = { requireReferences: !(how.childrenMayBeAbsent && record.blobs.length === 0) };
         if (tags.length === 0) {
           await this.meta.putManifest(repository, record, undefined, opts);
           return [];

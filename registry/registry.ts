@@ -5,6 +5,7 @@ import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
+import { ProxyCache } from './proxy-cache.js';
 import { PullStats } from './pull-stats.js';
 import { Repositories } from './repositories.js';
 import { TagVersions } from './tag-versions.js';
@@ -18,6 +19,8 @@ export interface RegistryOptions {
   log: Logger;
   /** Bound of the in-memory manifest cache (BERTH_MANIFEST_CACHE_BYTES). */
   manifestCacheBytes?: number;
+  /** How long a proxy-cache project trusts a cached tag before asking its upstream again (ms). */
+  proxyTagTtlMs?: number;
 }
 
 /** The domain layer over the two stores: what the OCI handlers, the P2P origin, the admin API and (in-process)
@@ -31,6 +34,8 @@ export class Registry {
   readonly versions: TagVersions;
   /** Harbor's pull counts, gathered in memory and stored every few seconds (flush() at shutdown). */
   readonly pulls: PullStats;
+  /** Proxy-cache projects: what they lack comes from their upstream (inert until `proxy.use(source)`). */
+  readonly proxy: ProxyCache;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
@@ -40,5 +45,6 @@ export class Registry {
     this.tags = new Tags(meta, opts.log);
     this.repositories = new Repositories(meta, this.versions);
     this.pulls = new PullStats(meta);
+    this.proxy = new ProxyCache(this, opts.log.child({ component: 'proxy-cache' }), opts.proxyTagTtlMs ?? 60_000);
   }
 }

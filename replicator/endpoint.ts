@@ -99,7 +99,7 @@ export class RemoteRegistry {
    * it is missing. A registry without that API (CNCF distribution, Berth without access control) needs none.
    */
   async ensureProject(repository: string): Promise<void> {
-    if (this.access.type === 'docker-registry') return;
+    if (this.access.type === 'docker-registry' || this.access.type === 'docker-hub') return;
     const project = repository.split('/')[0]!;
     if (this.projects.has(project) || !repository.includes('/')) return;
     // POST and accept 409: one round trip whether or not it exists (and HEAD /projects is not everywhere).

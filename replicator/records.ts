@@ -5,7 +5,7 @@ import type { Collection, MetaStore } from '../storage-adapters/meta/meta-store.
 // driver holds them). Field names follow Harbor's API (api/v2.0: Registry, ReplicationPolicy,
 // ReplicationExecution, ReplicationTask) so the REST layer maps them almost one to one.
 
-export type RegistryType = 'berth' | 'docker-registry' | 'harbor';
+export type RegistryType = 'berth' | 'docker-registry' | 'harbor' | 'docker-hub';
 
 export interface RegistryRecord {
   id: number;

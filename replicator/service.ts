@@ -12,6 +12,7 @@ import type { LocalAccess } from '../core/local-access.js';
 import { Replicator } from './engine.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ReplicationRecords } from './records.js';
+import { Upstreams } from './upstreams.js';
 
 // Replication put together for one process: the API router (mounted by `berth serve`) and, unless turned off,
 // the engine (which `berth replicate` runs alone).
@@ -32,6 +33,8 @@ export interface ReplicationOptions {
 
 export interface ReplicationService {
   router: Router;
+  /** The registry endpoints as upstreams of proxy-cache projects. */
+  upstreams: Upstreams;
   engine?: Replicator;
   close(): Promise<void>;
 }
@@ -72,6 +75,7 @@ export async function startReplication(o: ReplicationOptions): Promise<Replicati
   });
   return {
     router,
+    upstreams: new Upstreams(records, cipher, ca),
     ...(engine && { engine }),
     close: async () => engine?.close(),
   };

@@ -13,7 +13,7 @@ import type { ReplicationApiDeps } from './deps.js';
 
 // Registry endpoints (Harbor's /registries): the remote side of a policy, its credential sealed at rest.
 
-export const registryTypes = z.enum(['berth', 'docker-registry', 'harbor']);
+export const registryTypes = z.enum(['berth', 'docker-registry', 'harbor', 'docker-hub']);
 const httpUrl = z
   .string()
   .url()

@@ -88,7 +88,7 @@ async function projectResponse(a: AdminDeps, caller: Principal, project: Project
     owner_id: project.owner_id,
     owner_name: owners.get(project.owner_id)?.username ?? '',
     name: project.name,
-    registry_id: 0,
+    registry_id: project.registry_id ?? 0,
     creation_time: project.creation_time,
     update_time: project.update_time,
     deleted: false,
@@ -147,7 +147,10 @@ async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
   if (!caller.sysadmin && !a.registry.config.allow_user_projects) throw forbidden('only system admins may create projects');
   const body = await readBody(ctx, projectReq);
   if (!body.project_name) throw badRequest('invalid request body: project_name: required');
-  if (body.registry_id) throw badRequest('proxy cache projects (registry_id) are not supported');
+  // A proxy-cache project reads what it lacks from this registry endpoint (registry/proxy-cache.ts).
+  if (body.registry_id && !(await a.registry.registry.proxy.hasUpstream(body.registry_id))) {
+    throw badRequest(`registry ${body.registry_id} not found: a proxy-cache project names an existing registry endpoint`);
+  }
   const isPublic = body.metadata?.public !== undefined ? body.metadata.public === 'true' : (body.public ?? false);
   const t = now();
   let project: ProjectRecord;
@@ -162,6 +165,7 @@ async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
       ...(metadata && { metadata }),
       ...(body.cve_allowlist && { cve_allowlist: body.cve_allowlist }),
       ...(body.storage_limit != null && { storage_limit: body.storage_limit }),
+      ...(body.registry_id && { registry_id: body.registry_id }),
     });
   } catch (e) {
     if (e instanceof ConflictError) throw conflict(`project ${body.project_name} already exists`);

@@ -30,6 +30,8 @@ export interface ProjectRecord {
   cve_allowlist?: Record<string, unknown>;
   /** Bytes, -1 unlimited (Harbor's storage_limit); enforced by the governance work, kept meanwhile. */
   storage_limit?: number;
+  /** A proxy-cache project: the registry endpoint it pulls what it lacks from (Harbor's registry_id). */
+  registry_id?: number;
 }
 
 export interface MemberRecord {

@@ -21,7 +21,9 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull'] }]);
   const digest = parseDigest(ctx.params.digest!);
   // A HEAD usually precedes skipping an upload: it confirms the link, so GC spares it while the push goes on.
-  const info = headOnly ? await deps.registry.blobs.confirm(repository, digest) : await deps.registry.blobs.stat(repository, digest);
+  let info = headOnly ? await deps.registry.blobs.confirm(repository, digest) : await deps.registry.blobs.stat(repository, digest);
+  // A proxy-cache project fetches what it lacks from its upstream (a HEAD only asks the upstream's size).
+  if (!info) info = headOnly ? sized(digest, await deps.registry.proxy.blobSize(repository, digest)) : await deps.registry.proxy.blob(repository, digest);
   if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
 
   ctx.set('Docker-Content-Digest', digest);
@@ -63,6 +65,10 @@ export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobI
   });
   ctx.body = deps.egress ? deps.egress.pace(stream) : stream;
   ctx.length = length;
+}
+
+function sized(digest: BlobInfo['digest'], size: number | undefined): BlobInfo | undefined {
+  return size === undefined ? undefined : { digest, size, createdAt: Date.now() };
 }
 
 async function deleteBlob(ctx: Context, deps: RegistryDeps): Promise<void> {

@@ -2,11 +2,12 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { digestAlgorithm, digestOf } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
-import { isForeignLayer, parseManifest } from '../../core/manifest.js';
+import { parseManifest } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
 import { isTag, parseReference, parseTag } from '../../core/names.js';
 import type { ManifestRecord } from '../../storage-adapters/meta/meta-store.js';
 import type { WriteVersion } from '../../registry/tag-versions.js';
+import { manifestRecordOf } from '../../registry/manifests.js';
 import type { RegistryDeps } from './deps.js';
 import { queryParams, readSmallBody, repositoryOf, emptyResponse } from './http.js';
 
@@ -38,10 +39,13 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
   let record = await deps.registry.manifests.resolve(repository, ref);
   // A HEAD by digest usually precedes skipping a push of it (an index's child): GC spares it while the push goes on.
   if (record && headOnly && ref.kind === 'digest' && !(await deps.registry.manifests.confirm(repository, record))) record = undefined;
+  // A proxy-cache project answers from its upstream what it lacks or what may have moved there.
+  const proxied = await deps.registry.proxy.manifest(repository, ref, record);
+  if (proxied && proxied !== 'local') record = proxied.record;
   if (!record) throw manifestUnknown(ref.kind === 'tag' ? ref.tag : ctx.params.reference!);
   record = await negotiate(ctx, deps, repository, record, ref.kind === 'tag');
 
-  const bytes = await deps.registry.manifests.bytes(record);
+  const bytes = proxied && proxied !== 'local' && proxied.record.digest === record.digest ? proxied.bytes : await deps.registry.manifests.bytes(record);
   // Harbor counts a pull per manifest GET (a HEAD checks, it does not pull).
   if (!headOnly) deps.registry.pulls.record(repository);
   ctx.status = 200;
@@ -81,6 +85,7 @@ async function negotiate(ctx: Context, deps: RegistryDeps, repository: string, r
 async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull', 'push'] }]);
+  await deps.registry.proxy.refusePush(repository);
   const ref = parseReference(ctx.params.reference!);
   const bytes = await readSmallBody(ctx, deps.config.max_manifest_bytes);
   deps.metrics.bytesIn.inc(bytes.length);
@@ -94,17 +99,7 @@ async function putManifest(ctx: Context, deps: RegistryDeps): Promise<void> {
   const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...queryParams(ctx, 'tag').map(parseTag)])];
 
   await deps.registry.manifests.verifyReferences(repository, parsed);
-  const record: ManifestRecord = {
-    digest,
-    mediaType: parsed.mediaType,
-    size: bytes.length,
-    blobs: [...(parsed.config ? [parsed.config.digest] : []), ...parsed.layers.filter((l) => !isForeignLayer(l)).map((l) => l.digest)],
-    children: parsed.manifests.map((m) => m.digest),
-    createdAt: Date.now(),
-    ...(parsed.artifactType !== undefined && { artifactType: parsed.artifactType }),
-    ...(parsed.subject !== undefined && { subject: parsed.subject.digest }),
-    ...(parsed.annotations !== undefined && { annotations: parsed.annotations }),
-  };
+  const record = manifestRecordOf(parsed, digest, bytes.length);
   const write = writeVersion(ctx, deps);
   const results = await deps.registry.manifests.put(repository, record, bytes, tags, write);
   // Between Berth peers: whether last-writer-wins applied the tag or kept a newer one (replication records it).

@@ -23,6 +23,7 @@ export function uploadRoutes(router: Router, deps: RegistryDeps): void {
 async function startUpload(ctx: Context, deps: RegistryDeps): Promise<void> {
   const repository = repositoryOf(ctx);
   await deps.authorizer.authorize(ctx, [{ repository, actions: ['pull', 'push'] }]);
+  await deps.registry.proxy.refusePush(repository);
 
   const mount = queryParam(ctx, 'mount');
   if (mount !== undefined) {
