@@ -9,6 +9,8 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
+import { RuntimeSettings } from './settings.js';
+import { readOnlyGuard } from './middleware/read-only.js';
 import { adminRouter } from './admin/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -70,6 +72,7 @@ export async function startRegistry(
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;
+  const settings = new RuntimeSettings(stores.meta, config);
   // The admin API sits on access control (admin → auth, never back): it is put together here.
   const admin: AdminDeps = {
     registry: deps,
@@ -78,6 +81,7 @@ export async function startRegistry(
     audit: access.audit,
     ...(access.authenticator && { authenticator: access.authenticator }),
     ...(access.refreshTokens && { refreshTokens: access.refreshTokens }),
+    settings,
   };
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
@@ -87,7 +91,7 @@ export async function startRegistry(
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
-  const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
+  const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
   log.info({ addr: config.addr, tls: Boolean(config.tls_cert_file), ...(config.http_addr && { http_addr: config.http_addr }), storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');

@@ -14,6 +14,7 @@ export type ApiErrorCode =
   | 'TOO_MANY_REQUEST'
   | 'TOOMANYREQUESTS' // the token service speaks the distribution spec's code
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'DENIED' // Harbor's read-only mode (and policy refusals it shows docker clients)
   | 'REQUEST_ENTITY_TOO_LARGE'
   | 'UNKNOWN';
 

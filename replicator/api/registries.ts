@@ -65,6 +65,18 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
   router.get('/replication/adapters', (ctx) => {
     ctx.body = registryTypes.options;
   });
+  // What the UI offers when adding an endpoint: Docker Hub's address is fixed, the others are typed in.
+  router.get('/replication/adapterinfos', (ctx) => {
+    const standard = { endpoint_pattern: { endpoint_type: 'EndpointPatternTypeStandard' }, credential_pattern: { access_key_type: 'AccessKeyTypeStandard', access_secret_type: 'AccessSecretTypeStandard' } };
+    ctx.body = Object.fromEntries(
+      registryTypes.options.map((type) => [
+        type,
+        type === 'docker-hub'
+          ? { ...standard, endpoint_pattern: { endpoint_type: 'EndpointPatternTypeFix', endpoints: [{ key: 'registry-1.docker.io', value: 'https://registry-1.docker.io' }] } }
+          : standard,
+      ]),
+    );
+  });
 
   router.get('/registries', async (ctx) => {
     const terms = parseQuery(queryString(ctx, 'q'));

@@ -15,7 +15,7 @@ import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/ha
 import { created, ok } from '../../core/harbor-api/responses.js';
 
 // Harbor's /projects. Visibility: system admins see every project, others the public ones and those they are
-// members of. Only system admins create projects unless allow_user_projects is set.
+// members of. Only system admins create projects unless project_creation_restriction is `everyone`.
 
 /** Harbor's project name rule; also a valid first component of an OCI repository name. */
 export const projectNameSchema = z
@@ -42,7 +42,7 @@ const projectReq = z.object({
 export const projectSchemas = { ProjectReq: projectReq };
 
 /** Harbor's project metadata keys (src/pkg/project/metadata/models: ProMetaXxx). Berth stores every one. */
-const HARBOR_METADATA = new Set([
+export const HARBOR_METADATA = new Set([
   'public', 'enable_content_trust', 'enable_content_trust_cosign', 'prevent_vul', 'severity', 'auto_scan',
   'auto_sbom_generation', 'reuse_sys_cve_allowlist', 'retention_id', 'proxy_speed_kb',
 ]);
@@ -80,7 +80,7 @@ export function projectRoutes(router: Router, a: AdminDeps): void {
 }
 
 /** Harbor's Project. */
-async function projectResponse(a: AdminDeps, caller: Principal, project: ProjectRecord, owners: Map<number, UserRecord | undefined>) {
+export async function projectResponse(a: AdminDeps, caller: Principal, project: ProjectRecord, owners: Map<number, UserRecord | undefined>) {
   if (!owners.has(project.owner_id)) owners.set(project.owner_id, await a.records.users.get(project.owner_id));
   const role = await a.policy.roleIn(caller, project);
   return {
@@ -144,7 +144,7 @@ async function projectExists(ctx: Context, a: AdminDeps): Promise<void> {
 async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
   const caller = await requireUser(ctx, a);
   if (caller.kind !== 'user') throw forbidden('robot accounts cannot create projects');
-  if (!caller.sysadmin && !a.registry.config.allow_user_projects) throw forbidden('only system admins may create projects');
+  if (!caller.sysadmin && (await a.settings.get()).project_creation_restriction !== 'everyone') throw forbidden('only system admins may create projects');
   const body = await readBody(ctx, projectReq);
   if (!body.project_name) throw badRequest('invalid request body: project_name: required');
   // A proxy-cache project reads what it lacks from this registry endpoint (registry/proxy-cache.ts).

@@ -16,7 +16,7 @@ import { ok } from '../../core/harbor-api/responses.js';
 // inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
 
 /** Harbor's Repository. Berth keeps no repository ids; times come from the manifests, pulls from registry.pulls. */
-async function repositoryResponse(registry: Registry, project: ProjectRecord, name: string) {
+export async function repositoryResponse(registry: Registry, project: ProjectRecord, name: string) {
   const manifests = await registry.repositories.manifests(name);
   const times = manifests.map((m) => m.createdAt);
   const first = times.length ? new Date(Math.min(...times)).toISOString() : undefined;

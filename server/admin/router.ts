@@ -7,6 +7,9 @@ import { projectRoutes } from './projects.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
+import { configurationRoutes } from './configurations.js';
+import { projectMetadataRoutes } from './project-metadata.js';
+import { searchRoutes } from './search.js';
 import { userRoutes } from './users.js';
 
 /** Harbor-compatible admin API under /api/v2.0, and Harbor's /api/version (errors are shaped by the Harbor
@@ -23,11 +26,14 @@ export function adminRouter(a: AdminDeps): Router {
     ctx.body = openapi;
   });
   systemRoutes(router, a);
+  configurationRoutes(router, a);
+  searchRoutes(router, a);
   userRoutes(router, a);
   // Members, repositories and logs before the bare /projects/{id} routes they extend.
   memberRoutes(router, a);
   repositoryRoutes(router, a);
   auditLogRoutes(router, a);
+  projectMetadataRoutes(router, a);
   projectRoutes(router, a);
   robotRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());
