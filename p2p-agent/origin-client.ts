@@ -62,6 +62,14 @@ export class OriginClient {
     return (await r.json()) as T;
   }
 
+  /** POST a small JSON body with Basic credentials (the seed role's preheat reports); the status. */
+  async postJson(path: string, body: unknown, authorization: string | undefined, timeoutMs: number): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization && { authorization }) };
+    const r = await this.transport.fetch(new URL(path.replace(/^\//, ''), this.base), { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+    await r.body?.cancel();
+    return r.status;
+  }
+
   /** Relays a client request to the origin as is and its answer back (manifests, tags, small blobs, errors). */
   proxy(req: IncomingMessage, res: ServerResponse, onBodyBytes?: (n: number) => void): void {
     const target = new URL(req.url!.replace(/^\//, ''), this.base);

@@ -55,16 +55,32 @@ export class PreheatWorker {
 
   private async run(task: PreheatTask): Promise<void> {
     this.agent.log.info({ repository: task.repository, tag: task.tag, blobs: task.blobs.length }, 'preheat: fetching');
+    let fetched = 0;
+    let failed = 0;
     for (const b of task.blobs) {
       if (this.stopped) return;
-      if (b.size < this.agent.config.agent_p2p_min_bytes || this.agent.cache.has(b.digest)) continue;
+      // Small blobs are not spread through the swarm (nodes get them from the origin): nothing to do for them.
+      if (b.size < this.agent.config.agent_p2p_min_bytes || this.agent.cache.has(b.digest)) {
+        fetched++;
+        continue;
+      }
       try {
         const download = await this.agent.download(task.repository, b.digest, b.size, this.authorization);
         await download.done;
+        fetched++;
       } catch (err) {
-        if (err instanceof AlreadyCached) continue;
+        if (err instanceof AlreadyCached) {
+          fetched++;
+          continue;
+        }
+        failed++;
         this.agent.log.warn({ err, digest: b.digest }, 'preheat: blob failed');
       }
     }
+    // The origin shows it as the task's result (Harbor's preheat executions); a lost report only leaves it running.
+    const status = await this.agent.origin
+      .postJson(`/p2p/v1/preheat/tasks/${task.id}/result`, { peer: this.agent.peerId.toString('hex'), fetched, failed }, this.authorization, 10_000)
+      .catch(() => 0);
+    if (status !== 204) this.agent.log.warn({ task: task.id, status }, 'preheat: the origin did not take the report');
   }
 }

@@ -12,6 +12,7 @@ import { requireSysadmin, type AdminDeps } from './admin/context.js';
 import { RuntimeSettings } from './settings.js';
 import { readOnlyGuard } from './middleware/read-only.js';
 import { adminRouter } from './admin/router.js';
+import { preheatApi } from './admin/preheat/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
@@ -90,7 +91,8 @@ export async function startRegistry(
     ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
-  const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
+  const preheat = preheatApi(admin, p2p.preheat);
+  const routers = [...access.routers, adminRouter(admin), preheat.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
@@ -112,6 +114,7 @@ export async function startRegistry(
     ...mounted,
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
+      preheat.close();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

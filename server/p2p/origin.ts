@@ -30,6 +30,8 @@ export interface P2pOrigin {
   router: Router;
   egress: Throttle;
   seed: OriginSeed;
+  /** Preheat tasks for seed agents (Harbor's preheat policies create them too). */
+  preheat: PreheatQueue;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,27 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
     ctx.body = { tasks: visible, last };
   });
 
+  // A seed agent reports how a task went: what Harbor-shaped preheat executions show as their tasks' status.
+  router.post('/p2p/v1/preheat/tasks/:id/result', async (ctx) => {
+    const task = await preheat.tasks.get(Number(ctx.params.id) || 0);
+    if (!task) throw new RegistryError('UNSUPPORTED', 'no such preheat task', { status: 404 });
+    await deps.authorizer.authorize(ctx, [{ repository: task.repository, actions: ['pull'] }]);
+    let body: { peer?: unknown; fetched?: unknown; failed?: unknown };
+    try {
+      body = JSON.parse((await readSmallBody(ctx, 4096)).toString('utf8')) as typeof body;
+    } catch {
+      body = {};
+    }
+    const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined);
+    const fetched = count(body.fetched);
+    const failed = count(body.failed);
+    if (typeof body.peer !== 'string' || fetched === undefined || failed === undefined) {
+      throw new RegistryError('UNSUPPORTED', 'expected a JSON body {"peer": "...", "fetched": n, "failed": n}', { status: 400 });
+    }
+    await preheat.ack(task.id, body.peer.slice(0, 128), fetched, failed);
+    ctx.status = 204;
+  });
+
   router.get('/p2p/v1/seed', (ctx) => {
     const infoHash = queryParam(ctx, 'infohash') ?? '';
     ctx.body = { port: seed.port, ip: seedIp, swarm: seed.stats(infoHash) ?? null };
@@ -149,6 +172,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
     router,
     egress,
     seed,
+    preheat,
     close: async () => {
       onPush.stop();
       await seed.close();

@@ -16,14 +16,36 @@ export interface PreheatTask {
   createdAt: number;
 }
 
+/** A seed agent's report on one task: how many of its blobs it fetched (or already held) and how many failed. */
+export interface PreheatAck {
+  id: number;
+  task_id: number;
+  peer: string;
+  fetched: number;
+  failed: number;
+  at: number;
+}
+
 export class PreheatQueue {
   readonly tasks: Collection<PreheatTask>;
+  readonly acks: Collection<PreheatAck>;
 
   constructor(
     meta: MetaStore,
     private readonly registry: Registry,
   ) {
     this.tasks = meta.collection<PreheatTask>('p2p_preheat');
+    this.acks = meta.collection<PreheatAck>('p2p_preheat_acks');
+  }
+
+  /** Records a seed agent's report (inserts only: reports of several seeds never overwrite each other). */
+  async ack(taskId: number, peer: string, fetched: number, failed: number): Promise<void> {
+    await this.acks.insert({ task_id: taskId, peer, fetched, failed, at: Date.now() });
+  }
+
+  /** The reports on a task so far. */
+  async results(taskId: number): Promise<PreheatAck[]> {
+    return (await this.acks.list({ where: { task_id: taskId }, limit: 1000 })).items;
   }
 
   /** Creates a task for the image `repository:tag` points at; undefined when the tag is unknown. */
