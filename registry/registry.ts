@@ -2,6 +2,8 @@ import type { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { Artifacts } from './artifacts.js';
+import { Labels } from './labels.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
@@ -36,6 +38,10 @@ export class Registry {
   readonly pulls: PullStats;
   /** Proxy-cache projects: what they lack comes from their upstream (inert until `proxy.use(source)`). */
   readonly proxy: ProxyCache;
+  /** Harbor's labels (global and per project) and the artifacts carrying them. */
+  readonly labels: Labels;
+  /** Artifacts as Harbor's API shows them, and its copy, tag and delete. */
+  readonly artifacts: Artifacts;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
@@ -46,5 +52,7 @@ export class Registry {
     this.repositories = new Repositories(meta, this.versions);
     this.pulls = new PullStats(meta);
     this.proxy = new ProxyCache(this, opts.log.child({ component: 'proxy-cache' }), opts.proxyTagTtlMs ?? 60_000);
+    this.labels = new Labels(meta);
+    this.artifacts = new Artifacts(meta, this.manifests, this.blobs, this.versions, this.labels);
   }
 }

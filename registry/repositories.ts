@@ -1,16 +1,50 @@
 import type { Digest } from '../core/digest.js';
-import type { ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
+import type { Collection, ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
+import { ConflictError } from '../storage-adapters/meta/meta-store.js';
 import type { TagVersions } from './tag-versions.js';
 
-// Repositories as a whole: the catalog, the referrers of a subject, deleting one.
+// Repositories as a whole: the catalog, the referrers of a subject, what people wrote about one, deleting one.
+
+/** Harbor's editable repository fields (its description), kept apart from the content. */
+export interface RepositoryInfoRecord {
+  id: number;
+  repository: string;
+  description: string;
+  /** ISO time of the last edit. */
+  update_time: string;
+}
 
 const PAGE = 1000;
 
 export class Repositories {
+  private readonly infos: Collection<RepositoryInfoRecord>;
+
   constructor(
     private readonly meta: MetaStore,
     private readonly versions: TagVersions,
-  ) {}
+  ) {
+    this.infos = meta.collection<RepositoryInfoRecord>('repository_info', { unique: ['repository'] });
+  }
+
+  /** The description written for `repository`, when one was. */
+  info(repository: string): Promise<RepositoryInfoRecord | undefined> {
+    return this.infos.findOne('repository', repository);
+  }
+
+  /** Sets the description (Harbor's PUT /repositories/{name}). */
+  async describe(repository: string, description: string): Promise<void> {
+    const update_time = new Date().toISOString();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const stored = await this.infos.findOne('repository', repository);
+      try {
+        if (stored) await this.infos.update({ ...stored, description, update_time });
+        else await this.infos.insert({ repository, description, update_time });
+        return;
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e; // inserted meanwhile by another instance: update theirs
+      }
+    }
+  }
 
   /** Repository names in lexical order, paged. */
   list(page?: Page): Promise<string[]> {
@@ -60,8 +94,11 @@ export class Repositories {
     return records.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   }
 
-  /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link. */
-  delete(repository: string): Promise<void> {
-    return this.meta.deleteRepository(repository, this.versions.local());
+  /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link, and
+   *  the description. */
+  async delete(repository: string): Promise<void> {
+    await this.meta.deleteRepository(repository, this.versions.local());
+    const info = await this.infos.findOne('repository', repository);
+    if (info) await this.infos.delete(info.id);
   }
 }

@@ -13,6 +13,7 @@ import { RuntimeSettings } from './settings.js';
 import { readOnlyGuard } from './middleware/read-only.js';
 import { adminRouter } from './admin/router.js';
 import { preheatApi } from './admin/preheat/router.js';
+import { routeTable, type ServedRoute } from './route-table.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
 import { createApp } from './app.js';
@@ -34,6 +35,8 @@ export interface RunningRegistry {
   requireSysadmin?: (ctx: Context) => Promise<void>;
   /** How in-process writers (replication) authenticate to this registry; absent with auth none. */
   localAccess?: LocalAccess;
+  /** The routes of the routers mounted here (the OCI API and /healthz, /metrics aside): what openapi.json lists. */
+  routes: ServedRoute[];
   close(): Promise<void>;
 }
 
@@ -94,6 +97,7 @@ export async function startRegistry(
   const preheat = preheatApi(admin, p2p.preheat);
   const routers = [...access.routers, adminRouter(admin), preheat.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware]);
+  const routes = routeTable(routers);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
   log.info({ addr: config.addr, tls: Boolean(config.tls_cert_file), ...(config.http_addr && { http_addr: config.http_addr }), storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');
@@ -112,6 +116,7 @@ export async function startRegistry(
     server,
     deps,
     ...mounted,
+    routes,
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       preheat.close();

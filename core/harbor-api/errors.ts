@@ -6,10 +6,12 @@ export type ApiErrorCode =
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'DENIED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'PRECONDITION'
+  | 'VIOLATE_FOREIGN_KEY_CONSTRAINT'
   | 'UNPROCESSABLE_ENTITY'
   | 'TOO_MANY_REQUEST'
   | 'TOOMANYREQUESTS' // the token service speaks the distribution spec's code

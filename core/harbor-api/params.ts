@@ -26,3 +26,12 @@ export function parseInteger(raw: string, name: string, location: 'query' | 'pat
 export function idParam(ctx: Context, key: string): number {
   return parseInteger(String(ctx.params[key] ?? ''), key, 'path');
 }
+
+/** A boolean query parameter as go-swagger binds it (strconv.ParseBool's words); anything else is 422. */
+export function boolQuery(ctx: Context, key: string, fallback: boolean): boolean {
+  const raw = queryString(ctx, key);
+  if (raw === undefined) return fallback;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
+  throw unprocessable(`${key} in query must be of type boolean: ${JSON.stringify(raw.slice(0, 40))}`);
+}

@@ -1,18 +1,23 @@
 import { badRequest } from './errors.js';
 
 // Harbor's `q` parameter, the subset list endpoints need: exact `k=v`, fuzzy `k=~v`, range `k=[min~max]` and
-// union `k={v1 v2}`, comma-separated (swagger: parameters.query; lib/q/builder.go). Values may be quoted.
+// union `k={v1 v2}`, intersection `k=(v1 v2)`, comma-separated (swagger: parameters.query; lib/q/builder.go). Values may be quoted.
 
 export type QueryTerm =
   | { key: string; kind: 'exact'; value: string }
   | { key: string; kind: 'fuzzy'; value: string }
   | { key: string; kind: 'range'; min?: string; max?: string }
-  | { key: string; kind: 'union'; values: string[] };
+  | { key: string; kind: 'union'; values: string[] }
+  | { key: string; kind: 'intersection'; values: string[] };
 
 export type FieldType = 'string' | 'number' | 'boolean' | 'time';
 
-/** The fields a list can be queried by: q key (case-insensitive) → how to read it from a document. */
-export type QueryFields<T> = Record<string, { type: FieldType; get: (doc: T) => string | number | boolean }>;
+type FieldValue = string | number | boolean;
+
+/** The fields a list can be queried by: q key (case-insensitive) → how to read it from a document. A field may
+ *  hold several values (an artifact's tags): a term then matches when one of them does, an intersection when
+ *  every value it names is among them. */
+export type QueryFields<T> = Record<string, { type: FieldType; get: (doc: T) => FieldValue | FieldValue[] }>;
 
 export function parseQuery(q: string | undefined): QueryTerm[] {
   if (q === undefined || q.trim() === '') return [];
@@ -32,8 +37,8 @@ export function parseQuery(q: string | undefined): QueryTerm[] {
       terms.push({ key, kind: 'range', ...(min !== '' && { min }), ...(max !== '' && { max }) });
     } else if (raw.startsWith('{') && raw.endsWith('}')) {
       terms.push({ key, kind: 'union', values: raw.slice(1, -1).split(/\s+/).filter(Boolean).map(unquote) });
-    } else if (raw.startsWith('(')) {
-      throw badRequest(`intersection queries (${key}=(…)) are not supported`);
+    } else if (raw.startsWith('(') && raw.endsWith(')')) {
+      terms.push({ key, kind: 'intersection', values: raw.slice(1, -1).split(/\s+/).filter(Boolean).map(unquote) });
     } else terms.push({ key, kind: 'exact', value: unquote(raw) });
   }
   return terms;
@@ -50,20 +55,26 @@ export function checkTerms<T>(terms: QueryTerm[], fields: QueryFields<T>): void 
 export function matches<T>(doc: T, terms: QueryTerm[], fields: QueryFields<T>): boolean {
   return terms.every((t) => {
     const field = fieldOf(fields, t.key)!;
-    const v = field.get(doc);
-    switch (t.kind) {
-      case 'exact':
-        return same(field.type, v, t.value);
-      case 'fuzzy':
-        return String(v).toLowerCase().includes(t.value.toLowerCase());
-      case 'union':
-        return t.values.some((x) => same(field.type, v, x));
-      case 'range': {
-        const n = comparable(field.type, v);
-        return (t.min === undefined || n >= comparable(field.type, t.min)) && (t.max === undefined || n <= comparable(field.type, t.max));
-      }
-    }
+    const got = field.get(doc);
+    const values = Array.isArray(got) ? got : [got];
+    if (t.kind === 'intersection') return t.values.every((x) => values.some((v) => same(field.type, v, x)));
+    return values.some((v) => matchesValue(field.type, v, t));
   });
+}
+
+function matchesValue(type: FieldType, v: FieldValue, t: Exclude<QueryTerm, { kind: 'intersection' }>): boolean {
+  switch (t.kind) {
+    case 'exact':
+      return same(type, v, t.value);
+    case 'fuzzy':
+      return String(v).toLowerCase().includes(t.value.toLowerCase());
+    case 'union':
+      return t.values.some((x) => same(type, v, x));
+    case 'range': {
+      const n = comparable(type, v);
+      return (t.min === undefined || n >= comparable(type, t.min)) && (t.max === undefined || n <= comparable(type, t.max));
+    }
+  }
 }
 
 function fieldOf<T>(fields: QueryFields<T>, key: string) {
@@ -72,13 +83,13 @@ function fieldOf<T>(fields: QueryFields<T>, key: string) {
   return name === undefined ? undefined : fields[name];
 }
 
-function same(type: FieldType, v: string | number | boolean, wanted: string): boolean {
+function same(type: FieldType, v: FieldValue, wanted: string): boolean {
   if (type === 'boolean') return String(v) === wanted.toLowerCase();
   if (type === 'number') return Number(v) === Number(wanted);
   return String(v) === wanted;
 }
 
-function comparable(type: FieldType, v: string | number | boolean): number | string {
+function comparable(type: FieldType, v: FieldValue): number | string {
   if (type === 'number') return Number(v);
   if (type === 'time') {
     const s = String(v);

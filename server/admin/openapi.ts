@@ -1,78 +1,17 @@
 import { z } from 'zod';
+import { artifactSchemas } from './artifacts.js';
+import { labelSchemas } from './labels.js';
 import { memberSchemas } from './members.js';
+import { operations, type Op } from './openapi-operations.js';
 import { projectSchemas } from './projects.js';
+import { repositorySchemas } from './repositories.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
-// The OpenAPI document of what Berth implements of Harbor's /api/v2.0 (and the token service). Request bodies
-// come from the zod schemas the routes validate with, so the document cannot drift from the checks.
-
-type Op = {
-  summary: string;
-  body?: string;
-  /** Response: a schema name, `[Name]` for an array of it, or undefined for an empty body. */
-  returns?: string;
-  status?: number;
-  paged?: boolean;
-  query?: string[];
-  auth?: 'none';
-};
-
-const ops: Record<string, Record<string, Op>> = {
-  '/ping': { get: { summary: 'Liveness: answers Pong', auth: 'none' } },
-  '/health': { get: { summary: 'Health of core, database (MetaStore) and registry (BlobStore)', returns: 'OverallHealthStatus', auth: 'none' } },
-  '/systeminfo': { get: { summary: 'General system information (less for anonymous callers)', returns: 'GeneralInfo', auth: 'none' } },
-  '/users': {
-    get: { summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q'] },
-    post: { summary: 'Create a local user (system admins)', body: 'UserCreationReq', status: 201 },
-  },
-  '/users/current': { get: { summary: 'The calling user', returns: 'UserResp' } },
-  '/users/search': { get: { summary: 'Search users by name (any signed-in user)', returns: '[UserSearchRespItem]', paged: true, query: ['username'] } },
-  '/users/{user_id}': {
-    get: { summary: "A user's profile (system admins, or the user)", returns: 'UserResp' },
-    put: { summary: 'Update email, realname, comment', body: 'UserProfile' },
-    delete: { summary: 'Delete a user and their memberships (system admins)' },
-  },
-  '/users/{user_id}/password': { put: { summary: 'Change a password (old_password required for your own)', body: 'PasswordReq' } },
-  '/users/{user_id}/sysadmin': { put: { summary: 'Grant or revoke system admin (system admins)', body: 'UserSysAdminFlag' } },
-  '/projects': {
-    get: { summary: 'Projects visible to the caller', returns: '[Project]', paged: true, query: ['q', 'name', 'public', 'owner'] },
-    head: { summary: 'Whether a project name exists (200 or 404)', query: ['project_name'] },
-    post: { summary: 'Create a project (system admins, or everyone with allow_user_projects)', body: 'ProjectReq', status: 201 },
-  },
-  '/projects/{project_name_or_id}': {
-    get: { summary: 'A project', returns: 'Project' },
-    put: { summary: "Update a project's metadata.public (project admins)", body: 'ProjectReq' },
-    delete: { summary: 'Delete an empty project (412 while it holds repositories)' },
-  },
-  '/projects/{project_name_or_id}/members': {
-    get: { summary: 'Members (every role but limited guest)', returns: '[ProjectMemberEntity]', paged: true, query: ['entityname'] },
-    post: { summary: 'Add a user with a role id (project admins)', body: 'ProjectMember', status: 201 },
-  },
-  '/projects/{project_name_or_id}/members/{mid}': {
-    get: { summary: 'A member', returns: 'ProjectMemberEntity' },
-    put: { summary: "Change a member's role (project admins)", body: 'RoleRequest' },
-    delete: { summary: 'Remove a member (project admins)' },
-  },
-  '/repositories': { get: { summary: 'Repositories of every project the caller may pull from', returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
-  '/projects/{project_name}/repositories': { get: { summary: "A project's repositories", returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
-  '/projects/{project_name}/repositories/{repository_name}': {
-    get: { summary: 'A repository (name inside the project, slashes URL-encoded twice)', returns: 'Repository' },
-    delete: { summary: 'Delete a repository: its tags, manifests and blob links (project admins, maintainers)' },
-  },
-  '/projects/{project_name}/logs': { get: { summary: "Audit log entries of a project (project admins)", returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
-  '/robots': {
-    get: { summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q'] },
-    post: { summary: 'Create a robot; the secret is in the answer, once', body: 'RobotCreate', returns: 'RobotCreated', status: 201 },
-  },
-  '/robots/{robot_id}': {
-    get: { summary: 'A robot', returns: 'Robot' },
-    put: { summary: 'Update description, disable, duration, permissions', body: 'RobotUpdate' },
-    patch: { summary: 'Refresh the secret (generated unless one is given)', body: 'RobotSec', returns: 'RobotSec' },
-    delete: { summary: 'Delete a robot' },
-  },
-  '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
-};
+// The OpenAPI document of everything Berth serves under /api/v2.0 (operations in ./openapi-operations.ts) and
+// the token service. Request bodies of the admin API come from the zod schemas its routes validate with, so
+// the document cannot drift from the checks; replication's (a sibling folder this one may not import) are
+// described by name and point at Harbor's definitions.
 
 const str = { type: 'string' };
 const int = { type: 'integer' };
@@ -115,7 +54,36 @@ const responseSchemas: Record<string, unknown> = {
     metadata: obj({ public: { type: 'string', enum: ['true', 'false'] } }),
   }),
   ProjectMemberEntity: obj({ id: int, project_id: int, entity_name: str, role_name: str, role_id: int, entity_id: int, entity_type: str }),
-  Repository: obj({ project_id: int, name: str, description: str, artifact_count: int, pull_count: int, creation_time: time, update_time: time }),
+  Repository: obj({ id: int, project_id: int, name: str, description: str, artifact_count: int, pull_count: int, creation_time: time, update_time: time }),
+  Tag: obj({ id: int, repository_id: int, artifact_id: int, name: str, push_time: time, pull_time: time, immutable: bool }),
+  Label: obj({ id: int, name: str, description: str, color: str, scope: { type: 'string', enum: ['g', 'p'] }, project_id: int, creation_time: time, update_time: time }),
+  Accessory: obj({ id: int, artifact_id: int, subject_artifact_id: int, subject_artifact_digest: str, subject_artifact_repo: str, size: int, digest: str, type: str, icon: str, creation_time: time }),
+  Reference: obj({ parent_id: int, child_id: int, child_digest: str, platform: obj({ architecture: str, os: str, variant: str }), annotations: { type: 'object' }, urls: { type: 'array', items: str } }),
+  Artifact: obj({
+    id: int,
+    type: str,
+    media_type: str,
+    manifest_media_type: str,
+    artifact_type: str,
+    project_id: int,
+    repository_id: int,
+    repository_name: str,
+    digest: str,
+    size: int,
+    icon: str,
+    push_time: time,
+    pull_time: time,
+    extra_attrs: obj({ architecture: str, author: str, config: { type: 'object' }, created: time, os: str }),
+    annotations: { type: 'object', additionalProperties: str },
+    references: { type: 'array', items: { $ref: '#/components/schemas/Reference' } },
+    tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } },
+    addition_links: { type: 'object' },
+    labels: { type: 'array', items: { $ref: '#/components/schemas/Label' } },
+    accessories: { type: 'array', items: { $ref: '#/components/schemas/Accessory' } },
+    scan_overview: { type: 'object' },
+    sbom_overview: { type: 'object' },
+  }),
+  PreheatTask: obj({ id: int, repository: str, tag: str, blobs: { type: 'array', items: str } }),
   RobotPermission: obj({ kind: str, namespace: str, access: { type: 'array', items: obj({ resource: str, action: str, effect: str }) } }),
   RobotCreated: obj({ id: int, name: str, secret: str, creation_time: time, expires_at: int }),
   Robot: obj({
@@ -147,7 +115,30 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas };
+const requestSchemas: Record<string, z.ZodType> = {
+  ...userSchemas,
+  ...projectSchemas,
+  ...memberSchemas,
+  ...robotSchemas,
+  ...repositorySchemas,
+  ...artifactSchemas,
+  ...labelSchemas,
+};
+
+/** Replication's bodies and answers, as Harbor defines them (replicator/api validates them). */
+const harborDefined = (name: string) => ({ type: 'object', description: `Harbor's ${name} (api/v2.0/swagger.yaml definitions)`, additionalProperties: true });
+const replicationSchemas: Record<string, unknown> = {
+  Registry: harborDefined('Registry'),
+  RegistryReq: harborDefined('Registry'),
+  RegistryUpdate: harborDefined('RegistryUpdate'),
+  RegistryPing: harborDefined('RegistryPing'),
+  ReplicationPolicy: harborDefined('ReplicationPolicy'),
+  ReplicationPolicyReq: harborDefined('ReplicationPolicy'),
+  ReplicationExecution: harborDefined('ReplicationExecution'),
+  StartReplicationExecution: obj({ policy_id: int }),
+  ReplicationTask: harborDefined('ReplicationTask'),
+  PreheatReq: obj({ repository: str, tag: str }),
+};
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -159,8 +150,23 @@ function ref(name: string): unknown {
 }
 
 const queryDocs: Record<string, string> = {
+  from: 'the artifact to copy: project/repository:tag or project/repository@digest',
+  scope: 'g (global) or p (project)',
+  project_id: 'the project of scope p labels',
+  with_tag: 'include tags (default true)',
+  with_label: 'include labels',
+  with_accessory: 'include accessories (referrers)',
+  with_immutable_status: 'report whether each tag is immutable',
+  with_scan_overview: 'no scanner: an empty overview',
+  with_sbom_overview: 'no scanner: an empty overview',
+  with_signature: 'deprecated by Harbor (signatures are accessories); accepted',
+  repository: 'a repository name',
+  policy_id: 'executions of this policy',
+  status: 'by status',
+  trigger: 'by trigger',
+  resource_type: 'by resource type',
   q: 'Harbor query: k=v (exact), k=~v (fuzzy), k=[min~max] (range), k={v1 v2} (union), comma-separated',
-  sort: 'op_time or -op_time (default)',
+  sort: 'comma-separated keys, - for descending',
   name: 'fuzzy match on the project name',
   public: 'true or false',
   owner: "the owner's username",
@@ -169,41 +175,71 @@ const queryDocs: Record<string, string> = {
   entityname: 'part of a member name',
 };
 
+/** The statuses an operation may answer beyond its success: what every operation of its kind may, and its own. */
+function failureStatuses(path: string, method: string, op: Op): number[] {
+  const out = new Set<number>([500, ...(op.errors ?? [])]);
+  if (op.auth !== 'none') for (const s of [400, 401, 403, 429]) out.add(s);
+  // A path parameter names something that may not exist; a bad integer, a paging value or a missing body is
+  // go-swagger's 422.
+  if (/\{/.test(path) && op.auth !== 'none') out.add(404);
+  if (op.paged || op.body || /_id\}|\{id\}|\{mid\}/.test(path)) out.add(422);
+  if (op.body) for (const s of [400, 413, 415]) out.add(s);
+  if (op.id === 'preheatBerthP2p') out.add(404);
+  return [...out].sort((x, y) => x - y);
+}
+
+const statusText: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Authentication required',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict: already exists',
+  412: 'Precondition failed',
+  413: 'Body too large',
+  415: 'Body is not JSON',
+  422: 'Validation failure (parameters, paging, missing body)',
+  429: 'Too many failed logins',
+  500: 'Internal error',
+};
+
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [path, methods] of Object.entries(ops)) {
+  for (const [path, methods] of Object.entries(operations)) {
     paths[path] = {};
     for (const [method, op] of Object.entries(methods)) {
       const parameters: unknown[] = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: str }));
-      for (const q of op.query ?? []) parameters.push({ name: q, in: 'query', required: q === 'project_name' || q === 'username', schema: str, description: queryDocs[q] });
+      for (const q of op.query ?? []) parameters.push({ name: q, in: 'query', required: ['project_name', 'username', 'from', 'repository', 'scope'].includes(q), schema: str, description: queryDocs[q] });
       if (op.paged) {
         parameters.push({ name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } });
         parameters.push({ name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 } });
       }
       const status = String(op.status ?? 200);
-      const success: Record<string, unknown> = { description: status === '201' ? 'Created (Location header names it)' : 'Success' };
+      const success: Record<string, unknown> = { description: op.location ? 'Created (the Location header names it)' : status === '201' ? 'Created' : 'Success' };
       if (op.returns) {
         const array = op.returns.startsWith('[');
         const schema = array ? { type: 'array', items: ref(op.returns.slice(1, -1)) } : ref(op.returns);
         success.content = { 'application/json': { schema } };
       }
-      if (op.paged) success.headers = { 'X-Total-Count': { schema: int }, Link: { schema: str } };
+      const headers: Record<string, unknown> = {};
+      if (op.paged) Object.assign(headers, { 'X-Total-Count': { schema: int }, Link: { schema: str } });
+      if (op.location) headers.Location = { description: 'The path of what was created', schema: str };
+      if (Object.keys(headers).length > 0) success.headers = headers;
       if (path === '/ping') success.content = { 'text/plain': { schema: str } };
       const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Errors') } } });
+      const responses: Record<string, unknown> = { [status]: success };
+      for (const s of failureStatuses(path, method, op)) responses[String(s)] = error(statusText[s] ?? 'Error');
       paths[path][method] = {
+        operationId: op.id,
+        tags: [op.tag],
         summary: op.summary,
         ...(parameters.length > 0 && { parameters }),
         ...(op.body && { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } }),
         ...(op.auth === 'none' ? { security: [] } : {}),
-        responses: {
-          [status]: success,
-          ...(op.auth !== 'none' && { '400': error('Bad request'), '401': error('Authentication required'), '403': error('Forbidden'), '404': error('Not found') }),
-          ...(method === 'post' && { '409': error('Already exists') }),
-        },
+        responses,
       };
     }
   }
-  const schemas: Record<string, unknown> = { ...responseSchemas };
+  const schemas: Record<string, unknown> = { ...responseSchemas, ...replicationSchemas };
   for (const [name, s] of Object.entries(requestSchemas)) schemas[name] = jsonSchema(s);
   return {
     openapi: '3.1.0',

@@ -1,6 +1,8 @@
 import Router from '@koa/router';
+import { artifactRoutes } from './artifacts.js';
 import { auditLogRoutes } from './audit-logs.js';
 import type { AdminDeps } from './context.js';
+import { labelRoutes } from './labels.js';
 import { memberRoutes } from './members.js';
 import { openApiDocument } from './openapi.js';
 import { projectRoutes } from './projects.js';
@@ -32,6 +34,8 @@ export function adminRouter(a: AdminDeps): Router {
   // Members, repositories and logs before the bare /projects/{id} routes they extend.
   memberRoutes(router, a);
   repositoryRoutes(router, a);
+  artifactRoutes(router, a);
+  labelRoutes(router, a);
   auditLogRoutes(router, a);
   projectMetadataRoutes(router, a);
   projectRoutes(router, a);

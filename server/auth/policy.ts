@@ -37,8 +37,8 @@ export class AccessPolicy {
     if (principal.kind === 'user' && principal.sysadmin) return new Set(PROJECT_PERMISSIONS);
     const granted = new Set<ProjectPermission>();
     if (project.public) {
-      granted.add('project.read');
-      granted.add('repository.pull');
+      // Harbor's public-project policies: anyone reads the content and its labels.
+      for (const p of ['project.read', 'repository.pull', 'artifact.read', 'tag.list', 'label.read'] as const) granted.add(p);
     }
     if (principal.kind === 'user') {
       const role = await this.roleIn(principal, project);
@@ -65,15 +65,36 @@ export class AccessPolicy {
     for (const [action, permission] of Object.entries(repositoryPermission) as [RepositoryAction, ProjectPermission][]) {
       if (permissions.has(permission)) actions.add(action);
     }
+    // An OCI DELETE by tag removes a tag: Harbor's tag:delete allows it as artifact:delete does.
+    if (permissions.has('tag.delete')) actions.add('delete');
     return { actions };
   }
 }
 
+/** Harbor's rbac resource:action pairs a robot may hold, beyond repository pull/push/delete. */
+const robotGrants: Record<string, ProjectPermission> = {
+  'repository:update': 'repository.update',
+  'artifact:read': 'artifact.read',
+  'artifact:list': 'artifact.read',
+  'artifact:create': 'artifact.create',
+  'artifact:delete': 'artifact.delete',
+  'tag:list': 'tag.list',
+  'tag:create': 'tag.create',
+  'tag:delete': 'tag.delete',
+  'artifact-label:create': 'artifact-label.create',
+  'artifact-label:delete': 'artifact-label.delete',
+  'label:read': 'label.read',
+  'label:list': 'label.read',
+  'label:create': 'label.manage',
+  'label:update': 'label.manage',
+  'label:delete': 'label.manage',
+};
+
 /**
  * What a robot's Harbor-style permissions grant in one project (Harbor's rbac resources and actions):
  * repository pull/push map directly; repository delete is the whole repository (admin API) and what is in it;
- * artifact or tag delete is the OCI DELETE inside the repository, never the repository. Entries Berth does not
- * know grant nothing.
+ * artifact or tag delete is the OCI DELETE inside the repository, never the repository; artifact, tag and label
+ * actions are each their own permission. Entries Berth does not know grant nothing.
  */
 export function robotProjectPermissions(permissions: RobotPermission[], projectName: string): Set<ProjectPermission> {
   const granted = new Set<ProjectPermission>();
@@ -85,8 +106,9 @@ export function robotProjectPermissions(permissions: RobotPermission[], projectN
         granted.add(repositoryPermission[a.action]);
         if (a.action === 'delete') granted.add('repository.delete');
         granted.add('project.read');
-      } else if ((a.resource === 'artifact' || a.resource === 'tag') && a.action === 'delete') {
-        granted.add('artifact.delete');
+      } else {
+        const permission = robotGrants[`${a.resource}:${a.action}`];
+        if (permission) granted.add(permission);
       }
     }
   }

@@ -33,8 +33,23 @@ export type ProjectPermission =
   | 'repository.pull'
   | 'repository.push'
   | 'repository.delete'
+  /** Harbor's repository update: a repository's description. */
+  | 'repository.update'
+  /** Reading and listing artifacts (and their additions and accessories). */
+  | 'artifact.read'
+  /** Copying an artifact into the project. */
+  | 'artifact.create'
   /** Deleting manifests, tags and blobs inside a repository (the OCI DELETEs); not the repository itself. */
   | 'artifact.delete'
+  | 'tag.list'
+  | 'tag.create'
+  | 'tag.delete'
+  /** Putting a label on an artifact and taking it off. */
+  | 'artifact-label.create'
+  | 'artifact-label.delete'
+  /** The project's own labels. */
+  | 'label.read'
+  | 'label.manage'
   | 'log.list';
 
 export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
@@ -47,12 +62,24 @@ export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'repository.pull',
   'repository.push',
   'repository.delete',
+  'repository.update',
+  'artifact.read',
+  'artifact.create',
   'artifact.delete',
+  'tag.list',
+  'tag.create',
+  'tag.delete',
+  'artifact-label.create',
+  'artifact-label.delete',
+  'label.read',
+  'label.manage',
   'log.list',
 ];
 
 // Harbor's matrix: pull for all five; push for admin, maintainer, developer; delete for admin and maintainer;
 // members and robots are managed by the project admin; every role but limited guest may list members.
+// Artifacts, tags and labels as Harbor's rbac_role.go: developers copy, tag and label; maintainers also delete
+// and manage the project's labels; guests read labels, limited guests do not.
 const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'project.read': [1, 2, 3, 4, 5],
   'project.update': [1],
@@ -63,7 +90,17 @@ const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'repository.pull': [1, 2, 3, 4, 5],
   'repository.push': [1, 2, 4],
   'repository.delete': [1, 4],
+  'repository.update': [1, 2, 4],
+  'artifact.read': [1, 2, 3, 4, 5],
+  'artifact.create': [1, 2, 4],
   'artifact.delete': [1, 4],
+  'tag.list': [1, 2, 3, 4, 5],
+  'tag.create': [1, 2, 4],
+  'tag.delete': [1, 4],
+  'artifact-label.create': [1, 2, 4],
+  'artifact-label.delete': [1, 2, 4],
+  'label.read': [1, 2, 3, 4],
+  'label.manage': [1, 4],
   'log.list': [1],
 };
 

@@ -1,0 +1,148 @@
+// Every operation Berth serves under /api/v2.0: Harbor's (with Harbor's operationIds and tags), replication's
+// (mounted by the composing process) and Berth's own (/berth/…). test/auth/openapi.test.ts walks the running
+// app's routes and fails when one is missing here, or listed here and not served.
+
+export type Op = {
+  /** Harbor's operationId where Harbor has the operation; Berth's own otherwise. */
+  id: string;
+  /** The OpenAPI tag (Harbor's API group; `berth` for Berth's own). */
+  tag: string;
+  summary: string;
+  body?: string;
+  /** Response: a schema name, `[Name]` for an array of it, or undefined for an empty body. */
+  returns?: string;
+  status?: number;
+  /** A 201 that names what it made in a Location header (Harbor's createTag does not). */
+  location?: boolean;
+  paged?: boolean;
+  query?: string[];
+  auth?: 'none' | 'sysadmin';
+  /** Failures beyond the ones every authenticated operation may answer (see openapi.ts). */
+  errors?: number[];
+};
+
+const artifactQuery = ['q', 'sort', 'with_tag', 'with_label', 'with_scan_overview', 'with_sbom_overview', 'with_signature', 'with_immutable_status', 'with_accessory'];
+const artifact = '/projects/{project_name}/repositories/{repository_name}/artifacts';
+
+export const operations: Record<string, Record<string, Op>> = {
+  '/ping': { get: { id: 'getPing', tag: 'ping', summary: 'Liveness: answers Pong', auth: 'none' } },
+  '/health': { get: { id: 'getHealth', tag: 'health', summary: 'Health of core, database (MetaStore) and registry (BlobStore)', returns: 'OverallHealthStatus', auth: 'none' } },
+  '/systeminfo': { get: { id: 'getSystemInfo', tag: 'systeminfo', summary: 'General system information (less for anonymous callers)', returns: 'GeneralInfo', auth: 'none', errors: [401, 429] } },
+  '/openapi.json': { get: { id: 'getOpenApi', tag: 'berth', summary: 'This document', auth: 'none' } },
+  '/users': {
+    get: { id: 'listUsers', tag: 'user', summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q', 'sort'] },
+    post: { id: 'createUser', tag: 'user', summary: 'Create a local user (system admins)', body: 'UserCreationReq', status: 201, location: true, errors: [409] },
+  },
+  '/users/current': { get: { id: 'getCurrentUserInfo', tag: 'user', summary: 'The calling user', returns: 'UserResp' } },
+  '/users/search': { get: { id: 'searchUsers', tag: 'user', summary: 'Search users by name (any signed-in user)', returns: '[UserSearchRespItem]', paged: true, query: ['username'] } },
+  '/users/{user_id}': {
+    get: { id: 'getUser', tag: 'user', summary: "A user's profile (system admins, or the user)", returns: 'UserResp' },
+    put: { id: 'updateUserProfile', tag: 'user', summary: 'Update email, realname, comment', body: 'UserProfile', errors: [409] },
+    delete: { id: 'deleteUser', tag: 'user', summary: 'Delete a user and their memberships (system admins)' },
+  },
+  '/users/{user_id}/password': { put: { id: 'updateUserPassword', tag: 'user', summary: 'Change a password (old_password required for your own)', body: 'PasswordReq' } },
+  '/users/{user_id}/sysadmin': { put: { id: 'setUserSysAdmin', tag: 'user', summary: 'Grant or revoke system admin (system admins)', body: 'UserSysAdminFlag' } },
+  '/projects': {
+    get: { id: 'listProjects', tag: 'project', summary: 'Projects visible to the caller', returns: '[Project]', paged: true, query: ['q', 'sort', 'name', 'public', 'owner'] },
+    head: { id: 'headProject', tag: 'project', summary: 'Whether a project name exists (200 or 404)', query: ['project_name'] },
+    post: { id: 'createProject', tag: 'project', summary: 'Create a project (system admins, or everyone with allow_user_projects)', body: 'ProjectReq', status: 201, location: true, errors: [409] },
+  },
+  '/projects/{project_name_or_id}': {
+    get: { id: 'getProject', tag: 'project', summary: 'A project', returns: 'Project' },
+    put: { id: 'updateProject', tag: 'project', summary: "Update a project's metadata (project admins)", body: 'ProjectReq' },
+    delete: { id: 'deleteProject', tag: 'project', summary: 'Delete an empty project (412 while it holds repositories)', errors: [412] },
+  },
+  '/projects/{project_name_or_id}/members': {
+    get: { id: 'listProjectMembers', tag: 'member', summary: 'Members (every role but limited guest)', returns: '[ProjectMemberEntity]', paged: true, query: ['entityname'] },
+    post: { id: 'createProjectMember', tag: 'member', summary: 'Add a user with a role id (project admins)', body: 'ProjectMember', status: 201, location: true, errors: [409] },
+  },
+  '/projects/{project_name_or_id}/members/{mid}': {
+    get: { id: 'getProjectMember', tag: 'member', summary: 'A member', returns: 'ProjectMemberEntity' },
+    put: { id: 'updateProjectMember', tag: 'member', summary: "Change a member's role (project admins)", body: 'RoleRequest' },
+    delete: { id: 'deleteProjectMember', tag: 'member', summary: 'Remove a member (project admins)' },
+  },
+  '/repositories': { get: { id: 'listAllRepositories', tag: 'repository', summary: 'Repositories of every project the caller may pull from', returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
+  '/projects/{project_name}/repositories': { get: { id: 'listRepositories', tag: 'repository', summary: "A project's repositories", returns: '[Repository]', paged: true, query: ['q', 'sort'] } },
+  '/projects/{project_name}/repositories/{repository_name}': {
+    get: { id: 'getRepository', tag: 'repository', summary: 'A repository (name inside the project, slashes URL-encoded twice)', returns: 'Repository' },
+    put: { id: 'updateRepository', tag: 'repository', summary: "Set a repository's description (project admins, maintainers, developers)", body: 'RepositoryUpdate' },
+    delete: { id: 'deleteRepository', tag: 'repository', summary: 'Delete a repository: its tags, manifests and blob links (project admins, maintainers)' },
+  },
+  [artifact]: {
+    get: { id: 'listArtifacts', tag: 'artifact', summary: 'Artifacts of a repository: top-level ones unless q=base=*; q on tags, digest, media_type, type, labels, push_time, pull_time', returns: '[Artifact]', paged: true, query: artifactQuery },
+    post: { id: 'copyArtifact', tag: 'artifact', summary: 'Copy an artifact (from=project/repo:tag or @digest) with its children, accessories and tags', status: 201, location: true, query: ['from'], errors: [409] },
+  },
+  [`${artifact}/{reference}`]: {
+    get: { id: 'getArtifact', tag: 'artifact', summary: 'An artifact by tag or digest', returns: 'Artifact', query: artifactQuery.slice(2) },
+    delete: { id: 'deleteArtifact', tag: 'artifact', summary: 'Delete an artifact, its tags and accessories (412 while an index lists it)', errors: [412] },
+  },
+  [`${artifact}/{reference}/tags`]: {
+    get: { id: 'listTags', tag: 'artifact', summary: "An artifact's tags", returns: '[Tag]', paged: true, query: ['q', 'sort', 'with_immutable_status'] },
+    post: { id: 'createTag', tag: 'artifact', summary: 'Tag an artifact (409 when the tag exists); no Location, as Harbor', body: 'Tag', status: 201, errors: [409] },
+  },
+  [`${artifact}/{reference}/tags/{tag_name}`]: { delete: { id: 'deleteTag', tag: 'artifact', summary: 'Delete a tag of the artifact' } },
+  [`${artifact}/{reference}/accessories`]: { get: { id: 'listAccessories', tag: 'artifact', summary: "An artifact's accessories: its referrers (signatures, SBOMs)", returns: '[Accessory]', paged: true, query: ['sort'] } },
+  [`${artifact}/{reference}/additions/vulnerabilities`]: { get: { id: 'getVulnerabilitiesAddition', tag: 'artifact', summary: 'No scanner: an empty object' } },
+  [`${artifact}/{reference}/additions/{addition}`]: { get: { id: 'getAddition', tag: 'artifact', summary: "build_history: the image config's history" } },
+  [`${artifact}/{reference}/labels`]: { post: { id: 'addLabel', tag: 'artifact', summary: 'Put a label (global or of the project) on the artifact', body: 'LabelRef', errors: [409] } },
+  [`${artifact}/{reference}/labels/{label_id}`]: { delete: { id: 'removeLabel', tag: 'artifact', summary: 'Take a label off the artifact' } },
+  '/labels': {
+    get: { id: 'ListLabels', tag: 'label', summary: 'Labels of a scope: g (anyone) or p with project_id', returns: '[Label]', paged: true, query: ['q', 'sort', 'scope', 'project_id', 'name'] },
+    post: { id: 'CreateLabel', tag: 'label', summary: 'Create a label (global: system admins; project: its admins and maintainers)', body: 'Label', status: 201, location: true, errors: [409] },
+  },
+  '/labels/{label_id}': {
+    get: { id: 'GetLabelByID', tag: 'label', summary: 'A label', returns: 'Label' },
+    put: { id: 'UpdateLabel', tag: 'label', summary: "Rename, recolour or redescribe a label", body: 'LabelUpdate', errors: [409] },
+    delete: { id: 'DeleteLabel', tag: 'label', summary: 'Delete a label and take it off every artifact' },
+  },
+  '/projects/{project_name}/logs': { get: { id: 'getLogs', tag: 'project', summary: 'Audit log entries of a project (project admins)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
+  '/robots': {
+    get: { id: 'ListRobot', tag: 'robot', summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q', 'sort'] },
+    post: { id: 'CreateRobot', tag: 'robot', summary: 'Create a robot; the secret is in the answer, once', body: 'RobotCreate', returns: 'RobotCreated', status: 201, location: true, errors: [409] },
+  },
+  '/robots/{robot_id}': {
+    get: { id: 'GetRobotByID', tag: 'robot', summary: 'A robot', returns: 'Robot' },
+    put: { id: 'UpdateRobot', tag: 'robot', summary: 'Update description, disable, duration, permissions', body: 'RobotUpdate', errors: [409] },
+    patch: { id: 'RefreshSec', tag: 'robot', summary: 'Refresh the secret (generated unless one is given)', body: 'RobotSec', returns: 'RobotSec' },
+    delete: { id: 'DeleteRobot', tag: 'robot', summary: 'Delete a robot' },
+  },
+  '/audit-logs': { get: { id: 'listAuditLogs', tag: 'auditlog', summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
+
+  // Replication (replicator/api), system admins only.
+  '/replication/adapters': { get: { id: 'listRegistryProviderTypes', tag: 'registry', summary: 'Registry types Berth replicates with', auth: 'sysadmin' } },
+  '/registries': {
+    get: { id: 'listRegistries', tag: 'registry', summary: 'Registry endpoints', returns: '[Registry]', paged: true, query: ['q', 'name'], auth: 'sysadmin' },
+    post: { id: 'createRegistry', tag: 'registry', summary: 'Add a registry endpoint', body: 'RegistryReq', status: 201, location: true, auth: 'sysadmin', errors: [409] },
+  },
+  '/registries/ping': { post: { id: 'pingRegistry', tag: 'registry', summary: 'Check a registry (by id, or url and credential) answers', body: 'RegistryPing', auth: 'sysadmin' } },
+  '/registries/{id}': {
+    get: { id: 'getRegistry', tag: 'registry', summary: 'A registry endpoint', returns: 'Registry', auth: 'sysadmin' },
+    put: { id: 'updateRegistry', tag: 'registry', summary: 'Update a registry endpoint', body: 'RegistryUpdate', auth: 'sysadmin', errors: [409] },
+    delete: { id: 'deleteRegistry', tag: 'registry', summary: 'Delete a registry endpoint (412 while policies use it)', auth: 'sysadmin', errors: [412] },
+  },
+  '/registries/{id}/info': { get: { id: 'getRegistryInfo', tag: 'registry', summary: 'What the endpoint supports (filters, triggers)', auth: 'sysadmin' } },
+  '/replication/policies': {
+    get: { id: 'listReplicationPolicies', tag: 'replication', summary: 'Replication policies', returns: '[ReplicationPolicy]', paged: true, query: ['q', 'name'], auth: 'sysadmin' },
+    post: { id: 'createReplicationPolicy', tag: 'replication', summary: 'Create a policy (push: dest_registry; pull: src_registry)', body: 'ReplicationPolicyReq', status: 201, location: true, auth: 'sysadmin', errors: [409] },
+  },
+  '/replication/policies/{id}': {
+    get: { id: 'getReplicationPolicy', tag: 'replication', summary: 'A policy', returns: 'ReplicationPolicy', auth: 'sysadmin' },
+    put: { id: 'updateReplicationPolicy', tag: 'replication', summary: 'Update a policy', body: 'ReplicationPolicyReq', auth: 'sysadmin', errors: [409] },
+    delete: { id: 'deleteReplicationPolicy', tag: 'replication', summary: 'Delete a policy (412 while it runs)', auth: 'sysadmin', errors: [412] },
+  },
+  '/replication/executions': {
+    get: { id: 'listReplicationExecutions', tag: 'replication', summary: 'Executions, newest first', returns: '[ReplicationExecution]', paged: true, query: ['policy_id', 'status', 'trigger'], auth: 'sysadmin' },
+    post: { id: 'startReplication', tag: 'replication', summary: 'Run a policy now (412 when disabled)', body: 'StartReplicationExecution', status: 201, location: true, auth: 'sysadmin', errors: [412] },
+  },
+  '/replication/executions/{id}': {
+    get: { id: 'getReplicationExecution', tag: 'replication', summary: 'An execution', returns: 'ReplicationExecution', auth: 'sysadmin' },
+    put: { id: 'stopReplication', tag: 'replication', summary: 'Stop an execution', auth: 'sysadmin' },
+  },
+  '/replication/executions/{id}/tasks': { get: { id: 'listReplicationTasks', tag: 'replication', summary: "An execution's tasks", returns: '[ReplicationTask]', paged: true, query: ['status', 'resource_type'], auth: 'sysadmin' } },
+  '/replication/executions/{id}/tasks/{task_id}': { get: { id: 'getBerthReplicationTask', tag: 'berth', summary: 'One task (Berth)', returns: 'ReplicationTask', auth: 'sysadmin' } },
+  '/replication/executions/{id}/tasks/{task_id}/log': { get: { id: 'getReplicationLog', tag: 'replication', summary: "A task's log (text)", auth: 'sysadmin' } },
+  '/berth/replication/info': { get: { id: 'getBerthReplicationInfo', tag: 'berth', summary: "This registry's IDC and clock, for peers", auth: 'sysadmin' } },
+  '/berth/replication/tags': { get: { id: 'listBerthReplicationTags', tag: 'berth', summary: "A repository's tag records with versions, tombstones included (anti-entropy)", query: ['repository'], auth: 'sysadmin' } },
+  '/berth/replication/conflicts': { get: { id: 'listBerthReplicationConflicts', tag: 'berth', summary: 'Tag writes last-writer-wins overrode, newest first', paged: true, query: ['repository'], auth: 'sysadmin' } },
+  '/berth/p2p/preheat': { post: { id: 'preheatBerthP2p', tag: 'berth', summary: "Ask the seed agents to fetch a tag's layers ahead of demand (pull and push on the repository)", body: 'PreheatReq', returns: 'PreheatTask', status: 201 } },
+};
