@@ -145,4 +145,58 @@ export const operations: Record<string, Record<string, Op>> = {
   '/berth/replication/tags': { get: { id: 'listBerthReplicationTags', tag: 'berth', summary: "A repository's tag records with versions, tombstones included (anti-entropy)", query: ['repository'], auth: 'sysadmin' } },
   '/berth/replication/conflicts': { get: { id: 'listBerthReplicationConflicts', tag: 'berth', summary: 'Tag writes last-writer-wins overrode, newest first', paged: true, query: ['repository'], auth: 'sysadmin' } },
   '/berth/p2p/preheat': { post: { id: 'preheatBerthP2p', tag: 'berth', summary: "Ask the seed agents to fetch a tag's layers ahead of demand (pull and push on the repository)", body: 'PreheatReq', returns: 'PreheatTask', status: 201 } },
+  // Search, statistics, configurations, project metadata, system settings.
+  '/search': { get: { id: 'search', tag: 'search', summary: 'Projects and repositories whose names contain q, among those the caller may see', query: ['q'], auth: 'none' } },
+  '/statistics': { get: { id: 'getStatistic', tag: 'statistic', summary: 'Project and repository counts (totals for system admins)', auth: 'none' } },
+  '/configurations': {
+    get: { id: 'getConfigurations', tag: 'configure', summary: 'Settings with whether each can be changed here (system admins)', auth: 'sysadmin' },
+    put: { id: 'updateConfigurations', tag: 'configure', summary: 'Change read_only or project_creation_restriction (system admins)', auth: 'sysadmin', body: 'Configurations' },
+  },
+  '/systeminfo/volumes': { get: { id: 'getVolumes', tag: 'systeminfo', summary: "The data directory's volume: total and free bytes (system admins)", auth: 'sysadmin' } },
+  '/systeminfo/getcert': { get: { id: 'getCert', tag: 'systeminfo', summary: 'The TLS certificate Berth serves (404 without TLS)' } },
+  '/system/CVEAllowlist': {
+    get: { id: 'getSystemCVEAllowlist', tag: 'SystemCVEAllowlist', summary: 'The system CVE allowlist, kept (no scanner applies it)' },
+    put: { id: 'putSystemCVEAllowlist', tag: 'SystemCVEAllowlist', summary: 'Set the system CVE allowlist (system admins)', auth: 'sysadmin', body: 'CVEAllowlist' },
+  },
+  '/projects/{project_name_or_id}/_deletable': { get: { id: 'getProjectDeletable', tag: 'project', summary: 'Whether a delete would succeed, and why not' } },
+  '/projects/{project_name_or_id}/metadatas/': {
+    get: { id: 'listProjectMetadatas', tag: 'projectMetadata', summary: "A project's metadata" },
+    post: { id: 'addProjectMetadatas', tag: 'projectMetadata', summary: 'Add metadata keys (project admins)', body: 'ProjectMetadata' },
+  },
+  '/projects/{project_name_or_id}/metadatas/{meta_name}': {
+    get: { id: 'getProjectMetadata', tag: 'projectMetadata', summary: 'One metadata key' },
+    put: { id: 'updateProjectMetadata', tag: 'projectMetadata', summary: 'Set one metadata key (project admins)', body: 'ProjectMetadata' },
+    delete: { id: 'deleteProjectMetadata', tag: 'projectMetadata', summary: 'Remove one metadata key (project admins)' },
+  },
+  '/replication/adapterinfos': { get: { id: 'listRegistryProviderInfos', tag: 'registry', summary: 'Endpoint patterns per registry type', auth: 'sysadmin' } },
+  // Preheat over Berth's own P2P (the built-in `berth` provider).
+  '/p2p/preheat/providers': { get: { id: 'ListProviders', tag: 'preheat', summary: 'Preheat providers: berth', auth: 'sysadmin' } },
+  '/projects/{project_name}/preheat/providers': { get: { id: 'ListProvidersUnderProject', tag: 'preheat', summary: 'Enabled provider instances for a project' } },
+  '/p2p/preheat/instances/ping': { post: { id: 'PingInstances', tag: 'preheat', summary: 'Check an instance (vendor berth)', auth: 'sysadmin', body: 'PreheatInstance' } },
+  '/p2p/preheat/instances': {
+    get: { id: 'ListInstances', tag: 'preheat', summary: 'Provider instances (the built-in berth one first)', paged: true, auth: 'sysadmin' },
+    post: { id: 'CreateInstance', tag: 'preheat', summary: 'Add an instance of vendor berth', body: 'PreheatInstance', status: 201, location: true, auth: 'sysadmin', errors: [409] },
+  },
+  '/p2p/preheat/instances/{preheat_instance_name}': {
+    get: { id: 'GetInstance', tag: 'preheat', summary: 'An instance', auth: 'sysadmin' },
+    put: { id: 'UpdateInstance', tag: 'preheat', summary: 'Enable, disable, make default', body: 'PreheatInstance', auth: 'sysadmin' },
+    delete: { id: 'DeleteInstance', tag: 'preheat', summary: 'Delete an instance (412: built in, or used by policies)', auth: 'sysadmin', errors: [412] },
+  },
+  '/projects/{project_name}/preheat/policies': {
+    get: { id: 'ListPolicies', tag: 'preheat', summary: "A project's preheat policies", paged: true },
+    post: { id: 'CreatePolicy', tag: 'preheat', summary: 'Create a preheat policy (project admins)', body: 'PreheatPolicy', status: 201, location: true, errors: [409] },
+  },
+  '/projects/{project_name}/preheat/policies/{preheat_policy_name}': {
+    get: { id: 'GetPolicy', tag: 'preheat', summary: 'A preheat policy' },
+    put: { id: 'UpdatePolicy', tag: 'preheat', summary: 'Update a preheat policy (project admins)', body: 'PreheatPolicy', errors: [409] },
+    post: { id: 'ManualPreheat', tag: 'preheat', summary: 'Run the policy now (project admins)', status: 201, location: true },
+    delete: { id: 'DeletePolicy', tag: 'preheat', summary: 'Delete a preheat policy (project admins)' },
+  },
+  '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions': { get: { id: 'ListExecutions', tag: 'preheat', summary: "A policy's executions, newest first", paged: true } },
+  '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}': {
+    get: { id: 'GetExecution', tag: 'preheat', summary: 'An execution, its status from the seed agents’ reports' },
+    patch: { id: 'StopExecution', tag: 'preheat', summary: 'Stop an execution ({"status": "Stopped"})', body: 'ExecutionStop' },
+  },
+  '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks': { get: { id: 'ListTasks', tag: 'preheat', summary: "An execution's tasks (one per artifact)", paged: true } },
+  '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks/{task_id}/logs': { get: { id: 'GetPreheatLog', tag: 'preheat', summary: "A task's log: the seed agents' reports (text)" } },
 };

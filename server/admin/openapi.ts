@@ -138,6 +138,12 @@ const replicationSchemas: Record<string, unknown> = {
   StartReplicationExecution: obj({ policy_id: int }),
   ReplicationTask: harborDefined('ReplicationTask'),
   PreheatReq: obj({ repository: str, tag: str }),
+  Configurations: obj({ read_only: bool, project_creation_restriction: str }),
+  CVEAllowlist: harborDefined('CVEAllowlist'),
+  ProjectMetadata: { type: 'object', additionalProperties: { type: 'string' } },
+  PreheatInstance: harborDefined('Instance'),
+  PreheatPolicy: harborDefined('PreheatPolicy'),
+  ExecutionStop: obj({ status: str }),
 };
 
 function jsonSchema(s: z.ZodType): unknown {
