@@ -9,6 +9,7 @@ import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
 import { ProxyCache } from './proxy-cache.js';
 import { PullStats } from './pull-stats.js';
+import { Retention } from './retention.js';
 import { Repositories } from './repositories.js';
 import { TagVersions } from './tag-versions.js';
 import { Tags } from './tags.js';
@@ -42,6 +43,8 @@ export class Registry {
   readonly labels: Labels;
   /** Artifacts as Harbor's API shows them, and its copy, tag and delete. */
   readonly artifacts: Artifacts;
+  /** Tag retention: which artifacts a project's rules keep, and deleting the rest (./retention.ts). */
+  readonly retention: Retention;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
@@ -54,5 +57,6 @@ export class Registry {
     this.proxy = new ProxyCache(this, opts.log.child({ component: 'proxy-cache' }), opts.proxyTagTtlMs ?? 60_000);
     this.labels = new Labels(meta);
     this.artifacts = new Artifacts(meta, this.manifests, this.blobs, this.versions, this.labels);
+    this.retention = new Retention(this.artifacts, this.pulls);
   }
 }

@@ -13,6 +13,7 @@ import { RuntimeSettings } from './settings.js';
 import { readOnlyGuard } from './middleware/read-only.js';
 import { adminRouter } from './admin/router.js';
 import { preheatApi } from './admin/preheat/router.js';
+import { retentionApi } from './admin/retention/api.js';
 import { routeTable, type ServedRoute } from './route-table.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -95,7 +96,8 @@ export async function startRegistry(
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
   const preheat = preheatApi(admin, p2p.preheat);
-  const routers = [...access.routers, adminRouter(admin), preheat.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
+  const retention = retentionApi(admin);
+  const routers = [...access.routers, adminRouter(admin), preheat.router, retention.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware]);
   const routes = routeTable(routers);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
@@ -120,6 +122,7 @@ export async function startRegistry(
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       preheat.close();
+      retention.close();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

@@ -199,4 +199,19 @@ export const operations: Record<string, Record<string, Op>> = {
   },
   '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks': { get: { id: 'ListTasks', tag: 'preheat', summary: "An execution's tasks (one per artifact)", paged: true } },
   '/projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks/{task_id}/logs': { get: { id: 'GetPreheatLog', tag: 'preheat', summary: "A task's log: the seed agents' reports (text)" } },
+  // Tag retention (registry/retention.ts decides and deletes).
+  '/retentions/metadatas': { get: { id: 'getRentenitionMetadata', tag: 'Retention', summary: 'Rule templates and selectors' } },
+  '/retentions': { post: { id: 'createRetention', tag: 'Retention', summary: "A project's retention policy (project admins; one per project)", body: 'RetentionPolicy', status: 201, location: true, errors: [409] } },
+  '/retentions/{id}': {
+    get: { id: 'getRetention', tag: 'Retention', summary: 'A retention policy' },
+    put: { id: 'updateRetention', tag: 'Retention', summary: 'Replace its rules and trigger (project admins)', body: 'RetentionPolicy', errors: [409] },
+    delete: { id: 'deleteRetention', tag: 'Retention', summary: 'Delete it (project admins)' },
+  },
+  '/retentions/{id}/executions': {
+    post: { id: 'triggerRetentionExecution', tag: 'Retention', summary: 'Run it now, or a dry run (project admins)', body: 'RetentionRun', status: 201, location: true },
+    get: { id: 'listRetentionExecutions', tag: 'Retention', summary: 'Its executions, newest first', paged: true },
+  },
+  '/retentions/{id}/executions/{eid}': { patch: { id: 'operateRetentionExecution', tag: 'Retention', summary: 'Stop an execution ({"action": "stop"})', body: 'RetentionOperate' } },
+  '/retentions/{id}/executions/{eid}/tasks': { get: { id: 'listRetentionTasks', tag: 'Retention', summary: 'One task per repository', paged: true } },
+  '/retentions/{id}/executions/{eid}/tasks/{tid}': { get: { id: 'getRetentionTaskLog', tag: 'Retention', summary: 'What was retained, deleted (or would be) and kept, with why (text)' } },
 };

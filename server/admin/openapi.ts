@@ -144,6 +144,9 @@ const replicationSchemas: Record<string, unknown> = {
   PreheatInstance: harborDefined('Instance'),
   PreheatPolicy: harborDefined('PreheatPolicy'),
   ExecutionStop: obj({ status: str }),
+  RetentionPolicy: harborDefined('RetentionPolicy'),
+  RetentionRun: obj({ dry_run: bool }),
+  RetentionOperate: obj({ action: str }),
 };
 
 function jsonSchema(s: z.ZodType): unknown {

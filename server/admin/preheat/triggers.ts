@@ -1,15 +1,15 @@
-import { Cron } from 'croner';
 import picomatch from 'picomatch';
 import type { Logger } from '../../../core/log.js';
 import type { Collection, MetaStore } from '../../../storage-adapters/meta/meta-store.js';
 import type { AccessRecords } from '../../auth/records.js';
+import { CronSchedules } from '../cron-schedules.js';
 import type { PreheatPolicyRecord, PreheatRecords } from './records.js';
 import type { PreheatRunner } from './runner.js';
 
 // The automatic preheat triggers. event_based: a tag pushed into a project runs its matching policies on that
 // artifact, read from the MetaStore outbox by one instance at a time (a lease), its place kept in the store so
-// a restart neither replays nor skips. scheduled: each policy's cron; every instance keeps the crons, and a
-// lock named after the policy and the minute lets exactly one of them run it.
+// a restart neither replays nor skips. scheduled: each policy's cron (../cron-schedules.ts: one instance runs
+// each occurrence).
 
 interface Cursor {
   id: number;
@@ -21,7 +21,7 @@ const POLL_MS = 1000;
 
 export class PreheatTriggers {
   private timer: NodeJS.Timeout | undefined;
-  private readonly crons = new Map<number, { cron: Cron; spec: string }>();
+  private readonly crons: CronSchedules;
   private readonly cursors: Collection<Cursor>;
   private busy = false;
 
@@ -33,6 +33,7 @@ export class PreheatTriggers {
     private readonly log: Logger,
   ) {
     this.cursors = meta.collection<Cursor>('preheat_cursors', { unique: ['name'] });
+    this.crons = new CronSchedules(meta, 'preheat', (id) => this.scheduled(id), log);
   }
 
   start(): void {
@@ -42,7 +43,7 @@ export class PreheatTriggers {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    for (const { cron } of this.crons.values()) cron.stop();
+    this.crons.stop();
   }
 
   private async tick(): Promise<void> {
@@ -61,24 +62,10 @@ export class PreheatTriggers {
   }
 
   private schedule(policies: PreheatPolicyRecord[]): void {
-    const wanted = new Map(policies.map((p) => [p.id, p]));
-    for (const [id, c] of this.crons) {
-      if (wanted.get(id)?.trigger.trigger_setting?.cron !== c.spec) {
-        c.cron.stop();
-        this.crons.delete(id);
-      }
-    }
-    for (const p of policies) {
-      const spec = p.trigger.trigger_setting?.cron;
-      if (!spec || this.crons.has(p.id)) continue;
-      const cron = new Cron(spec, { protect: true }, () => void this.scheduled(p.id));
-      this.crons.set(p.id, { cron, spec });
-    }
+    this.crons.sync(policies.flatMap((p) => (p.trigger.trigger_setting?.cron ? [{ id: p.id, cron: p.trigger.trigger_setting.cron }] : [])));
   }
 
   private async scheduled(policyId: number): Promise<void> {
-    const lock = await this.meta.acquireLock(`preheat-scheduled:${policyId}:${Math.floor(Date.now() / 60_000)}`, 120_000);
-    if (!lock) return; // another instance runs this one
     const policy = await this.records.policies.get(policyId);
     const project = policy && (await this.access.projects.get(policy.project_id));
     if (!policy?.enabled || !project) return;
