@@ -10,7 +10,7 @@ import { paging, setPageHeaders } from '../../core/harbor-api/paging.js';
 import { queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields, type QueryTerm } from '../../core/harbor-api/query.js';
 
-// Harbor's /audit-logs and /projects/{project_name}/logs: newest first, queryable with q (operation,
+// Harbor's /audit-logs and /projects/{project_name}/logs (and the same as /auditlog-exts): newest first, queryable with q (operation,
 // resource, resource_type, username, op_time range, …). System admins read everything, project admins the
 // entries of their projects.
 
@@ -44,6 +44,18 @@ function auditResponse(r: AuditRecord) {
 export function auditLogRoutes(router: Router, a: AdminDeps): void {
   router.get('/audit-logs', (ctx) => listAuditLogs(ctx, a));
   router.get('/projects/:project_name/logs', (ctx) => listProjectLogs(ctx, a));
+  // Harbor 2.13's extended audit log: the same entries (AuditLogExt has AuditLog's fields), and its event types.
+  router.get('/auditlog-exts/events', (ctx) => eventTypes(ctx, a));
+  router.get('/auditlog-exts', (ctx) => listAuditLogs(ctx, a));
+  router.get('/projects/:project_name/auditlog-exts', (ctx) => listProjectLogs(ctx, a));
+}
+
+/** The event types (`create_project`, `delete_robot`, …) the log holds, from its most recent entries. */
+async function eventTypes(ctx: Context, a: AdminDeps): Promise<void> {
+  await requireUser(ctx, a);
+  const { items } = await a.audit.records.list({ order: 'desc', limit: 10_000 });
+  const types = new Set(items.map((r) => `${r.operation}_${r.resource_type}`));
+  ctx.body = [...types].sort().map((event_type) => ({ event_type }));
 }
 
 async function listAuditLogs(ctx: Context, a: AdminDeps): Promise<void> {

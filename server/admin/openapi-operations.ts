@@ -214,4 +214,9 @@ export const operations: Record<string, Record<string, Op>> = {
   '/retentions/{id}/executions/{eid}': { patch: { id: 'operateRetentionExecution', tag: 'Retention', summary: 'Stop an execution ({"action": "stop"})', body: 'RetentionOperate' } },
   '/retentions/{id}/executions/{eid}/tasks': { get: { id: 'listRetentionTasks', tag: 'Retention', summary: 'One task per repository', paged: true } },
   '/retentions/{id}/executions/{eid}/tasks/{tid}': { get: { id: 'getRetentionTaskLog', tag: 'Retention', summary: 'What was retained, deleted (or would be) and kept, with why (text)' } },
+  '/permissions': { get: { id: 'getPermissions', tag: 'permissions', summary: 'The resource/action pairs robot accounts may be granted' } },
+  '/users/current/permissions': { get: { id: 'getCurrentUserPermissions', tag: 'user', summary: 'What the caller may do (scope /system or /project/{id}; relative)', query: ['scope', 'relative'] } },
+  '/auditlog-exts': { get: { id: 'listAuditLogExts', tag: 'auditlog', summary: 'The audit log (extended view: the same entries)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
+  '/auditlog-exts/events': { get: { id: 'listAuditLogEventTypes', tag: 'auditlog', summary: 'Event types the log holds (operation_resource)' } },
+  '/projects/{project_name}/auditlog-exts': { get: { id: 'listAuditLogExtsOfProject', tag: 'project', summary: "A project's audit log (extended view)", returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };

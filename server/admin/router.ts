@@ -12,6 +12,7 @@ import { systemRoutes } from './system.js';
 import { configurationRoutes } from './configurations.js';
 import { projectMetadataRoutes } from './project-metadata.js';
 import { searchRoutes } from './search.js';
+import { permissionRoutes } from './permissions.js';
 import { userRoutes } from './users.js';
 
 /** Harbor-compatible admin API under /api/v2.0, and Harbor's /api/version (errors are shaped by the Harbor
@@ -30,6 +31,7 @@ export function adminRouter(a: AdminDeps): Router {
   systemRoutes(router, a);
   configurationRoutes(router, a);
   searchRoutes(router, a);
+  permissionRoutes(router, a);
   userRoutes(router, a);
   // Members, repositories and logs before the bare /projects/{id} routes they extend.
   memberRoutes(router, a);

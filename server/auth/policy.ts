@@ -72,7 +72,7 @@ export class AccessPolicy {
 }
 
 /** Harbor's rbac resource:action pairs a robot may hold, beyond repository pull/push/delete. */
-const robotGrants: Record<string, ProjectPermission> = {
+export const robotGrants: Record<string, ProjectPermission> = {
   'repository:update': 'repository.update',
   'artifact:read': 'artifact.read',
   'artifact:list': 'artifact.read',

@@ -117,3 +117,31 @@ t.test('system CVE allowlist, volumes, getcert, adapter infos', async (t) => {
   const infos = await root.get('/replication/adapterinfos');
   t.equal(infos.json['docker-hub'].endpoint_pattern.endpoints[0].value, 'https://registry-1.docker.io');
 });
+
+t.test('permissions: what robots may be granted, and what the caller may do', async (t) => {
+  const all = await root.get('/permissions');
+  t.equal(all.status, 200);
+  const project = all.json.project.map((p: any) => `${p.resource}:${p.action}`);
+  for (const pair of ['repository:pull', 'repository:push', 'artifact:delete', 'tag:create', 'label:read']) t.ok(project.includes(pair), pair);
+
+  const appsId = (await root.get('/projects/apps')).json.project_id;
+  await root.addMember('apps', 'alice', 3); // guest
+  const guest = ((await asAlice.get(`/users/current/permissions?scope=/project/${appsId}&relative=true`)).json as any[]).map((p) => `${p.resource}:${p.action}`);
+  t.ok(guest.includes('repository:pull'), 'a guest pulls');
+  t.notOk(guest.includes('repository:push'), 'a guest does not push');
+  t.notOk(guest.includes('member:create'), 'nor manage members');
+  const owner = ((await root.get(`/users/current/permissions?scope=/project/${appsId}`)).json as any[]).map((p) => `${p.resource}:${p.action}`);
+  t.ok(owner.includes(`/project/${appsId}/member:create`), 'absolute resource names without relative=true');
+  t.same((await asAlice.get('/users/current/permissions?scope=/system')).json, [], 'no system permissions for a user');
+  t.equal((await asAlice.get('/users/current/permissions?scope=/nope')).status, 400);
+});
+
+t.test('auditlog-exts: the audit log, by project, and its event types', async (t) => {
+  const ext = await root.get('/auditlog-exts?page_size=100');
+  const plain = await root.get('/audit-logs?page_size=100');
+  t.same(ext.json.map((e: any) => e.id), plain.json.map((e: any) => e.id), 'the same entries');
+  const project = await root.get('/projects/apps/auditlog-exts');
+  t.ok(project.json.length > 0 && project.json.every((e: any) => e.project_id === project.json[0].project_id), "a project's entries");
+  const types = (await root.get('/auditlog-exts/events')).json.map((e: any) => e.event_type);
+  t.ok(types.includes('create_project') && types.includes('create_user'), `event types: ${types.join(', ')}`);
+});
