@@ -7,6 +7,7 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagRecord, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
 import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
 import type { ManifestCache } from './manifest-cache.js';
+import type { Quotas } from './quotas.js';
 import { recordConflict } from './tag-conflicts.js';
 import type { WriteVersion } from './tag-versions.js';
 
@@ -28,6 +29,7 @@ export class Manifests {
     private readonly meta: MetaStore,
     private readonly cache: ManifestCache,
     private readonly log: Logger,
+    private readonly quotas?: Quotas,
   ) {}
 
   /** The manifest a tag points at, or stored under a digest, in `repository`; undefined when there is none. */
@@ -71,6 +73,8 @@ export class Manifests {
   async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion): Promise<TagWriteResult[]> {
     const { version, origin } = write;
     const before = origin ? await Promise.all(tags.map((name) => this.meta.getTag(repository, name))) : [];
+    // Harbor counts the manifest itself too; charged before it is indexed, given back when indexing fails.
+    await this.quotas?.charge(repository, record.digest, record.size);
     let results: TagWriteResult[];
     try {
       results = await whilePinned(this.meta, record.digest, async () => {
@@ -86,6 +90,7 @@ export class Manifests {
         return out;
       });
     } catch (e) {
+      await this.quotas?.release(repository, [record.digest]).catch(() => undefined);
       if (e instanceof MissingReferencesError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: e.digests } });
       throw e;
     }
@@ -99,8 +104,10 @@ export class Manifests {
   }
 
   /** Deletes the manifest and every tag pointing at it (tombstoned with `write`'s version); undefined when absent. */
-  delete(repository: string, digest: Digest, write: WriteVersion): Promise<string[] | undefined> {
-    return this.meta.deleteManifest(repository, digest, write.version, write.origin);
+  async delete(repository: string, digest: Digest, write: WriteVersion): Promise<string[] | undefined> {
+    const removed = await this.meta.deleteManifest(repository, digest, write.version, write.origin);
+    if (removed) await this.quotas?.release(repository, [digest]);
+    return removed;
   }
 
   /**

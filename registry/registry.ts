@@ -6,6 +6,7 @@ import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
 import { PullStats } from './pull-stats.js';
+import { Quotas } from './quotas.js';
 import { Repositories } from './repositories.js';
 import { TagVersions } from './tag-versions.js';
 import { Tags } from './tags.js';
@@ -31,14 +32,17 @@ export class Registry {
   readonly versions: TagVersions;
   /** Harbor's pull counts, gathered in memory and stored every few seconds (flush() at shutdown). */
   readonly pulls: PullStats;
+  /** Project storage quotas, charged on every blob link and manifest put (./quotas.ts). */
+  readonly quotas: Quotas;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
-    this.blobs = new LinkedBlobs(blobStore, meta);
+    this.quotas = new Quotas(meta, opts.log);
+    this.blobs = new LinkedBlobs(blobStore, meta, this.quotas);
     this.uploads = new Uploads(blobStore, meta, this.blobs);
-    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log);
+    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log, this.quotas);
     this.tags = new Tags(meta, opts.log);
-    this.repositories = new Repositories(meta, this.versions);
+    this.repositories = new Repositories(meta, this.versions, this.quotas);
     this.pulls = new PullStats(meta);
   }
 }

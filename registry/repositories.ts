@@ -1,5 +1,6 @@
 import type { Digest } from '../core/digest.js';
 import type { ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
+import type { Quotas } from './quotas.js';
 import type { TagVersions } from './tag-versions.js';
 
 // Repositories as a whole: the catalog, the referrers of a subject, deleting one.
@@ -10,6 +11,7 @@ export class Repositories {
   constructor(
     private readonly meta: MetaStore,
     private readonly versions: TagVersions,
+    private readonly quotas?: Quotas,
   ) {}
 
   /** Repository names in lexical order, paged. */
@@ -61,7 +63,9 @@ export class Repositories {
   }
 
   /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link. */
-  delete(repository: string): Promise<void> {
-    return this.meta.deleteRepository(repository, this.versions.local());
+  async delete(repository: string): Promise<void> {
+    const held = [...(await this.meta.listBlobLinks(repository)).map((l) => l.digest), ...(await this.meta.listManifests(repository)).map((m) => m.digest)];
+    await this.meta.deleteRepository(repository, this.versions.local());
+    await this.quotas?.release(repository, held);
   }
 }

@@ -9,6 +9,7 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
+import { ensureQuotas } from './admin/quotas.js';
 import { adminRouter } from './admin/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -86,6 +87,7 @@ export async function startRegistry(
     ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
+  await ensureQuotas(admin);
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);

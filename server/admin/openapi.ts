@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { memberSchemas } from './members.js';
 import { projectSchemas } from './projects.js';
+import { quotaSchemas } from './quotas.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -71,6 +72,12 @@ const ops: Record<string, Record<string, Op>> = {
     patch: { summary: 'Refresh the secret (generated unless one is given)', body: 'RobotSec', returns: 'RobotSec' },
     delete: { summary: 'Delete a robot' },
   },
+  '/quotas': { get: { summary: "Projects' storage quotas (system admins)", returns: '[Quota]', paged: true, query: ['reference', 'reference_id', 'sort'] } },
+  '/quotas/{id}': {
+    get: { summary: 'A quota: hard limit and usage in bytes (each blob and manifest once per project)', returns: 'Quota' },
+    put: { summary: "Set a project's storage limit (-1: unlimited)", body: 'QuotaUpdateReq' },
+  },
+  '/projects/{project_name_or_id}/summary': { get: { summary: 'Repository count, members by role and quota of a project', returns: 'ProjectSummary' } },
   '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };
 
@@ -116,6 +123,11 @@ const responseSchemas: Record<string, unknown> = {
   }),
   ProjectMemberEntity: obj({ id: int, project_id: int, entity_name: str, role_name: str, role_id: int, entity_id: int, entity_type: str }),
   Repository: obj({ project_id: int, name: str, description: str, artifact_count: int, pull_count: int, creation_time: time, update_time: time }),
+  Quota: obj({ id: int, ref: obj({ id: int, name: str, owner_name: str }), hard: obj({ storage: int }), used: obj({ storage: int }), creation_time: time, update_time: time }),
+  ProjectSummary: obj({
+    repo_count: int, project_admin_count: int, maintainer_count: int, developer_count: int, guest_count: int, limited_guest_count: int,
+    quota: obj({ hard: obj({ storage: int }), used: obj({ storage: int }) }),
+  }),
   RobotPermission: obj({ kind: str, namespace: str, access: { type: 'array', items: obj({ resource: str, action: str, effect: str }) } }),
   RobotCreated: obj({ id: int, name: str, secret: str, creation_time: time, expires_at: int }),
   Robot: obj({
@@ -147,7 +159,7 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas };
+const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas };
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

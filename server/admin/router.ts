@@ -4,6 +4,7 @@ import type { AdminDeps } from './context.js';
 import { memberRoutes } from './members.js';
 import { openApiDocument } from './openapi.js';
 import { projectRoutes } from './projects.js';
+import { quotaRoutes } from './quotas.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
@@ -28,6 +29,7 @@ export function adminRouter(a: AdminDeps): Router {
   memberRoutes(router, a);
   repositoryRoutes(router, a);
   auditLogRoutes(router, a);
+  quotaRoutes(router, a);
   projectRoutes(router, a);
   robotRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());
