@@ -2,6 +2,7 @@ import type { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { Immutability } from './immutability.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
@@ -34,15 +35,18 @@ export class Registry {
   readonly pulls: PullStats;
   /** Project storage quotas, charged on every blob link and manifest put (./quotas.ts). */
   readonly quotas: Quotas;
+  /** Immutable tag rules, checked before every tag move and delete (./immutability.ts). */
+  readonly immutability: Immutability;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
     this.quotas = new Quotas(meta, opts.log);
+    this.immutability = new Immutability(meta);
     this.blobs = new LinkedBlobs(blobStore, meta, this.quotas);
     this.uploads = new Uploads(blobStore, meta, this.blobs);
-    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log, this.quotas);
-    this.tags = new Tags(meta, opts.log);
-    this.repositories = new Repositories(meta, this.versions, this.quotas);
+    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log, this.quotas, this.immutability);
+    this.tags = new Tags(meta, opts.log, this.immutability);
+    this.repositories = new Repositories(meta, this.versions, this.quotas, this.immutability);
     this.pulls = new PullStats(meta);
   }
 }

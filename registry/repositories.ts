@@ -1,5 +1,6 @@
 import type { Digest } from '../core/digest.js';
 import type { ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
+import type { Immutability } from './immutability.js';
 import type { Quotas } from './quotas.js';
 import type { TagVersions } from './tag-versions.js';
 
@@ -12,6 +13,7 @@ export class Repositories {
     private readonly meta: MetaStore,
     private readonly versions: TagVersions,
     private readonly quotas?: Quotas,
+    private readonly immutability?: Immutability,
   ) {}
 
   /** Repository names in lexical order, paged. */
@@ -64,6 +66,7 @@ export class Repositories {
 
   /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link. */
   async delete(repository: string): Promise<void> {
+    if (this.immutability) await this.immutability.checkDelete(repository, await this.meta.listTags(repository));
     const held = [...(await this.meta.listBlobLinks(repository)).map((l) => l.digest), ...(await this.meta.listManifests(repository)).map((m) => m.digest)];
     await this.meta.deleteRepository(repository, this.versions.local());
     await this.quotas?.release(repository, held);

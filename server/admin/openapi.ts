@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { memberSchemas } from './members.js';
 import { projectSchemas } from './projects.js';
 import { quotaSchemas } from './quotas.js';
+import { immutableRuleSchemas } from './immutable-rules.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -78,6 +79,14 @@ const ops: Record<string, Record<string, Op>> = {
     put: { summary: "Set a project's storage limit (-1: unlimited)", body: 'QuotaUpdateReq' },
   },
   '/projects/{project_name_or_id}/summary': { get: { summary: 'Repository count, members by role and quota of a project', returns: 'ProjectSummary' } },
+  '/projects/{project_name_or_id}/immutabletagrules': {
+    get: { summary: 'Immutable tag rules of a project (every role but limited guest)', returns: '[ImmutableRule]', paged: true, query: ['sort'] },
+    post: { summary: 'Add a rule: repository and tag doublestar patterns, matches or excludes (project admins, maintainers)', body: 'ImmutableRule', status: 201 },
+  },
+  '/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}': {
+    put: { summary: 'Change a rule, or enable/disable it (disabled)', body: 'ImmutableRule' },
+    delete: { summary: 'Delete a rule' },
+  },
   '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };
 
@@ -159,7 +168,7 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas };
+const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas };
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

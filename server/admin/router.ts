@@ -5,6 +5,7 @@ import { memberRoutes } from './members.js';
 import { openApiDocument } from './openapi.js';
 import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
+import { immutableRuleRoutes } from './immutable-rules.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
@@ -30,6 +31,7 @@ export function adminRouter(a: AdminDeps): Router {
   repositoryRoutes(router, a);
   auditLogRoutes(router, a);
   quotaRoutes(router, a);
+  immutableRuleRoutes(router, a);
   projectRoutes(router, a);
   robotRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());

@@ -35,7 +35,10 @@ export type ProjectPermission =
   | 'repository.delete'
   /** Deleting manifests, tags and blobs inside a repository (the OCI DELETEs); not the repository itself. */
   | 'artifact.delete'
-  | 'log.list';
+  | 'log.list'
+  /** Harbor's immutable-tag resource: rules listed by every role but limited guest, managed by admin and maintainer. */
+  | 'immutable-tag.list'
+  | 'immutable-tag.manage';
 
 export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'project.read',
@@ -49,6 +52,8 @@ export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'repository.delete',
   'artifact.delete',
   'log.list',
+  'immutable-tag.list',
+  'immutable-tag.manage',
 ];
 
 // Harbor's matrix: pull for all five; push for admin, maintainer, developer; delete for admin and maintainer;
@@ -65,6 +70,8 @@ const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'repository.delete': [1, 4],
   'artifact.delete': [1, 4],
   'log.list': [1],
+  'immutable-tag.list': [1, 2, 3, 4],
+  'immutable-tag.manage': [1, 4],
 };
 
 export function roleAllows(role: RoleId, permission: ProjectPermission): boolean {
