@@ -2,6 +2,7 @@ import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Collection, MetaStore } from '../storage-adapters/meta/meta-store.js';
+import type { GovernanceEvents } from './governance-events.js';
 
 // Project storage quotas, as Harbor counts them: each digest (blob or manifest) once per project however many of
 // its repositories hold it. The check and the add are one atomic MetaStore step (chargeUsage), taken before a
@@ -24,8 +25,6 @@ export const UNLIMITED = -1;
 /** A charge younger than this may belong to a push that has not linked yet: recount() leaves it. */
 const IN_FLIGHT_MS = 60_000;
 
-/** Who is told when a push meets its project's limit (QUOTA_EXCEED) or passes 85 % of it (QUOTA_WARNING). */
-export type QuotaListener = (event: { type: 'QUOTA_EXCEED' | 'QUOTA_WARNING'; project: string; repository: string; digest: Digest; size: number; used: number; hard: number }) => void;
 
 /** The project a repository belongs to: its first path component; undefined for a top-level name (no project). */
 export function projectOf(repository: string): string | undefined {
@@ -54,17 +53,14 @@ export function formatBytes(n: number): string {
 
 export class Quotas {
   readonly records: Collection<QuotaRecord>;
-  private readonly listeners: QuotaListener[] = [];
 
   constructor(
     private readonly meta: MetaStore,
     private readonly log: Logger,
+    /** Told when a push meets its project's limit (QUOTA_EXCEED) or passes 85 % of it (QUOTA_WARNING). */
+    private readonly events?: GovernanceEvents,
   ) {
     this.records = quotaRecords(meta);
-  }
-
-  onEvent(listener: QuotaListener): void {
-    this.listeners.push(listener);
   }
 
   /** The project's quota, created with `hard` when it has none yet. */
@@ -114,7 +110,7 @@ export class Quotas {
     const hard = await this.hard(project);
     const r = await this.meta.chargeUsage(scopeOf(project), digest, size, hard);
     if (r.outcome === 'refused') {
-      this.emit({ type: 'QUOTA_EXCEED', project, repository, digest, size, used: r.total, hard });
+      this.events?.emit({ type: 'QUOTA_EXCEED', repository, digest, size, used: r.total, hard });
       throw new RegistryError(
         'DENIED',
         `quota exceeded: project ${project} would use ${formatBytes(r.total + size)} of its ${formatBytes(hard)} storage limit (usage ${formatBytes(r.total)}, adding ${formatBytes(size)})`,
@@ -122,7 +118,7 @@ export class Quotas {
       );
     }
     if (r.outcome === 'charged' && hard > 0 && r.total >= hard * 0.85 && r.total - size < hard * 0.85) {
-      this.emit({ type: 'QUOTA_WARNING', project, repository, digest, size, used: r.total, hard });
+      this.events?.emit({ type: 'QUOTA_WARNING', repository, digest, size, used: r.total, hard });
     }
   }
 
@@ -152,16 +148,6 @@ export class Quotas {
     const after = await this.meta.usageOf(scope);
     if (after !== before) this.log.info({ project, before, after }, 'quota usage recounted');
     return { before, after };
-  }
-
-  private emit(event: Parameters<QuotaListener>[0]): void {
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch (err) {
-        this.log.warn({ err }, 'quota event listener');
-      }
-    }
   }
 }
 

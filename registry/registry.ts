@@ -2,6 +2,7 @@ import type { HybridLogicalClock } from '../core/hlc.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { GovernanceEvents } from './governance-events.js';
 import { Immutability } from './immutability.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -37,10 +38,13 @@ export class Registry {
   readonly quotas: Quotas;
   /** Immutable tag rules, checked before every tag move and delete (./immutability.ts). */
   readonly immutability: Immutability;
+  /** Pulls and quota events for webhooks (tag and manifest changes travel in the outbox). */
+  readonly events: GovernanceEvents;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
-    this.quotas = new Quotas(meta, opts.log);
+    this.events = new GovernanceEvents(opts.log);
+    this.quotas = new Quotas(meta, opts.log, this.events);
     this.immutability = new Immutability(meta);
     this.blobs = new LinkedBlobs(blobStore, meta, this.quotas);
     this.uploads = new Uploads(blobStore, meta, this.blobs);

@@ -10,6 +10,7 @@ import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
 import { ensureQuotas } from './admin/quotas.js';
+import { WebhookDispatcher } from '../registry/webhooks/dispatcher.js';
 import { adminRouter } from './admin/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -88,6 +89,13 @@ export async function startRegistry(
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
   await ensureQuotas(admin);
+  // Webhooks: jobs from the outbox and from pulls/quota events, delivered by one instance per IDC (a lease).
+  const webhooks = new WebhookDispatcher(stores.meta, deps.registry.events, log, {
+    host: () => (config.public_url ? new URL(config.public_url).host : config.addr),
+    isPublic: async (name) => (await access.records.projectByName(name))?.public ?? false,
+  });
+  admin.webhooks = webhooks.records;
+  webhooks.start();
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
@@ -110,6 +118,7 @@ export async function startRegistry(
     ...mounted,
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
+      await webhooks.stop();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

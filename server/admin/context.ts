@@ -7,6 +7,7 @@ import type { AccessRecords, ProjectRecord } from '../auth/records.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
+import type { WebhookRecords } from '../../registry/webhooks/records.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -19,6 +20,8 @@ export interface AdminDeps {
   /** Absent with auth none: then nobody logs in and every caller may do everything. */
   authenticator?: Authenticator;
   refreshTokens?: RefreshTokens;
+  /** Webhook policies and jobs (registry/webhooks); absent: no webhook routes. */
+  webhooks?: WebhookRecords;
 }
 
 /** The caller with auth none: no access control, as on /v2. */

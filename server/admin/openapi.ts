@@ -3,6 +3,7 @@ import { memberSchemas } from './members.js';
 import { projectSchemas } from './projects.js';
 import { quotaSchemas } from './quotas.js';
 import { immutableRuleSchemas } from './immutable-rules.js';
+import { webhookSchemas } from './webhooks.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -87,6 +88,21 @@ const ops: Record<string, Record<string, Op>> = {
     put: { summary: 'Change a rule, or enable/disable it (disabled)', body: 'ImmutableRule' },
     delete: { summary: 'Delete a rule' },
   },
+  '/projects/{project_name_or_id}/webhook/policies': {
+    get: { summary: 'Webhook policies of a project (project admins, maintainers)', returns: '[WebhookPolicy]', paged: true, query: ['sort'] },
+    post: { summary: 'Add a policy: HTTP targets (auth_header, skip_cert_verify, Default or CloudEvents) and event types (project admins)', body: 'WebhookPolicy', status: 201 },
+  },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}': {
+    get: { summary: 'A webhook policy (auth headers masked)', returns: 'WebhookPolicy' },
+    put: { summary: 'Change a webhook policy', body: 'WebhookPolicy' },
+    delete: { summary: 'Delete a webhook policy' },
+  },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions': { get: { summary: 'Deliveries of a policy, newest first: one execution per event and target', paged: true, query: ['status'] } },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks': { get: { summary: "An execution's task (attempts, status)" } },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log': { get: { summary: "A task's log (text)" } },
+  '/projects/{project_name_or_id}/webhook/jobs': { get: { summary: "Harbor's older job list of a policy", paged: true, query: ['policy_id', 'status'] } },
+  '/projects/{project_name_or_id}/webhook/lasttrigger': { get: { summary: 'When each policy and event type last fired' } },
+  '/projects/{project_name_or_id}/webhook/events': { get: { summary: 'Supported event types, notify types and payload formats' } },
   '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };
 
@@ -168,7 +184,7 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas };
+const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas, ...webhookSchemas };
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

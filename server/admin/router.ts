@@ -6,6 +6,7 @@ import { openApiDocument } from './openapi.js';
 import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
 import { immutableRuleRoutes } from './immutable-rules.js';
+import { webhookRoutes } from './webhooks.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
@@ -32,6 +33,7 @@ export function adminRouter(a: AdminDeps): Router {
   auditLogRoutes(router, a);
   quotaRoutes(router, a);
   immutableRuleRoutes(router, a);
+  if (a.webhooks) webhookRoutes(router, a, a.webhooks);
   projectRoutes(router, a);
   robotRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());

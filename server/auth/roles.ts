@@ -38,7 +38,10 @@ export type ProjectPermission =
   | 'log.list'
   /** Harbor's immutable-tag resource: rules listed by every role but limited guest, managed by admin and maintainer. */
   | 'immutable-tag.list'
-  | 'immutable-tag.manage';
+  | 'immutable-tag.manage'
+  /** Harbor's notification-policy resource: webhooks listed by admin and maintainer, managed by the admin. */
+  | 'webhook.list'
+  | 'webhook.manage';
 
 export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'project.read',
@@ -54,6 +57,8 @@ export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'log.list',
   'immutable-tag.list',
   'immutable-tag.manage',
+  'webhook.list',
+  'webhook.manage',
 ];
 
 // Harbor's matrix: pull for all five; push for admin, maintainer, developer; delete for admin and maintainer;
@@ -72,6 +77,8 @@ const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'log.list': [1],
   'immutable-tag.list': [1, 2, 3, 4],
   'immutable-tag.manage': [1, 4],
+  'webhook.list': [1, 4],
+  'webhook.manage': [1],
 };
 
 export function roleAllows(role: RoleId, permission: ProjectPermission): boolean {

@@ -43,7 +43,13 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
 
   const bytes = await deps.registry.manifests.bytes(record);
   // Harbor counts a pull per manifest GET (a HEAD checks, it does not pull).
-  if (!headOnly) deps.registry.pulls.record(repository);
+  if (!headOnly) {
+    deps.registry.pulls.record(repository);
+    if (deps.registry.events.wanted) {
+      const operator = String(ctx.state.principalName ?? '');
+      deps.registry.events.emit({ type: 'PULL_ARTIFACT', repository, digest: record.digest, ...(ref.kind === 'tag' && { tag: ref.tag }), operator });
+    }
+  }
   ctx.status = 200;
   ctx.type = record.mediaType;
   ctx.set('Docker-Content-Digest', record.digest);
