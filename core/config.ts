@@ -79,6 +79,8 @@ export const serverSchema = z
     max_header_bytes: byteSize.pipe(z.number().int().min(16 * 1024).max(1024 * 1024)).default(64 * 1024),
     /** Largest blob accepted, bytes (0: no limit). */
     max_blob_bytes: int(0).default(0),
+    /** Storage limit of a new project (Harbor's storage_per_project): bytes, or -1 for none. */
+    storage_per_project: z.union([z.literal(-1), z.literal('-1'), byteSize]).transform((v) => Number(v)).default(-1),
     /** Memory the in-process manifest cache may hold (bytes plus per-entry overhead); it fills up to this. */
     manifest_cache_bytes: byteSize.pipe(z.number().int().min(0)).default(64 * 1024 * 1024),
     /** A proxy-cache project serves a cached tag for this long before asking its upstream again (a HEAD). */

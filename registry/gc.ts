@@ -2,6 +2,7 @@ import type { Digest } from '../core/digest.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { ManifestRecord, MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { releaseUsage } from './quotas.js';
 
 // Online mark and sweep. The mark is a snapshot and only proposes candidates; every deletion is re-decided by the
 // MetaStore in one atomic step against the writes that happened since (MetaStore, "online GC"):
@@ -65,6 +66,7 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
       }
       const version = { wall: started, logical: 0, idc: 'gc' };
       const deleted = await sweepManifests(meta, repository, kept.unreachable, cutoff, version, opts.dryRun ?? false);
+      const swept: Digest[] = [];
       for (const m of kept.unreachable) {
         if (!deleted.has(m.digest)) {
           live.add(m.digest); // kept after all: what it references stays too
@@ -73,15 +75,20 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
         }
         log.info({ repository, digest: m.digest }, 'gc: manifest unreachable');
         report.manifestsDeleted++;
+        swept.push(m.digest);
       }
       for (const link of await meta.listBlobLinks(repository)) {
         if (referenced.has(link.digest) || link.linkedAt >= cutoff) {
           live.add(link.digest);
           continue;
         }
-        if (opts.dryRun || (await meta.sweepBlobLink(repository, link.digest, cutoff))) report.linksDeleted++;
-        else live.add(link.digest);
+        if (opts.dryRun || (await meta.sweepBlobLink(repository, link.digest, cutoff))) {
+          report.linksDeleted++;
+          swept.push(link.digest);
+        } else live.add(link.digest);
       }
+      // The project's quota gives back what no other repository of it still holds.
+      if (!opts.dryRun) await releaseUsage(meta, repository, swept);
     }
     // Repositories holding only links (blobs pushed, no manifest yet) are not listed above: their links are swept
     // here, under the same rule, before the bytes' fence is asked for.
@@ -93,7 +100,10 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
         continue;
       }
       for (const repository of await meta.blobRepositories(info.digest)) {
-        if (await meta.sweepBlobLink(repository, info.digest, cutoff)) report.linksDeleted++;
+        if (await meta.sweepBlobLink(repository, info.digest, cutoff)) {
+          report.linksDeleted++;
+          await releaseUsage(meta, repository, [info.digest]);
+        }
       }
       const fence = await meta.fenceBlob(info.digest, FENCE_TTL_MS);
       if (!fence) continue; // linked, indexed or being pushed again since the mark

@@ -3,6 +3,7 @@ import type { ByteRange } from '../core/range.js';
 import { BlobNotFoundError, type BlobInfo, type BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
+import type { Quotas } from './quotas.js';
 import type { Readable } from 'node:stream';
 
 // A blob is readable through a repository only when linked there (pushed or mounted into it), and a link exists
@@ -13,6 +14,8 @@ export class LinkedBlobs {
   constructor(
     private readonly blobs: BlobStore,
     private readonly meta: MetaStore,
+    /** Counts linked blobs against project quotas; absent: nothing counted (a registry core without projects). */
+    private readonly quotas?: Quotas,
   ) {}
 
   /** The blob as seen through `repository`; undefined unless linked there and stored. */
@@ -66,7 +69,8 @@ export class LinkedBlobs {
   commitUpload(repository: string, uploadId: string, digest: Digest, size?: number): Promise<BlobInfo> {
     return whilePinned(this.meta, digest, async () => {
       const info = await this.blobs.commitUpload(uploadId, digest, size);
-      await this.meta.linkBlob(repository, info.digest, info.size);
+      // Verified bytes no project pays for are GC's; a refusal leaves exactly those.
+      await this.linkCharged(repository, info.digest, info.size);
       return info;
     });
   }
@@ -82,7 +86,7 @@ export class LinkedBlobs {
       return whilePinned(this.meta, digest, async () => {
         const info = await this.blobs.stat(digest);
         if (!info) return undefined;
-        await this.meta.linkBlob(repository, digest, info.size);
+        await this.linkCharged(repository, digest, info.size);
         return info;
       });
     }
@@ -95,7 +99,20 @@ export class LinkedBlobs {
   }
 
   /** Unlinking is the delete; the bytes go when GC finds no other reference. */
-  unlink(repository: string, digest: Digest): Promise<boolean> {
-    return this.meta.unlinkBlob(repository, digest);
+  async unlink(repository: string, digest: Digest): Promise<boolean> {
+    const removed = await this.meta.unlinkBlob(repository, digest);
+    if (removed) await this.quotas?.release(repository, [digest]);
+    return removed;
+  }
+
+  /** Charges the project's quota (DENIED past its limit), then links; a failed link gives the charge back. */
+  private async linkCharged(repository: string, digest: Digest, size: number): Promise<void> {
+    await this.quotas?.charge(repository, digest, size);
+    try {
+      await this.meta.linkBlob(repository, digest, size);
+    } catch (e) {
+      await this.quotas?.release(repository, [digest]).catch(() => undefined);
+      throw e;
+    }
   }
 }

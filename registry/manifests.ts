@@ -7,7 +7,9 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import { MissingReferencesError, type ManifestRecord, type MetaStore, type TagRecord, type TagWriteResult } from '../storage-adapters/meta/meta-store.js';
 import { TOUCH_EVERY_MS, whilePinned } from './blob-guard.js';
 import type { ManifestCache } from './manifest-cache.js';
-import { recordConflict } from './tag-conflicts.js';
+import type { Immutability } from './immutability.js';
+import type { Quotas } from './quotas.js';
+import { recordConflict, recordImmutableConflict } from './tag-conflicts.js';
 import type { WriteVersion } from './tag-versions.js';
 
 // Storing a manifest: bytes first, then the index entry and its tags in one atomic step that also checks, against
@@ -43,6 +45,8 @@ export class Manifests {
     private readonly meta: MetaStore,
     private readonly cache: ManifestCache,
     private readonly log: Logger,
+    private readonly quotas?: Quotas,
+    private readonly immutability?: Immutability,
   ) {}
 
   /** The manifest a tag points at, or stored under a digest, in `repository`; undefined when there is none. */
@@ -87,6 +91,9 @@ export class Manifests {
   async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion, how: { childrenMayBeAbsent?: boolean } = {}): Promise<TagWriteResult[]> {
     const { version, origin } = write;
     const before = origin ? await Promise.all(tags.map((name) => this.meta.getTag(repository, name))) : [];
+    await this.refuseImmutableMoves(repository, record.digest, tags, write, before);
+    // Harbor counts the manifest itself too; charged before it is indexed, given back when indexing fails.
+    await this.quotas?.charge(repository, record.digest, record.size);
     let results: TagWriteResult[];
     try {
       results = await whilePinned(this.meta, record.digest, async () => {
@@ -103,6 +110,7 @@ export class Manifests {
         return out;
       });
     } catch (e) {
+      await this.quotas?.release(repository, [record.digest]).catch(() => undefined);
       if (e instanceof MissingReferencesError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: e.digests } });
       throw e;
     }
@@ -115,9 +123,34 @@ export class Manifests {
     return results;
   }
 
-  /** Deletes the manifest and every tag pointing at it (tombstoned with `write`'s version); undefined when absent. */
-  delete(repository: string, digest: Digest, write: WriteVersion): Promise<string[] | undefined> {
-    return this.meta.deleteManifest(repository, digest, write.version, write.origin);
+  /** Deletes the manifest and every tag pointing at it (tombstoned with `write`'s version); undefined when absent.
+   *  DENIED when one of those tags is immutable. */
+  async delete(repository: string, digest: Digest, write: WriteVersion): Promise<string[] | undefined> {
+    if (this.immutability) {
+      const tagged = (await this.meta.listTagRecords(repository)).filter((t) => t.digest === digest).map((t) => t.name);
+      await this.immutability.checkDelete(repository, tagged);
+    }
+    const removed = await this.meta.deleteManifest(repository, digest, write.version, write.origin);
+    if (removed) await this.quotas?.release(repository, [digest]);
+    return removed;
+  }
+
+  /**
+   * DENIED when a tag an immutable rule matches would move to another manifest. A replicated write meeting such
+   * a tag is refused too — the sender's task fails saying why — and recorded as a conflict both IDCs can list.
+   */
+  private async refuseImmutableMoves(repository: string, digest: Digest, tags: string[], write: WriteVersion, before: (TagRecord | undefined)[]): Promise<void> {
+    if (!this.immutability || tags.length === 0) return;
+    const immutable = await this.immutability.matcher(repository);
+    for (const [i, name] of tags.entries()) {
+      if (!immutable(name)) continue;
+      const current = write.origin ? before[i] : await this.meta.getTag(repository, name);
+      if (!current?.digest || current.digest === digest) continue;
+      if (write.origin) {
+        await recordImmutableConflict(this.meta, this.log, { repository, tag: name, digest, version: write.version, origin: write.origin }, current);
+      }
+      await this.immutability.checkMove(repository, name, current.digest, digest);
+    }
   }
 
   /**

@@ -4,12 +4,15 @@ import type { BlobStore } from '../storage-adapters/blob/blob-store.js';
 import type { MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { Artifacts } from './artifacts.js';
 import { Labels } from './labels.js';
+import { GovernanceEvents } from './governance-events.js';
+import { Immutability } from './immutability.js';
 import { LinkedBlobs } from './linked-blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { Manifests } from './manifests.js';
 import { ProxyCache } from './proxy-cache.js';
 import { PullStats } from './pull-stats.js';
 import { Retention } from './retention.js';
+import { Quotas } from './quotas.js';
 import { Repositories } from './repositories.js';
 import { TagVersions } from './tag-versions.js';
 import { Tags } from './tags.js';
@@ -45,14 +48,23 @@ export class Registry {
   readonly artifacts: Artifacts;
   /** Tag retention: which artifacts a project's rules keep, and deleting the rest (./retention.ts). */
   readonly retention: Retention;
+  /** Project storage quotas, charged on every blob link and manifest put (./quotas.ts). */
+  readonly quotas: Quotas;
+  /** Immutable tag rules, checked before every tag move and delete (./immutability.ts). */
+  readonly immutability: Immutability;
+  /** Pulls and quota events for webhooks (tag and manifest changes travel in the outbox). */
+  readonly events: GovernanceEvents;
 
   constructor(blobStore: BlobStore, meta: MetaStore, opts: RegistryOptions) {
     this.versions = new TagVersions(opts.clock, opts.idc);
-    this.blobs = new LinkedBlobs(blobStore, meta);
+    this.events = new GovernanceEvents(opts.log);
+    this.quotas = new Quotas(meta, opts.log, this.events);
+    this.immutability = new Immutability(meta);
+    this.blobs = new LinkedBlobs(blobStore, meta, this.quotas);
     this.uploads = new Uploads(blobStore, meta, this.blobs);
-    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log);
-    this.tags = new Tags(meta, opts.log);
-    this.repositories = new Repositories(meta, this.versions);
+    this.manifests = new Manifests(blobStore, meta, new ManifestCache(blobStore, opts.manifestCacheBytes), opts.log, this.quotas, this.immutability);
+    this.tags = new Tags(meta, opts.log, this.immutability);
+    this.repositories = new Repositories(meta, this.versions, this.quotas, this.immutability);
     this.pulls = new PullStats(meta);
     this.proxy = new ProxyCache(this, opts.log.child({ component: 'proxy-cache' }), opts.proxyTagTtlMs ?? 60_000);
     this.labels = new Labels(meta);

@@ -1,6 +1,8 @@
 import type { Digest } from '../core/digest.js';
 import type { Collection, ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
 import { ConflictError } from '../storage-adapters/meta/meta-store.js';
+import type { Immutability } from './immutability.js';
+import type { Quotas } from './quotas.js';
 import type { TagVersions } from './tag-versions.js';
 
 // Repositories as a whole: the catalog, the referrers of a subject, what people wrote about one, deleting one.
@@ -22,6 +24,8 @@ export class Repositories {
   constructor(
     private readonly meta: MetaStore,
     private readonly versions: TagVersions,
+    private readonly quotas?: Quotas,
+    private readonly immutability?: Immutability,
   ) {
     this.infos = meta.collection<RepositoryInfoRecord>('repository_info', { unique: ['repository'] });
   }
@@ -97,7 +101,10 @@ export class Repositories {
   /** Deletes every tag (tombstoned with a local version, so the delete replicates), manifest and link, and
    *  the description. */
   async delete(repository: string): Promise<void> {
+    if (this.immutability) await this.immutability.checkDelete(repository, await this.meta.listTags(repository));
+    const held = [...(await this.meta.listBlobLinks(repository)).map((l) => l.digest), ...(await this.meta.listManifests(repository)).map((m) => m.digest)];
     await this.meta.deleteRepository(repository, this.versions.local());
+    await this.quotas?.release(repository, held);
     const info = await this.infos.findOne('repository', repository);
     if (info) await this.infos.delete(info.id);
   }

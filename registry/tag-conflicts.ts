@@ -17,8 +17,12 @@ export interface TagConflictRecord {
   incoming: { digest: string | null; version: string };
   /** IDC the replicated write came from. */
   from: string;
-  /** 'incoming': the replicated write replaced the local value; 'local': the local value was newer and stayed. */
+  /** 'incoming': the replicated write replaced the local value; 'local': the local value was newer and stayed
+   *  (or, with reason 'immutable', the write was refused whatever its version). */
   winner: 'incoming' | 'local';
+  /** 'immutable': an immutable tag rule refused the replicated write; both IDCs now hold different values and an
+   *  operator decides (delete the rule or the tag on one side). Absent: last-writer-wins decided. */
+  reason?: 'immutable';
   /** ISO time. */
   at: string;
 }
@@ -55,4 +59,32 @@ export async function recordConflict(
       at: new Date().toISOString(),
     })
     .catch((err: unknown) => log.warn({ err }, 'recording a replication conflict'));
+}
+
+/**
+ * Records a replicated write an immutable tag rule refused: the tag holds `before` here and the sender holds
+ * another value, so the two IDCs diverge until an operator acts. Recorded once per distinct pair of values.
+ */
+export async function recordImmutableConflict(
+  meta: MetaStore,
+  log: Logger,
+  write: { repository: string; tag: string; digest: Digest | null; version: TagVersion; origin: string },
+  before: TagRecord,
+): Promise<void> {
+  try {
+    const seen = await tagConflicts(meta).list({ where: { repository: write.repository, tag: write.tag, reason: 'immutable' }, limit: 1000 });
+    if (seen.items.some((c) => c.local.digest === before.digest && c.incoming.digest === write.digest && c.from === write.origin)) return;
+    await tagConflicts(meta).insert({
+      repository: write.repository,
+      tag: write.tag,
+      local: { digest: before.digest, version: formatVersion(before.version) },
+      incoming: { digest: write.digest, version: formatVersion(write.version) },
+      from: write.origin,
+      winner: 'local',
+      reason: 'immutable',
+      at: new Date().toISOString(),
+    });
+  } catch (err) {
+    log.warn({ err }, 'recording an immutable-tag conflict');
+  }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { MetaStore, Page, TagWriteResult } from '../storage-adapters/meta/meta-store.js';
-import { recordConflict } from './tag-conflicts.js';
+import type { Immutability } from './immutability.js';
+import { recordConflict, recordImmutableConflict } from './tag-conflicts.js';
 import type { WriteVersion } from './tag-versions.js';
 
 // Tags of a repository: listing, and the versioned delete (a tombstone that replicates and loses to a newer write).
@@ -9,6 +10,7 @@ export class Tags {
   constructor(
     private readonly meta: MetaStore,
     private readonly log: Logger,
+    private readonly immutability?: Immutability,
   ) {}
 
   /**
@@ -25,6 +27,10 @@ export class Tags {
   async delete(repository: string, tag: string, write: WriteVersion): Promise<TagWriteResult | undefined> {
     const live = await this.meta.getTag(repository, tag);
     if (!live) return undefined;
+    if (this.immutability && write.origin && (await this.immutability.isImmutable(repository, tag))) {
+      await recordImmutableConflict(this.meta, this.log, { repository, tag, digest: null, version: write.version, origin: write.origin }, live);
+    }
+    await this.immutability?.checkDelete(repository, [tag]);
     const result = await this.meta.deleteTag(repository, tag, write.version, write.origin);
     if (write.origin) {
       await recordConflict(this.meta, this.log, { repository, tag, digest: null, version: write.version, origin: write.origin, base: write.base }, live, result);

@@ -10,7 +10,7 @@ import { Endpoints } from './endpoints.js';
 import { Executions, type ExecutionState } from './executions.js';
 import { PermanentError } from './failures.js';
 import { performTask } from './flow.js';
-import { Lease } from './lease.js';
+import { Lease } from '../registry/lease.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { OutboxFollower } from './outbox.js';
 import { Planning } from './planner.js';
@@ -63,7 +63,7 @@ export class Replicator {
     const { config, log, records } = deps;
     this.executions = new Executions(records);
     this.endpoints = new Endpoints(records, deps.cipher, log, deps.ca);
-    this.lease = new Lease(deps.meta, log, (why) => this.abandon(why));
+    this.lease = new Lease('replicator', deps.meta, log, (why) => this.abandon(why));
     this.runner = new TaskRunner({ records, metrics: deps.metrics, log, config });
     const local = new LocalSource(deps.registry);
     const reconcileEveryMs = config.replication_reconcile_seconds * 1000;

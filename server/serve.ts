@@ -11,6 +11,8 @@ import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
 import { RuntimeSettings } from './settings.js';
 import { readOnlyGuard } from './middleware/read-only.js';
+import { ensureQuotas } from './admin/quotas.js';
+import { WebhookDispatcher } from '../registry/webhooks/dispatcher.js';
 import { adminRouter } from './admin/router.js';
 import { preheatApi } from './admin/preheat/router.js';
 import { retentionApi } from './admin/retention/api.js';
@@ -95,6 +97,14 @@ export async function startRegistry(
     ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
+  await ensureQuotas(admin);
+  // Webhooks: jobs from the outbox and from pulls/quota events, delivered by one instance per IDC (a lease).
+  const webhooks = new WebhookDispatcher(stores.meta, deps.registry.events, log, {
+    host: () => (config.public_url ? new URL(config.public_url).host : config.addr),
+    isPublic: async (name) => (await access.records.projectByName(name))?.public ?? false,
+  });
+  admin.webhooks = webhooks.records;
+  webhooks.start();
   const preheat = preheatApi(admin, p2p.preheat);
   const retention = retentionApi(admin);
   const routers = [...access.routers, adminRouter(admin), preheat.router, retention.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
@@ -123,6 +133,7 @@ export async function startRegistry(
       if (gcTimer) clearInterval(gcTimer);
       preheat.close();
       retention.close();
+      await webhooks.stop();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

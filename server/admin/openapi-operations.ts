@@ -219,4 +219,34 @@ export const operations: Record<string, Record<string, Op>> = {
   '/auditlog-exts': { get: { id: 'listAuditLogExts', tag: 'auditlog', summary: 'The audit log (extended view: the same entries)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
   '/auditlog-exts/events': { get: { id: 'listAuditLogEventTypes', tag: 'auditlog', summary: 'Event types the log holds (operation_resource)' } },
   '/projects/{project_name}/auditlog-exts': { get: { id: 'listAuditLogExtsOfProject', tag: 'project', summary: "A project's audit log (extended view)", returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
+  // Governance: quotas, immutable tag rules, webhooks (registry/quotas.ts, immutability.ts, webhooks/).
+  '/quotas': { get: { id: 'listQuotas', tag: 'quota', summary: "Projects' storage quotas (system admins)", returns: '[Quota]', paged: true, query: ['reference', 'reference_id', 'sort'] } },
+  '/quotas/{id}': {
+    get: { id: 'getQuota', tag: 'quota', summary: 'A quota: hard limit and usage in bytes (each blob and manifest once per project)', returns: 'Quota' },
+    put: { id: 'updateQuota', tag: 'quota', summary: "Set a project's storage limit (-1: unlimited)", body: 'QuotaUpdateReq' },
+  },
+  '/projects/{project_name_or_id}/summary': { get: { id: 'getProjectSummary', tag: 'project', summary: 'Repository count, members by role and quota of a project', returns: 'ProjectSummary' } },
+  '/projects/{project_name_or_id}/immutabletagrules': {
+    get: { id: 'ListImmuRules', tag: 'immutable', summary: 'Immutable tag rules of a project (every role but limited guest)', returns: '[ImmutableRule]', paged: true, query: ['sort'] },
+    post: { id: 'CreateImmuRule', tag: 'immutable', summary: 'Add a rule: repository and tag doublestar patterns, matches or excludes (project admins, maintainers)', body: 'ImmutableRule', status: 201, location: true },
+  },
+  '/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}': {
+    put: { id: 'UpdateImmuRule', tag: 'immutable', summary: 'Change a rule, or enable/disable it (disabled)', body: 'ImmutableRule' },
+    delete: { id: 'DeleteImmuRule', tag: 'immutable', summary: 'Delete a rule' },
+  },
+  '/projects/{project_name_or_id}/webhook/policies': {
+    get: { id: 'ListWebhookPoliciesOfProject', tag: 'webhook', summary: 'Webhook policies of a project (project admins, maintainers)', returns: '[WebhookPolicy]', paged: true, query: ['sort'] },
+    post: { id: 'CreateWebhookPolicyOfProject', tag: 'webhook', summary: 'Add a policy: HTTP targets (auth_header, skip_cert_verify, Default or CloudEvents) and event types (project admins)', body: 'WebhookPolicy', status: 201, location: true },
+  },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}': {
+    get: { id: 'GetWebhookPolicyOfProject', tag: 'webhook', summary: 'A webhook policy (auth headers masked)', returns: 'WebhookPolicy' },
+    put: { id: 'UpdateWebhookPolicyOfProject', tag: 'webhook', summary: 'Change a webhook policy', body: 'WebhookPolicy' },
+    delete: { id: 'DeleteWebhookPolicyOfProject', tag: 'webhook', summary: 'Delete a webhook policy' },
+  },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions': { get: { id: 'ListExecutionsOfWebhookPolicy', tag: 'webhook', summary: 'Deliveries of a policy, newest first: one execution per event and target', paged: true, query: ['status'] } },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks': { get: { id: 'ListTasksOfWebhookExecution', tag: 'webhook', summary: "An execution's task (attempts, status)" } },
+  '/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log': { get: { id: 'GetLogsOfWebhookTask', tag: 'webhook', summary: "A task's log (text)" } },
+  '/projects/{project_name_or_id}/webhook/jobs': { get: { id: 'ListWebhookJobs', tag: 'webhookjob', summary: "Harbor's older job list of a policy", paged: true, query: ['policy_id', 'status'] } },
+  '/projects/{project_name_or_id}/webhook/lasttrigger': { get: { id: 'LastTrigger', tag: 'webhook', summary: 'When each policy and event type last fired' } },
+  '/projects/{project_name_or_id}/webhook/events': { get: { id: 'GetSupportedEventTypes', tag: 'webhook', summary: 'Supported event types, notify types and payload formats' } },
 };

@@ -5,6 +5,9 @@ import { memberSchemas } from './members.js';
 import { operations, type Op } from './openapi-operations.js';
 import { projectSchemas } from './projects.js';
 import { repositorySchemas } from './repositories.js';
+import { quotaSchemas } from './quotas.js';
+import { immutableRuleSchemas } from './immutable-rules.js';
+import { webhookSchemas } from './webhooks.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -52,6 +55,11 @@ const responseSchemas: Record<string, unknown> = {
     current_user_role_ids: { type: 'array', items: int },
     repo_count: int,
     metadata: obj({ public: { type: 'string', enum: ['true', 'false'] } }),
+  }),
+  Quota: obj({ id: int, ref: obj({ id: int, name: str, owner_name: str }), hard: obj({ storage: int }), used: obj({ storage: int }), creation_time: time, update_time: time }),
+  ProjectSummary: obj({
+    repo_count: int, project_admin_count: int, maintainer_count: int, developer_count: int, guest_count: int, limited_guest_count: int,
+    quota: obj({ hard: obj({ storage: int }), used: obj({ storage: int }) }),
   }),
   ProjectMemberEntity: obj({ id: int, project_id: int, entity_name: str, role_name: str, role_id: int, entity_id: int, entity_type: str }),
   Repository: obj({ id: int, project_id: int, name: str, description: str, artifact_count: int, pull_count: int, creation_time: time, update_time: time }),
@@ -123,6 +131,9 @@ const requestSchemas: Record<string, z.ZodType> = {
   ...repositorySchemas,
   ...artifactSchemas,
   ...labelSchemas,
+  ...quotaSchemas,
+  ...immutableRuleSchemas,
+  ...webhookSchemas,
 };
 
 /** Replication's bodies and answers, as Harbor defines them (replicator/api validates them). */

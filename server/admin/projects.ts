@@ -13,6 +13,7 @@ import { sortBy, type SortKeys } from '../../core/harbor-api/sort.js';
 import { queryString } from '../../core/harbor-api/params.js';
 import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/harbor-api/query.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
+import { quotaOf, storageLimit } from './quotas.js';
 
 // Harbor's /projects. Visibility: system admins see every project, others the public ones and those they are
 // members of. Only system admins create projects unless project_creation_restriction is `everyone`.
@@ -34,7 +35,7 @@ const projectReq = z.object({
       for (const key of Object.keys(m)) if (!HARBOR_METADATA.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'not a Harbor project metadata key' });
     })
     .optional(),
-  storage_limit: z.number().int().nullable().optional(),
+  storage_limit: storageLimit.nullable().optional(),
   registry_id: z.number().int().nullable().optional(),
   cve_allowlist: z.object({}).passthrough().optional(),
 });
@@ -171,14 +172,17 @@ async function createProject(ctx: Context, a: AdminDeps): Promise<void> {
     if (e instanceof ConflictError) throw conflict(`project ${body.project_name} already exists`);
     throw e;
   }
-  // Harbor makes the creator the project's admin. Nothing half-made: the project goes if this fails.
-  if (caller.id > 0) {
-    try {
+  // Harbor makes the creator the project's admin, and gives the project its quota. Nothing half-made: the
+  // project goes if this fails.
+  try {
+    if (caller.id > 0) {
       await a.records.members.insert({ key: memberKey(project.id, caller.id), project_id: project.id, user_id: caller.id, role_id: PROJECT_ADMIN, creation_time: t, update_time: t });
-    } catch (e) {
-      await a.records.projects.delete(project.id);
-      throw e;
     }
+    await a.registry.registry.quotas.remove(project.name); // a quota left by an earlier project of this name
+    await quotaOf(a, project);
+  } catch (e) {
+    await a.records.projects.delete(project.id);
+    throw e;
   }
   await auditChange(ctx, a, { operation: 'create', resource_type: 'project', resource: project.name, project_id: project.id });
   const byName = ctx.get('X-Resource-Name-In-Location').toLowerCase() === 'true';
@@ -208,6 +212,7 @@ async function updateProject(ctx: Context, a: AdminDeps): Promise<void> {
     ...(body.cve_allowlist && { cve_allowlist: body.cve_allowlist }),
     ...(body.storage_limit != null && { storage_limit: body.storage_limit }),
   });
+  if (body.storage_limit != null) await a.registry.registry.quotas.setHard(await quotaOf(a, project), body.storage_limit);
   await auditChange(ctx, a, {
     operation: 'update',
     resource_type: 'project',
@@ -231,6 +236,7 @@ async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {
   for (const m of await a.records.all(a.records.members, { project_id: project.id })) await a.records.members.delete(m.id);
   for (const r of await a.records.all(a.records.robots, { project_id: project.id })) await a.records.robots.delete(r.id);
   await a.records.projects.delete(project.id);
+  await a.registry.registry.quotas.remove(project.name);
   a.authenticator?.invalidate();
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'project', resource: project.name, project_id: project.id });
   ok(ctx);

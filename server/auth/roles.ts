@@ -50,7 +50,13 @@ export type ProjectPermission =
   /** The project's own labels. */
   | 'label.read'
   | 'label.manage'
-  | 'log.list';
+  | 'log.list'
+  /** Harbor's immutable-tag resource: rules listed by every role but limited guest, managed by admin and maintainer. */
+  | 'immutable-tag.list'
+  | 'immutable-tag.manage'
+  /** Harbor's notification-policy resource: webhooks listed by admin and maintainer, managed by the admin. */
+  | 'webhook.list'
+  | 'webhook.manage';
 
 export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'project.read',
@@ -74,6 +80,10 @@ export const PROJECT_PERMISSIONS: readonly ProjectPermission[] = [
   'label.read',
   'label.manage',
   'log.list',
+  'immutable-tag.list',
+  'immutable-tag.manage',
+  'webhook.list',
+  'webhook.manage',
 ];
 
 // Harbor's matrix: pull for all five; push for admin, maintainer, developer; delete for admin and maintainer;
@@ -102,6 +112,10 @@ const matrix: Record<ProjectPermission, readonly RoleId[]> = {
   'label.read': [1, 2, 3, 4],
   'label.manage': [1, 4],
   'log.list': [1],
+  'immutable-tag.list': [1, 2, 3, 4],
+  'immutable-tag.manage': [1, 4],
+  'webhook.list': [1, 4],
+  'webhook.manage': [1],
 };
 
 export function roleAllows(role: RoleId, permission: ProjectPermission): boolean {

@@ -47,7 +47,13 @@ async function serveManifest(ctx: Context, deps: RegistryDeps, headOnly: boolean
 
   const bytes = proxied && proxied !== 'local' && proxied.record.digest === record.digest ? proxied.bytes : await deps.registry.manifests.bytes(record);
   // Harbor counts a pull per manifest GET (a HEAD checks, it does not pull).
-  if (!headOnly) deps.registry.pulls.record(repository, record.digest, ref.kind === 'tag' ? ref.tag : undefined);
+  if (!headOnly) {
+    deps.registry.pulls.record(repository, record.digest, ref.kind === 'tag' ? ref.tag : undefined);
+    if (deps.registry.events.wanted) {
+      const operator = String(ctx.state.principalName ?? '');
+      deps.registry.events.emit({ type: 'PULL_ARTIFACT', repository, digest: record.digest, ...(ref.kind === 'tag' && { tag: ref.tag }), operator });
+    }
+  }
   ctx.status = 200;
   ctx.type = record.mediaType;
   ctx.set('Docker-Content-Digest', record.digest);

@@ -32,6 +32,8 @@ import type {
   TagWrite,
   TagWriteResult,
   UploadSession,
+  UsageCharge,
+  UsageItem,
 } from './meta-store.js';
 import type { InvalidationBus } from './cached/invalidation-bus.js';
 import { ReadCache, type Kind } from './cached/read-cache.js';
@@ -227,6 +229,18 @@ export class CachedMetaStore implements MetaStore {
   }
   collection<T extends { id: number }>(name: string, spec?: CollectionSpec<T>): Collection<T> {
     return this.inner.collection<T>(name, spec);
+  }
+  chargeUsage(scope: string, item: string, size: number, limit: number): Promise<UsageCharge> {
+    return this.inner.chargeUsage(scope, item, size, limit);
+  }
+  releaseUsage(scope: string, item: string, holders: string, chargedBefore?: number): Promise<boolean> {
+    return this.inner.releaseUsage(scope, item, holders, chargedBefore);
+  }
+  usageOf(scope: string): Promise<number> {
+    return this.inner.usageOf(scope);
+  }
+  usageItems(scope: string): Promise<UsageItem[]> {
+    return this.inner.usageItems(scope);
   }
   acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
     return this.inner.acquireLock(name, ttlMs);

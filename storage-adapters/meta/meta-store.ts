@@ -171,6 +171,20 @@ export interface MetaStore {
    *  touched before `before`. */
   sweepBlobLink(repository: string, digest: Digest, before: number): Promise<boolean>;
 
+  // --- usage ledgers (quotas): per scope, a set of items (digests) each counted once, and their total ---
+  /** Adds `item` counted as `size` to ledger `scope` unless it is there already; when the new total would pass
+   *  `limit` (negative: no limit) nothing changes and the charge is refused. Decided and applied in one atomic
+   *  step, so concurrent charges never overshoot the limit together. */
+  chargeUsage(scope: string, item: string, size: number, limit: number): Promise<UsageCharge>;
+  /** Removes `item` from `scope` unless, at that moment, a repository whose name starts with `holders` links it
+   *  as a blob or holds it as a manifest, or it was charged at or after `chargedBefore` (when given: a push that
+   *  charged and has not linked yet). True when removed. */
+  releaseUsage(scope: string, item: string, holders: string, chargedBefore?: number): Promise<boolean>;
+  /** The total of `scope` (0 for a ledger never charged). */
+  usageOf(scope: string): Promise<number>;
+  /** Every item of `scope` with its size and when it was charged (recounts compare them with what is stored). */
+  usageItems(scope: string): Promise<UsageItem[]>;
+
   // --- coordination ---
   /** A lease named `name` held for `ttlMs` unless released; undefined when someone else holds it. */
   acquireLock(name: string, ttlMs: number): Promise<Lock | undefined>;
@@ -178,6 +192,19 @@ export interface MetaStore {
   /** Throws StorageUnavailableError when the backend cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface UsageCharge {
+  /** 'charged': added now; 'present': counted already, nothing changed; 'refused': it would pass the limit. */
+  outcome: 'charged' | 'present' | 'refused';
+  /** The ledger's total after the step. */
+  total: number;
+}
+
+export interface UsageItem {
+  item: string;
+  size: number;
+  chargedAt: number;
 }
 
 export interface Lock {

@@ -23,11 +23,13 @@ import {
   type TagWrite,
   type TagWriteResult,
   type UploadSession,
+  type UsageCharge,
+  type UsageItem,
 } from './meta-store.js';
 import { byteCompare, manifestOf, parseEvent, parseLink, parseTag, versionArgs } from './redis/codec.js';
 import { RedisCollection } from './redis/collection.js';
 import { RedisConnection, type RedisMetaStoreOptions } from './redis/connection.js';
-import { gcIndexesBuilt, guardKey, lockKey, repoKeys, rk } from './redis/keys.js';
+import { gcIndexesBuilt, guardKey, lockKey, repoKeys, rk, usageKey } from './redis/keys.js';
 import type { Client } from './redis/scripts.js';
 
 export type { RedisMetaStoreOptions };
@@ -280,6 +282,36 @@ export class RedisMetaStore implements MetaStore {
   }
 
   // --- coordination ---
+
+  // --- usage ledgers ---
+
+  async chargeUsage(scope: string, item: string, size: number, limit: number): Promise<UsageCharge> {
+    const [code, total] = (await this.run((r) =>
+      r.berthChargeUsage(2, usageKey(scope, 'items'), usageKey(scope, 'total'), item, Math.floor(size), Math.floor(limit), Date.now()),
+    )) as [number, number];
+    return { outcome: code === 1 ? 'charged' : code === 0 ? 'present' : 'refused', total: Number(total) };
+  }
+
+  async releaseUsage(scope: string, item: string, holders: string, chargedBefore?: number): Promise<boolean> {
+    const n = await this.run((r) =>
+      r.berthReleaseUsage(4, usageKey(scope, 'items'), usageKey(scope, 'total'), 'bloblinks', 'manifestrepos', item, holders, chargedBefore === undefined ? '' : Math.floor(chargedBefore)),
+    );
+    return n === 1;
+  }
+
+  async usageOf(scope: string): Promise<number> {
+    return Number((await this.run((r) => r.get(usageKey(scope, 'total')))) ?? 0);
+  }
+
+  async usageItems(scope: string): Promise<UsageItem[]> {
+    const all = await this.run((r) => r.hgetall(usageKey(scope, 'items')));
+    return Object.entries(all)
+      .map(([item, v]) => {
+        const [size, at] = v.split(' ');
+        return { item, size: Number(size), chargedAt: Number(at) };
+      })
+      .sort((a, b) => byteCompare(a.item, b.item));
+  }
 
   async acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
     const owner = randomUUID();

@@ -19,6 +19,8 @@ import {
   type TagWrite,
   type TagWriteResult,
   type UploadSession,
+  type UsageCharge,
+  type UsageItem,
 } from './meta-store.js';
 import { SqliteCollection } from './sqlite/collection.js';
 import { io, limitOf, StatementCache } from './sqlite/database.js';
@@ -26,6 +28,7 @@ import { eventOf, manifestOf, tagOf, type ManifestRow, type OutboxRow, type TagR
 import { migrate, migrations } from './sqlite/schema.js';
 import { prepareStatements, type Statements } from './sqlite/statements.js';
 import { SqliteTransactions } from './sqlite/transactions.js';
+import { SqliteUsage } from './sqlite/usage.js';
 
 // The default MetaStore: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every method is a
 // synchronous call wrapped in a promise; writes that touch several rows run in one IMMEDIATE transaction, which
@@ -44,11 +47,13 @@ export class SqliteMetaStore implements MetaStore {
   /** Statements built from a query's shape (collection filters), prepared once per shape. */
   private readonly dynamic: StatementCache;
   private readonly tx: SqliteTransactions;
+  private readonly usage: SqliteUsage;
 
   private constructor(private readonly db: Database.Database) {
     this.stmt = prepareStatements(db);
     this.dynamic = new StatementCache(db);
     this.tx = new SqliteTransactions(db, this.stmt);
+    this.usage = new SqliteUsage(db);
   }
 
   static async open(options: SqliteMetaStoreOptions): Promise<SqliteMetaStore> {
@@ -248,6 +253,24 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   // --- coordination ---
+
+  // --- usage ledgers ---
+
+  chargeUsage(scope: string, item: string, size: number, limit: number): Promise<UsageCharge> {
+    return this.io(() => this.usage.charge(scope, item, size, limit));
+  }
+
+  releaseUsage(scope: string, item: string, holders: string, chargedBefore?: number): Promise<boolean> {
+    return this.io(() => this.usage.release(scope, item, holders, chargedBefore));
+  }
+
+  usageOf(scope: string): Promise<number> {
+    return this.io(() => this.usage.totalOf(scope));
+  }
+
+  usageItems(scope: string): Promise<UsageItem[]> {
+    return this.io(() => this.usage.list(scope));
+  }
 
   acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
     return this.io(() => {

@@ -950,4 +950,47 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.pass('an expired fence does not hold writers off');
     await p2.release();
   });
+
+  // --- usage ledgers ---
+
+  test('chargeUsage counts each item once and refuses a charge past the limit, changing nothing', async (t, { store }) => {
+    t.same(await store.chargeUsage('project:p', 'a', 60, 100), { outcome: 'charged', total: 60 });
+    t.same(await store.chargeUsage('project:p', 'a', 60, 100), { outcome: 'present', total: 60 }, 'the same item again is free');
+    t.same(await store.chargeUsage('project:p', 'b', 41, 100), { outcome: 'refused', total: 60 });
+    t.same(await store.chargeUsage('project:p', 'b', 40, 100), { outcome: 'charged', total: 100 }, 'up to the limit exactly');
+    t.same(await store.chargeUsage('project:q', 'b', 40, -1), { outcome: 'charged', total: 40 }, 'scopes are separate; -1 is no limit');
+    t.equal(await store.usageOf('project:p'), 100);
+    t.equal(await store.usageOf('project:none'), 0);
+    t.same((await store.usageItems('project:p')).map((i) => [i.item, i.size]), [['a', 60], ['b', 40]]);
+  });
+
+  test('concurrent charges from two connections never pass the limit together', async (t, b) => {
+    const other = await b.reopen();
+    const stores = [b.store, other];
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2]!.chargeUsage('project:edge', `item-${i}`, 10, 155)));
+    t.equal(results.filter((r) => r.outcome === 'charged').length, 15, 'exactly as many as fit');
+    t.equal(await b.store.usageOf('project:edge'), 150);
+    t.ok(results.every((r) => r.total <= 155));
+  });
+
+  test('releaseUsage removes an item only when no repository under the prefix holds it', async (t, { store }) => {
+    const blob = d('held blob');
+    const m = manifest('held');
+    await store.linkBlob('p/a', blob, 7);
+    await store.linkBlob('p/a', m.blobs[0]!, 1);
+    await store.linkBlob('p/a', m.blobs[1]!, 1);
+    await store.putManifest('p/a', m);
+    await store.chargeUsage('project:p', blob, 7, -1);
+    await store.chargeUsage('project:p', m.digest, m.size, -1);
+    await store.linkBlob('px/other', d('px only'), 3);
+    await store.chargeUsage('project:p', d('px only'), 3, -1);
+    t.equal(await store.releaseUsage('project:p', blob, 'p/'), false, 'linked: kept');
+    t.equal(await store.releaseUsage('project:p', m.digest, 'p/'), false, 'a manifest: kept');
+    t.equal(await store.releaseUsage('project:p', d('px only'), 'p/'), true, 'held only by another project: released');
+    await store.unlinkBlob('p/a', blob);
+    t.equal(await store.releaseUsage('project:p', blob, 'p/', 0), false, 'charged after chargedBefore: kept');
+    t.equal(await store.releaseUsage('project:p', blob, 'p/'), true, 'unlinked: released');
+    t.equal(await store.releaseUsage('project:p', blob, 'p/'), false, 'twice: nothing');
+    t.equal(await store.usageOf('project:p'), m.size);
+  });
 }

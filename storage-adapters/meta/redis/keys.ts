@@ -16,6 +16,8 @@
 //   uploads                     HASH  id → UploadSession JSON
 //   outbox, outbox:seq          ZSET  score seq, member "<seq> <event JSON>"; INCR counter
 //   lock:<name>                 STRING owner token, with PX expiry
+//   usage:<scope>:items         HASH  item → "<size> <chargedAt>" (a usage ledger: quotas)
+//   usage:<scope>:total         STRING the ledger's total
 //   col:<name>:{seq,docs,ids,claims,unique:<field>}   documents, ids in order, unique values → id
 // Names (repositories, tags, digests, IDCs) contain no spaces (their grammars forbid it), so a space separates.
 
@@ -57,4 +59,9 @@ export function lockKey(name: string): string {
 /** A key of record collection `name`. */
 export function collectionKey(name: string, part: string): string {
   return `col:${name}:${part}`;
+}
+
+/** A key of usage ledger `scope`. */
+export function usageKey(scope: string, part: 'items' | 'total'): string {
+  return `usage:${scope}:${part}`;
 }

@@ -2,12 +2,14 @@ import type { Cluster, Redis } from 'ioredis';
 import { blobScripts } from './lua-blobs.js';
 import { collectionScripts } from './lua-collections.js';
 import { repositoryScripts } from './lua-repository.js';
+import { usageScripts } from './lua-usage.js';
 
 /** Every Lua script of the Redis MetaStore, by the command name ioredis defines for it. */
 export const scripts = {
   ...repositoryScripts,
   ...blobScripts,
   ...collectionScripts,
+  ...usageScripts,
   // KEYS: lock; ARGV: owner
   berthReleaseLock: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -114,6 +114,20 @@ export const migrations: string[] = [
     PRIMARY KEY (digest, id)
   ) WITHOUT ROWID;
   `,
+  // Usage ledgers (project quotas): each item (digest) counted once per scope, and the running total.
+  `
+  CREATE TABLE usage_items (
+    scope      TEXT NOT NULL,
+    item       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    charged_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, item)
+  ) WITHOUT ROWID;
+  CREATE TABLE usage_totals (
+    scope TEXT PRIMARY KEY,
+    total INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Applies the migrations not yet run, each in its own IMMEDIATE transaction so two processes opening a fresh

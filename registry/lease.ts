@@ -1,10 +1,9 @@
 import type { Logger } from '../core/log.js';
 import type { Lock, MetaStore } from '../storage-adapters/meta/meta-store.js';
 
-// One replication engine per IDC is active at a time: the one holding this MetaStore lease. The others try again
-// every poll and take over when it lapses or is released.
+// One active instance per IDC for a duty (the replication engine, webhook delivery): the one holding this
+// MetaStore lease. The others try again every poll and take over when it lapses or is released.
 
-const NAME = 'replicator';
 const TTL_MS = 15_000;
 const RENEW_MS = 5_000;
 
@@ -14,6 +13,8 @@ export class Lease {
   private renewing = false;
 
   constructor(
+    /** The duty's lock name: one holder per MetaStore (per IDC). */
+    private readonly name: string,
     private readonly meta: MetaStore,
     private readonly log: Logger,
     /** Called when a renewal finds the lease taken: the holder must stop acting as the active instance. */
@@ -28,7 +29,7 @@ export class Lease {
    *  so a long tick (a first scan of a big outbox) never lets it lapse into a second active instance. */
   async take(): Promise<boolean> {
     if (this.lock) return false;
-    this.lock = await this.meta.acquireLock(NAME, TTL_MS);
+    this.lock = await this.meta.acquireLock(this.name, TTL_MS);
     if (!this.lock) return false;
     this.renewal = setInterval(() => void this.renew(), RENEW_MS);
     this.renewal.unref();
@@ -51,9 +52,9 @@ export class Lease {
     this.renewing = true;
     try {
       await this.lock.release().catch(() => undefined);
-      this.lock = await this.meta.acquireLock(NAME, TTL_MS).catch(() => undefined);
+      this.lock = await this.meta.acquireLock(this.name, TTL_MS).catch(() => undefined);
       if (!this.lock) {
-        this.log.warn('replicator lease lost; standing by');
+        this.log.warn({ lease: this.name }, 'lease lost; standing by');
         this.relinquish();
         this.lost('lease lost');
       }

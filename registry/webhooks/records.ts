@@ -1,0 +1,87 @@
+import type { Collection, MetaStore } from '../../storage-adapters/meta/meta-store.js';
+
+// Webhook policies (Harbor's WebhookPolicy), the jobs delivering one event to one target (Harbor shows each as
+// an execution with one task), and the dispatcher's outbox cursor.
+
+export const WEBHOOK_EVENT_TYPES = ['PUSH_ARTIFACT', 'PULL_ARTIFACT', 'DELETE_ARTIFACT', 'QUOTA_EXCEED', 'QUOTA_WARNING', 'REPLICATION', 'TAG_RETENTION'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export const PAYLOAD_FORMATS = ['Default', 'CloudEvents'] as const;
+
+export interface WebhookTarget {
+  type: 'http';
+  address: string;
+  /** Sent as the Authorization header. */
+  auth_header?: string;
+  skip_cert_verify: boolean;
+  payload_format: (typeof PAYLOAD_FORMATS)[number];
+}
+
+export interface WebhookPolicyRecord {
+  id: number;
+  /** Unique per project: `<project_id>/<name>`. */
+  key: string;
+  name: string;
+  description: string;
+  project_id: number;
+  project: string;
+  targets: WebhookTarget[];
+  event_types: WebhookEventType[];
+  creator: string;
+  enabled: boolean;
+  creation_time: string;
+  update_time: string;
+}
+
+export type JobStatus = 'Pending' | 'Running' | 'Success' | 'Error';
+
+export interface WebhookJobRecord {
+  id: number;
+  /** What makes a job unique: the event's source and the target, so re-reading the outbox after a crash never
+   *  makes a second job. */
+  key: string;
+  /** `<policy_id>/<target index>`: jobs of one queue are delivered one at a time, in id order. */
+  queue: string;
+  policy_id: number;
+  project_id: number;
+  event_type: WebhookEventType;
+  address: string;
+  status: JobStatus;
+  status_message: string;
+  attempts: number;
+  /** Epoch ms before which the next attempt waits (backoff). */
+  next_attempt_at: number;
+  /** The body sent, as sent. */
+  payload: string;
+  content_type: string;
+  creation_time: string;
+  update_time: string;
+  start_time?: string;
+  end_time?: string;
+}
+
+export interface CursorRecord {
+  id: number;
+  name: string;
+  seq: number;
+}
+
+export class WebhookRecords {
+  readonly policies: Collection<WebhookPolicyRecord>;
+  readonly jobs: Collection<WebhookJobRecord>;
+  readonly cursors: Collection<CursorRecord>;
+
+  constructor(meta: MetaStore) {
+    this.policies = meta.collection<WebhookPolicyRecord>('webhook_policies', { unique: ['key'] });
+    this.jobs = meta.collection<WebhookJobRecord>('webhook_jobs', { unique: ['key'] });
+    this.cursors = meta.collection<CursorRecord>('webhook_cursors', { unique: ['name'] });
+  }
+
+  async ofProject(projectId: number): Promise<WebhookPolicyRecord[]> {
+    return (await this.policies.list({ where: { project_id: projectId }, limit: 1000 })).items;
+  }
+
+  async enabledFor(project: string, type: WebhookEventType): Promise<WebhookPolicyRecord[]> {
+    const { items } = await this.policies.list({ where: { project, enabled: true }, limit: 1000 });
+    return items.filter((p) => p.event_types.includes(type));
+  }
+}
