@@ -197,6 +197,14 @@ async function deleteArtifact(ctx: Context, a: AdminDeps): Promise<void> {
   ok(ctx);
 }
 
+function decodedOnce(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // routed, so its parameters decoded; a stray % elsewhere stays as sent
+  }
+}
+
 /** `from` of a copy: `project/repository:tag` or `project/repository@digest`. */
 function parseFrom(from: string): { repository: string; reference: string } {
   const invalid = () => badRequest(`invalid input: ${from.slice(0, 300)}`);
@@ -240,7 +248,7 @@ async function copyArtifact(ctx: Context, a: AdminDeps): Promise<void> {
   // Harbor's Location: the request path (decoded once, as Go's URL.Path is) and the reference.
   ctx.body = null;
   ctx.status = 201;
-  ctx.set('Location', `${decodeURIComponent(ctx.path).replace(/\/$/, '')}/${source.reference}`);
+  ctx.set('Location', `${decodedOnce(ctx.path).replace(/\/$/, '')}/${source.reference}`);
 }
 
 const tagFields: QueryFields<Awaited<ReturnType<typeof tagResponse>>> = {

@@ -30,7 +30,7 @@ export const operations: Record<string, Record<string, Op>> = {
   '/systeminfo': { get: { id: 'getSystemInfo', tag: 'systeminfo', summary: 'General system information (less for anonymous callers)', returns: 'GeneralInfo', auth: 'none', errors: [401, 429] } },
   '/openapi.json': { get: { id: 'getOpenApi', tag: 'berth', summary: 'This document', auth: 'none' } },
   '/users': {
-    get: { id: 'listUsers', tag: 'user', summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q', 'sort'] },
+    get: { id: 'listUsers', tag: 'user', summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q'] },
     post: { id: 'createUser', tag: 'user', summary: 'Create a local user (system admins)', body: 'UserCreationReq', status: 201, location: true, errors: [409] },
   },
   '/users/current': { get: { id: 'getCurrentUserInfo', tag: 'user', summary: 'The calling user', returns: 'UserResp' } },
@@ -97,7 +97,7 @@ export const operations: Record<string, Record<string, Op>> = {
   },
   '/projects/{project_name}/logs': { get: { id: 'getLogs', tag: 'project', summary: 'Audit log entries of a project (project admins)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
   '/robots': {
-    get: { id: 'ListRobot', tag: 'robot', summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q', 'sort'] },
+    get: { id: 'ListRobot', tag: 'robot', summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q'] },
     post: { id: 'CreateRobot', tag: 'robot', summary: 'Create a robot; the secret is in the answer, once', body: 'RobotCreate', returns: 'RobotCreated', status: 201, location: true, errors: [409] },
   },
   '/robots/{robot_id}': {
