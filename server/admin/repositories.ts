@@ -141,6 +141,7 @@ async function deleteRepository(ctx: Context, a: AdminDeps): Promise<void> {
   const name = repositoryParam(ctx, project);
   if (!(await a.registry.registry.repositories.exists(name))) throw notFound(`repository ${name} not found`);
   await a.registry.registry.repositories.delete(name);
+  await a.registry.registry.labels.forgetRepository(name);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'repository', resource: name, project_id: project.id });
   ok(ctx);
 }
