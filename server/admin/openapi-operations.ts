@@ -68,6 +68,9 @@ export const operations: Record<string, Record<string, Op>> = {
     put: { id: 'updateRepository', tag: 'repository', summary: "Set a repository's description (project admins, maintainers, developers)", body: 'RepositoryUpdate' },
     delete: { id: 'deleteRepository', tag: 'repository', summary: 'Delete a repository: its tags, manifests and blob links (project admins, maintainers)' },
   },
+  '/projects/{project_name_or_id}/artifacts': {
+    get: { id: 'listArtifactsOfProject', tag: 'project', summary: "Artifacts of every repository of a project; latest_in_repository (with q on exactly one of media_type, artifact_type) keeps each repository's newest", returns: '[Artifact]', paged: true, query: [...artifactQuery, 'latest_in_repository'] },
+  },
   [artifact]: {
     get: { id: 'listArtifacts', tag: 'artifact', summary: 'Artifacts of a repository: top-level ones unless q=base=*; q on tags, digest, media_type, type, labels, push_time, pull_time', returns: '[Artifact]', paged: true, query: artifactQuery },
     post: { id: 'copyArtifact', tag: 'artifact', summary: 'Copy an artifact (from=project/repo:tag or @digest) with its children, accessories and tags', status: 201, location: true, query: ['from'], errors: [409] },

@@ -227,6 +227,14 @@ async function scenario(t: Test, env: Record<string, string>, shared = false): P
     const oldest = await root.get(`${base}?sort=push_time&page_size=1`);
     t.equal(oldest.json[0].tags[0].name, 'v1');
     t.equal((await root.get(`${base}?page_size=101`)).status, 422);
+
+    const project = await root.get('/projects/art/artifacts?page_size=20');
+    t.equal(project.status, 200, project.text);
+    t.equal(project.headers.get('x-total-count'), '7', 'the project-wide list: app, multi and the five of many');
+    t.same(new Set(project.json.map((x: any) => x.repository_name)), new Set(['art/team/app', 'art/multi', 'art/many']));
+    t.equal((await root.get('/projects/art/artifacts?latest_in_repository=true')).status, 400, 'latest needs media_type or artifact_type');
+    const latest = await root.get(`/projects/art/artifacts?latest_in_repository=true&q=${encodeURIComponent(`media_type=${ConfigType.oci}`)}`);
+    t.same(latest.json.map((x: any) => x.digest), [digests[4], app.manifest.digest], 'the newest image of each repository (the index is no image config)');
   });
 
   await t.test('copy an index, then pull the copy with skopeo', async (t) => {
