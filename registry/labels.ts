@@ -105,6 +105,11 @@ export class Labels {
     for (const link of await this.allLinks({ repository, digest })) await this.links.delete(link.id);
   }
 
+  /** Forgets every label link of a deleted repository. */
+  async forgetRepository(repository: string): Promise<void> {
+    for (const link of await this.allLinks({ repository })) await this.links.delete(link.id);
+  }
+
   private async all(where: Partial<Record<keyof LabelRecord & string, string | number>>): Promise<LabelRecord[]> {
     const out: LabelRecord[] = [];
     for (let offset = 0; ; offset += 500) {

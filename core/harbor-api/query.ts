@@ -27,6 +27,8 @@ export function parseQuery(q: string | undefined): QueryTerm[] {
     if (i <= 0) throw badRequest(`invalid query term "${part.slice(0, 100)}": expected key=value`);
     const key = part.slice(0, i).trim();
     const raw = part.slice(i + 1).trim();
+    const closer = { '(': ')', '[': ']', '{': '}' }[raw[0] ?? ''];
+    if (closer && !raw.endsWith(closer)) throw badRequest(`invalid query term "${part.slice(0, 100)}": ${raw[0]} without ${closer}`);
     if (raw.startsWith('~')) terms.push({ key, kind: 'fuzzy', value: unquote(raw.slice(1)) });
     else if (raw.startsWith('[') && raw.endsWith(']')) {
       const inner = raw.slice(1, -1);

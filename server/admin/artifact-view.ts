@@ -22,13 +22,9 @@ const tagId = (repository: string, tag: string) => stableId('tag', repository, t
 /** Harbor's pull_time for an artifact never pulled (Go's zero time). */
 const NEVER = '0001-01-01T00:00:00.000Z';
 
-/**
- * IMMUTABILITY CALL SITE (with_immutable_status): whether `tag` of `repository` is immutable. Tag immutability is
- * built elsewhere; the coordinator wires this one function to `registry.immutability.isImmutable(repository,
- * tag)`. Until then no tag is reported immutable.
- */
-export async function isTagImmutable(_registry: Registry, _repository: string, _tag: string): Promise<boolean> {
-  return false;
+/** Whether an immutable tag rule of the project covers `repository:tag` (with_immutable_status). */
+export function isTagImmutable(registry: Registry, repository: string, tag: string): Promise<boolean> {
+  return registry.immutability.isImmutable(repository, tag);
 }
 
 /** Harbor's artifact `type`, by the processor its media type selects (IMAGE, CHART, CNAB, WASM, else UNKNOWN). */

@@ -38,6 +38,7 @@ const labelRef = z.object({ id: z.number().int() }).passthrough();
 export const artifactSchemas = { Tag: tagBody, LabelRef: labelRef };
 
 export function artifactRoutes(router: Router, a: AdminDeps): void {
+  router.get('/projects/:project_name_or_id/artifacts', (ctx) => listProjectArtifacts(ctx, a));
   const base = '/projects/:project_name/repositories/:repository_name/artifacts';
   router.get(base, (ctx) => listArtifacts(ctx, a));
   router.post(base, (ctx) => copyArtifact(ctx, a));
@@ -103,6 +104,7 @@ async function respond(ctx: Context, a: AdminDeps, t: Target, detail: ArtifactDe
 
 /** One artifact of a listing, with what q and sort may read. */
 interface Row {
+  target: Target;
   record: ManifestRecord;
   detail: ArtifactDetail;
   tags: TagRecord[];
@@ -141,31 +143,45 @@ function specialTerms(terms: QueryTerm[]): { rest: QueryTerm[]; all: boolean; ta
   return { rest, all, ...(tagged !== undefined && { tagged }) };
 }
 
-async function listArtifacts(ctx: Context, a: AdminDeps): Promise<void> {
-  const t = await target(ctx, a, 'artifact.read');
-  const o = options(ctx);
-  const { rest, all, tagged } = specialTerms(parseQuery(queryString(ctx, 'q')));
-  checkTerms(rest, artifactFields);
-  const p = paging(ctx);
+/** What a listing's q asks, parsed once. */
+interface Filter {
+  rest: QueryTerm[];
+  all: boolean;
+  tagged?: boolean;
+}
+
+function filterOf(ctx: Context): Filter {
+  const f = specialTerms(parseQuery(queryString(ctx, 'q')));
+  checkTerms(f.rest, artifactFields);
+  return f;
+}
+
+/** The artifacts of one repository that `f` keeps, with what q and sort read. */
+async function rowsOf(a: AdminDeps, t: Target, f: Filter): Promise<Row[]> {
   const reg = a.registry.registry;
   const { records, tags } = await reg.artifacts.listing(t.repository);
   const children = new Set(records.flatMap((r) => r.children));
-  const candidates = all ? records : records.filter((r) => !children.has(r.digest) && !r.subject);
+  const candidates = f.all ? records : records.filter((r) => !children.has(r.digest) && !r.subject);
+  const byLabel = f.rest.some((term) => term.key.toLowerCase() === 'labels');
   const rows: Row[] = [];
   for (const record of candidates) {
     const rowTags = (tags.get(record.digest) ?? []).sort((x, y) => (x.name < y.name ? -1 : 1));
-    if (tagged !== undefined && tagged !== rowTags.length > 0) continue;
+    if (f.tagged !== undefined && f.tagged !== rowTags.length > 0) continue;
     const [detail, labels, pulled] = await Promise.all([
       reg.artifacts.detail(t.repository, record),
-      rest.some((term) => term.key.toLowerCase() === 'labels') ? reg.labels.of(t.repository, record.digest) : Promise.resolve([]),
+      byLabel ? reg.labels.of(t.repository, record.digest) : Promise.resolve([]),
       reg.pulls.artifactPulled(t.repository, record.digest),
     ]);
-    const row = { record, detail, tags: rowTags, labels: labels.map((l) => l.id), pullTime: pulled ?? '0001-01-01T00:00:00.000Z' };
-    if (matches(row, rest, artifactFields)) rows.push(row);
+    const row = { target: t, record, detail, tags: rowTags, labels: labels.map((l) => l.id), pullTime: pulled ?? '0001-01-01T00:00:00.000Z' };
+    if (matches(row, f.rest, artifactFields)) rows.push(row);
   }
-  // Newest push first unless sort says otherwise (digest breaks ties, so pages are stable).
+  return rows;
+}
+
+/** Newest push first unless sort says otherwise (digest breaks ties, so pages are stable). */
+function sortRows(ctx: Context, rows: Row[]): Row[] {
   rows.sort((x, y) => y.record.createdAt - x.record.createdAt || (x.record.digest < y.record.digest ? -1 : 1));
-  const sorted = sortBy(ctx, rows, {
+  return sortBy(ctx, rows, {
     push_time: (r) => r.record.createdAt,
     pull_time: (r) => r.pullTime,
     size: (r) => r.detail.size,
@@ -173,9 +189,46 @@ async function listArtifacts(ctx: Context, a: AdminDeps): Promise<void> {
     type: (r) => artifactType(r.detail),
     media_type: (r) => mediaTypeOf(r.detail),
     manifest_media_type: (r) => r.record.mediaType,
-    id: (r) => artifactId(t.repository, r.record.digest),
+    repository_name: (r) => r.target.repository,
+    id: (r) => artifactId(r.target.repository, r.record.digest),
   });
-  ctx.body = await Promise.all(pageOf(ctx, sorted, p).map((r) => respond(ctx, a, t, r.detail, r.tags, o)));
+}
+
+async function listArtifacts(ctx: Context, a: AdminDeps): Promise<void> {
+  const t = await target(ctx, a, 'artifact.read');
+  const o = options(ctx);
+  const f = filterOf(ctx);
+  const p = paging(ctx);
+  const sorted = sortRows(ctx, await rowsOf(a, t, f));
+  ctx.body = await Promise.all(pageOf(ctx, sorted, p).map((r) => respond(ctx, a, r.target, r.detail, r.tags, o)));
+}
+
+/**
+ * Harbor's project-wide list (GET /projects/{project_name_or_id}/artifacts): every repository's artifacts; with
+ * latest_in_repository only the newest push of each, which Harbor allows only when q names exactly one of
+ * media_type and artifact_type.
+ */
+async function listProjectArtifacts(ctx: Context, a: AdminDeps): Promise<void> {
+  const project = await projectParam(ctx, a);
+  await requireProject(ctx, a, project, 'artifact.read');
+  const o = options(ctx);
+  const f = filterOf(ctx);
+  const latest = boolQuery(ctx, 'latest_in_repository', false);
+  if (latest) {
+    const keys = new Set(f.rest.map((term) => term.key.toLowerCase()));
+    if (keys.has('media_type') === keys.has('artifact_type')) {
+      throw badRequest("either 'media_type' or 'artifact_type' must be specified, but not both, when querying with latest_in_repository");
+    }
+  }
+  const p = paging(ctx);
+  const rows: Row[] = [];
+  for (const repository of await a.registry.registry.repositories.inProject(project.name)) {
+    const found = await rowsOf(a, { project, repository }, f);
+    if (!latest) rows.push(...found);
+    else if (found.length > 0) rows.push(found.reduce((x, y) => (y.record.createdAt > x.record.createdAt ? y : x)));
+  }
+  const sorted = sortRows(ctx, rows);
+  ctx.body = await Promise.all(pageOf(ctx, sorted, p).map((r) => respond(ctx, a, r.target, r.detail, r.tags, o)));
 }
 
 async function getArtifact(ctx: Context, a: AdminDeps): Promise<void> {
@@ -195,6 +248,14 @@ async function deleteArtifact(ctx: Context, a: AdminDeps): Promise<void> {
   if (result === 'referenced') throw new ApiError(412, 'the deleting artifact is referenced by others', {}, 'VIOLATE_FOREIGN_KEY_CONSTRAINT');
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'artifact', resource: `${t.repository}@${record.digest}`, project_id: t.project.id });
   ok(ctx);
+}
+
+function decodedOnce(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // routed, so its parameters decoded; a stray % elsewhere stays as sent
+  }
 }
 
 /** `from` of a copy: `project/repository:tag` or `project/repository@digest`. */
@@ -240,7 +301,7 @@ async function copyArtifact(ctx: Context, a: AdminDeps): Promise<void> {
   // Harbor's Location: the request path (decoded once, as Go's URL.Path is) and the reference.
   ctx.body = null;
   ctx.status = 201;
-  ctx.set('Location', `${decodeURIComponent(ctx.path).replace(/\/$/, '')}/${source.reference}`);
+  ctx.set('Location', `${decodedOnce(ctx.path).replace(/\/$/, '')}/${source.reference}`);
 }
 
 const tagFields: QueryFields<Awaited<ReturnType<typeof tagResponse>>> = {

@@ -30,7 +30,7 @@ export const operations: Record<string, Record<string, Op>> = {
   '/systeminfo': { get: { id: 'getSystemInfo', tag: 'systeminfo', summary: 'General system information (less for anonymous callers)', returns: 'GeneralInfo', auth: 'none', errors: [401, 429] } },
   '/openapi.json': { get: { id: 'getOpenApi', tag: 'berth', summary: 'This document', auth: 'none' } },
   '/users': {
-    get: { id: 'listUsers', tag: 'user', summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q', 'sort'] },
+    get: { id: 'listUsers', tag: 'user', summary: 'List users (system admins)', returns: '[UserResp]', paged: true, query: ['q'] },
     post: { id: 'createUser', tag: 'user', summary: 'Create a local user (system admins)', body: 'UserCreationReq', status: 201, location: true, errors: [409] },
   },
   '/users/current': { get: { id: 'getCurrentUserInfo', tag: 'user', summary: 'The calling user', returns: 'UserResp' } },
@@ -68,6 +68,9 @@ export const operations: Record<string, Record<string, Op>> = {
     put: { id: 'updateRepository', tag: 'repository', summary: "Set a repository's description (project admins, maintainers, developers)", body: 'RepositoryUpdate' },
     delete: { id: 'deleteRepository', tag: 'repository', summary: 'Delete a repository: its tags, manifests and blob links (project admins, maintainers)' },
   },
+  '/projects/{project_name_or_id}/artifacts': {
+    get: { id: 'listArtifactsOfProject', tag: 'project', summary: "Artifacts of every repository of a project; latest_in_repository (with q on exactly one of media_type, artifact_type) keeps each repository's newest", returns: '[Artifact]', paged: true, query: [...artifactQuery, 'latest_in_repository'] },
+  },
   [artifact]: {
     get: { id: 'listArtifacts', tag: 'artifact', summary: 'Artifacts of a repository: top-level ones unless q=base=*; q on tags, digest, media_type, type, labels, push_time, pull_time', returns: '[Artifact]', paged: true, query: artifactQuery },
     post: { id: 'copyArtifact', tag: 'artifact', summary: 'Copy an artifact (from=project/repo:tag or @digest) with its children, accessories and tags', status: 201, location: true, query: ['from'], errors: [409] },
@@ -97,7 +100,7 @@ export const operations: Record<string, Record<string, Op>> = {
   },
   '/projects/{project_name}/logs': { get: { id: 'getLogs', tag: 'project', summary: 'Audit log entries of a project (project admins)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
   '/robots': {
-    get: { id: 'ListRobot', tag: 'robot', summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q', 'sort'] },
+    get: { id: 'ListRobot', tag: 'robot', summary: 'Robots: system ones, or q=Level=project,ProjectID=<id>', returns: '[Robot]', paged: true, query: ['q'] },
     post: { id: 'CreateRobot', tag: 'robot', summary: 'Create a robot; the secret is in the answer, once', body: 'RobotCreate', returns: 'RobotCreated', status: 201, location: true, errors: [409] },
   },
   '/robots/{robot_id}': {

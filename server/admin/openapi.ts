@@ -179,6 +179,7 @@ const queryDocs: Record<string, string> = {
   with_immutable_status: 'report whether each tag is immutable',
   with_scan_overview: 'no scanner: an empty overview',
   with_sbom_overview: 'no scanner: an empty overview',
+  latest_in_repository: 'only the newest push of each repository',
   with_signature: 'deprecated by Harbor (signatures are accessories); accepted',
   repository: 'a repository name',
   policy_id: 'executions of this policy',

@@ -235,6 +235,8 @@ async function deleteProject(ctx: Context, a: AdminDeps): Promise<void> {
   // Members and robots first: a project record left without them is harmless, the reverse would be orphans.
   for (const m of await a.records.all(a.records.members, { project_id: project.id })) await a.records.members.delete(m.id);
   for (const r of await a.records.all(a.records.robots, { project_id: project.id })) await a.records.robots.delete(r.id);
+  // Its labels go with it, as in Harbor (a new project reusing the id must not inherit them).
+  for (const l of await a.registry.registry.labels.list('p', project.id)) await a.registry.registry.labels.delete(l.id);
   await a.records.projects.delete(project.id);
   await a.registry.registry.quotas.remove(project.name);
   a.authenticator?.invalidate();

@@ -15,8 +15,9 @@ import { checkTerms, matches, parseQuery, type QueryFields } from '../../core/ha
 import { ok } from '../../core/harbor-api/responses.js';
 import { readBody } from '../../core/harbor-api/body.js';
 
-// Harbor's /projects/{project_name}/repositories: list, get, delete. A repository's path parameter is its name
-// inside the project, URL-encoded twice when it holds a slash (swagger: parameters.repositoryName).
+// Harbor's /repositories and /projects/{project_name}/repositories: list, get, PUT (description), delete. A
+// repository's path parameter is its name inside the project, URL-encoded twice when it holds a slash (swagger:
+// parameters.repositoryName).
 
 /**
  * Harbor's Repository. The id is derived from the name (see ./artifact-view.ts); artifact_count counts what
@@ -141,6 +142,7 @@ async function deleteRepository(ctx: Context, a: AdminDeps): Promise<void> {
   const name = repositoryParam(ctx, project);
   if (!(await a.registry.registry.repositories.exists(name))) throw notFound(`repository ${name} not found`);
   await a.registry.registry.repositories.delete(name);
+  await a.registry.registry.labels.forgetRepository(name);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'repository', resource: name, project_id: project.id });
   ok(ctx);
 }

@@ -19,6 +19,7 @@ import {
   ociManifest,
   type Image,
 } from '../helpers/oci-fixtures.js';
+import { startBerth } from '../helpers/berth-process.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { skopeoPush } from '../helpers/tls-registry.js';
 import { ADMIN_PASSWORD, AdminApi, admin, basic, pullManifest, pushImage, startTokenBerth } from './access.js';
@@ -55,7 +56,7 @@ function harborSize(img: Image): number {
   return img.manifest.bytes.length + img.blobs.reduce((n, b) => n + b.size, 0) + img.children.reduce((n, c) => n + harborSize(c), 0);
 }
 
-async function scenario(t: Test, env: Record<string, string>): Promise<void> {
+async function scenario(t: Test, env: Record<string, string>, shared = false): Promise<void> {
   const berth = await startTokenBerth(t, env);
   const root = new AdminApi(berth.url, admin);
   const auth = basic(admin);
@@ -161,6 +162,21 @@ async function scenario(t: Test, env: Record<string, string>): Promise<void> {
     t.ok(Date.parse(a.tags[0].pull_time) >= before - 1000, 'tag pull_time');
     const repo = (await root.get('/projects/art/repositories/team%252Fapp')).json;
     t.equal(repo.pull_count, 1);
+    if (!shared) return;
+    // A second instance on the same stores sees the stored times once the first has flushed its batch (5 s).
+    const peer = await startBerth({ dataDir: berth.dataDir, env: { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env } });
+    t.teardown(() => peer.stop());
+    const other = new AdminApi(peer.url, admin);
+    const deadline = Date.now() + 15_000;
+    let seen: any;
+    while (Date.now() < deadline) {
+      seen = (await other.get(`${appPath}/v1`)).json;
+      if (seen.pull_time !== NEVER) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    t.equal(seen.pull_time, a.pull_time, 'the stored artifact pull_time');
+    t.equal(seen.tags[0].pull_time, a.tags[0].pull_time, 'the stored tag pull_time');
+    t.equal((await other.get('/projects/art/repositories/team%252Fapp')).json.pull_count, 1, 'the stored pull_count');
   });
 
   await t.test('repositories: id, artifact_count, description, update_time', async (t) => {
@@ -211,6 +227,14 @@ async function scenario(t: Test, env: Record<string, string>): Promise<void> {
     const oldest = await root.get(`${base}?sort=push_time&page_size=1`);
     t.equal(oldest.json[0].tags[0].name, 'v1');
     t.equal((await root.get(`${base}?page_size=101`)).status, 422);
+
+    const project = await root.get('/projects/art/artifacts?page_size=20');
+    t.equal(project.status, 200, project.text);
+    t.equal(project.headers.get('x-total-count'), '7', 'the project-wide list: app, multi and the five of many');
+    t.same(new Set(project.json.map((x: any) => x.repository_name)), new Set(['art/team/app', 'art/multi', 'art/many']));
+    t.equal((await root.get('/projects/art/artifacts?latest_in_repository=true')).status, 400, 'latest needs media_type or artifact_type');
+    const latest = await root.get(`/projects/art/artifacts?latest_in_repository=true&q=${encodeURIComponent(`media_type=${ConfigType.oci}`)}`);
+    t.same(latest.json.map((x: any) => x.digest), [digests[4], app.manifest.digest], 'the newest image of each repository (the index is no image config)');
   });
 
   await t.test('copy an index, then pull the copy with skopeo', async (t) => {
@@ -328,5 +352,5 @@ t.test('SQLite', (t) => scenario(t, {}));
 t.test('Redis', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  await scenario(t, { BERTH_META: 'redis', BERTH_REDIS_URL: redis.url });
+  await scenario(t, { BERTH_META: 'redis', BERTH_REDIS_URL: redis.url }, true);
 });
