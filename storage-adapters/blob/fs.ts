@@ -27,7 +27,7 @@ import {
   type BlobStore,
   type UploadInfo,
 } from './blob-store.js';
-import { blobInfo, entries, ioUnit, isNotFound, statIfExists, syncPath } from './fs/files.js';
+import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
 import { RunningDigests } from './fs/running-digests.js';
 import { StagedFile } from './fs/staged-file.js';
 
@@ -76,7 +76,7 @@ export class FsBlobStore implements BlobStore {
         throw new RangeNotSatisfiableError(range, size);
       }
     }
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: ioUnit });
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: serveUnit });
   }
 
   async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {
