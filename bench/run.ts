@@ -22,7 +22,8 @@ environment:
   BENCH_RUNS=5           runs per registry; the table shows medians
   BENCH_QUICK=1          smoke check: small sizes, 1 run, short load; writes bench/results/quick.md
   BENCH_SCENARIOS=a,b    same as naming scenarios on the command line
-  BENCH_MODES=fs,s3      Berth modes to run (fs: fs+SQLite, s3: S3+Redis)
+  BENCH_MODES=fs,s3      Berth modes to run (fs: fs+SQLite, s3: S3+Redis, nginx: fs+SQLite behind nginx with
+                         blob_offload: nginx)
   BENCH_LOAD_SECONDS=10  seconds of load per manifest measurement
   BERTH_*                passed through to berth serve (e.g. BERTH_WORKERS=2)`;
 
@@ -39,8 +40,8 @@ async function main(): Promise<void> {
   const loadSeconds = Number(env.BENCH_LOAD_SECONDS ?? (quick ? 2 : 10));
   if (!(loadSeconds >= 1)) throw new Error(`BENCH_LOAD_SECONDS must be a number of seconds >= 1, got ${env.BENCH_LOAD_SECONDS}`);
   const modeNames = (env.BENCH_MODES ?? 'fs,s3').split(',').map((m) => m.trim());
-  const badMode = modeNames.find((m) => m !== 'fs' && m !== 's3');
-  if (badMode !== undefined) throw new Error(`BENCH_MODES takes fs and/or s3, got ${badMode}`);
+  const badMode = modeNames.find((m) => m !== 'fs' && m !== 's3' && m !== 'nginx');
+  if (badMode !== undefined) throw new Error(`BENCH_MODES takes fs, s3 and/or nginx, got ${badMode}`);
   const pool = new ServicePool();
   const settings: BenchSettings = {
     quick,

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nginxBin, prepareNginx } from './nginx.js';
 import { answers, ensureAptPackage, freePort, type Service, type ServicePool } from './processes.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -19,12 +20,15 @@ export interface Registry {
   url: string;
   /** 127.0.0.1:<port>, as skopeo wants it */
   host: string;
-  /** The registry's own process (its children, e.g. cluster workers, are found from it). */
-  pid: number;
+  /** The registry's own processes (their children, e.g. cluster workers, are found from them): Berth, and the
+   *  nginx in front of it in the offload mode. */
+  pids: number[];
   stop(): Promise<void>;
+  /** The registry's scratch directory (Berth: its data_dir). */
+  dataDir?: string;
 }
 
-export type RegistryId = 'distribution' | 'berth-fs' | 'berth-s3';
+export type RegistryId = 'distribution' | 'berth-fs' | 'berth-s3' | 'berth-nginx';
 
 export interface RegistrySpec {
   id: RegistryId;
@@ -142,7 +146,40 @@ export const berthS3: RegistrySpec = {
   },
 };
 
-export const allRegistries: RegistrySpec[] = [distribution, berthFs, berthS3];
+export const berthNginx: RegistrySpec = {
+  id: 'berth-nginx',
+  label: 'Berth fs+nginx',
+  storage: 'fs+SQLite, nginx offload',
+  async start(pool) {
+    if (!existsSync(nginxBin)) throw new ModeUnavailable(`${nginxBin} is not installed (apt-get install nginx-light)`);
+    const prefix = '/_berth/blobs/';
+    const berth = await startBerth(pool, 'Berth fs+nginx', { BERTH_BLOB_OFFLOAD: 'nginx', BERTH_BLOB_OFFLOAD_PREFIX: prefix, BERTH_TRUSTED_PROXIES: '127.0.0.1' }, []);
+    try {
+      const port = await freePort();
+      const dir = await pool.freshDir('nginx');
+      // As many nginx workers as cores: distribution's Go runtime uses them all too.
+      const args = await prepareNginx({ port, upstreamPort: Number(new URL(berth.url).port), dataDir: berth.dataDir!, prefix, dir, workers: 'auto' });
+      const url = `http://127.0.0.1:${port}`;
+      const svc = await pool.start({ name: 'nginx', command: nginxBin, args, ready: () => answers(`${url}/healthz`) });
+      return {
+        ...berth,
+        url,
+        host: `127.0.0.1:${port}`,
+        pids: [...berth.pids, svc.pid],
+        stop: async () => {
+          await svc.stop();
+          await berth.stop();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (e) {
+      await berth.stop();
+      throw e;
+    }
+  },
+};
+
+export const allRegistries: RegistrySpec[] = [distribution, berthFs, berthS3, berthNginx];
 
 async function startBerth(
   pool: ServicePool,
@@ -177,7 +214,8 @@ function registry(label: string, port: number, svc: Service, backends: Service[]
     label,
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
-    pid: svc.pid,
+    pids: [svc.pid],
+    dataDir: dirs[0],
     stop: async () => {
       await svc.stop();
       for (const b of backends) await b.stop();

@@ -25,9 +25,9 @@ export function blobPull(s: BenchSettings): Scenario {
         await client.pushMonolithic('bench/pull', blob);
         const url = `${registry.url}/v2/bench/pull/blobs/${blob.digest}`;
         // time_total is curl's own clock from connect to last byte: process start-up stays out of the figure.
-        const cpu0 = await cpuSeconds(registry.pid);
+        const cpu0 = await cpuSeconds(registry.pids);
         const out = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
-        const cpu = (await cpuSeconds(registry.pid)) - cpu0;
+        const cpu = (await cpuSeconds(registry.pids)) - cpu0;
         const [status, bytes, seconds] = out.trim().split(' ').map(Number) as [number, number, number];
         if (status !== 200) throw new UnexpectedResponse(`GET blob: expected 200, got ${status}`);
         if (bytes !== blob.size) throw new UnexpectedResponse(`GET blob: ${bytes} bytes, expected ${blob.size}`);

@@ -17,7 +17,7 @@ export function pushRss(s: BenchSettings): Scenario {
     },
     async measure(registry) {
       const client = new RegistryClient(registry.url);
-      const sampler = sampleRss(registry.pid);
+      const sampler = sampleRss(registry.pids);
       let peak: number;
       try {
         await client.pushMonolithic('bench/rss', blob);
