@@ -10,13 +10,14 @@ import { formatValue, loadAverage, machineLines, markdownTable, ratio, Results, 
 import type { BenchSettings, Scenario } from './lib/scenario.js';
 import { blobPull } from './scenarios/blob-pull.js';
 import { blobPush } from './scenarios/blob-push.js';
+import { concurrentPull } from './scenarios/concurrent-pull.js';
 import { manifestLoad } from './scenarios/manifest-load.js';
 import { pushRss } from './scenarios/push-rss.js';
 import { skopeoCopy } from './scenarios/skopeo-copy.js';
 
 const usage = `usage: npm run bench -- [scenario …]
 
-scenarios: push pull manifest skopeo rss (default: all)
+scenarios: push pull concurrent manifest skopeo rss (default: all)
 
 environment:
   BENCH_RUNS=5           runs per registry; the table shows medians
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   const scenarios = [
     blobPush(settings),
     blobPull(settings),
+    concurrentPull(settings),
     manifestLoad(settings),
     skopeoCopy(settings),
     pushRss(settings),

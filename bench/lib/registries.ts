@@ -24,6 +24,8 @@ export interface Registry {
    *  nginx in front of it in the offload mode. */
   pids: number[];
   stop(): Promise<void>;
+  /** `Authorization: Bearer …` for clients that do not do the token dance (curl, wrk, ab), when auth is on. */
+  pullHeader?: string;
   /** The registry's scratch directory (Berth: its data_dir). */
   dataDir?: string;
 }
