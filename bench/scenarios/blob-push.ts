@@ -24,7 +24,7 @@ export function blobPush(s: BenchSettings): Scenario {
       chunked = new PatternBlob(s.blobSize);
     },
     async measure(registry) {
-      const client = new RegistryClient(registry.url);
+      const client = new RegistryClient(registry.url, registry.authorization);
       try {
         await settlePageCache();
         const m = await timedWithCpu(registry.pids, () => client.pushMonolithic('bench/push', mono));

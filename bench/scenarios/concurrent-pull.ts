@@ -32,7 +32,7 @@ export function concurrentPull(s: BenchSettings): Scenario {
     },
     async measure(registry) {
       if (!pushed.has(registry.label)) {
-        const client = new RegistryClient(registry.url);
+        const client = new RegistryClient(registry.url, registry.authorization);
         try {
           await client.pushMonolithic('bench/hot', hot);
           for (const b of cold) await client.pushMonolithic('bench/cold', b);
@@ -52,7 +52,7 @@ async function parallelGet(registry: Registry, paths: string[], size: number): P
   const args = ['-sS', '--parallel', '--parallel-immediate', '--parallel-max', String(paths.length), '-w', '%{http_code} %{size_download}\\n'];
   for (const p of paths) args.push('-o', '/dev/null', `${registry.url}${p}`);
   // Bearer tokens, when the registry wants them, ride in a header curl sends with every transfer.
-  if (registry.pullHeader) args.push('-H', registry.pullHeader);
+  if (registry.authorization) args.push('-H', `Authorization: ${registry.authorization}`);
   const cpu0 = await cpuSeconds(registry.pids);
   let out = '';
   const seconds = await timed(async () => (out = await runCommand('curl', args)));

@@ -16,7 +16,7 @@ export function pushRss(s: BenchSettings): Scenario {
       blob = new PatternBlob(s.rssBlobSize);
     },
     async measure(registry) {
-      const client = new RegistryClient(registry.url);
+      const client = new RegistryClient(registry.url, registry.authorization);
       const sampler = sampleRss(registry.pids);
       let peak: number;
       try {
