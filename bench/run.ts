@@ -10,19 +10,23 @@ import { formatValue, loadAverage, machineLines, markdownTable, ratio, Results, 
 import type { BenchSettings, Scenario } from './lib/scenario.js';
 import { blobPull } from './scenarios/blob-pull.js';
 import { blobPush } from './scenarios/blob-push.js';
+import { concurrentPull } from './scenarios/concurrent-pull.js';
 import { manifestLoad } from './scenarios/manifest-load.js';
 import { pushRss } from './scenarios/push-rss.js';
 import { skopeoCopy } from './scenarios/skopeo-copy.js';
 
 const usage = `usage: npm run bench -- [scenario …]
 
-scenarios: push pull manifest skopeo rss (default: all)
+scenarios: push pull concurrent manifest skopeo rss (default: all)
 
 environment:
   BENCH_RUNS=5           runs per registry; the table shows medians
   BENCH_QUICK=1          smoke check: small sizes, 1 run, short load; writes bench/results/quick.md
   BENCH_SCENARIOS=a,b    same as naming scenarios on the command line
-  BENCH_MODES=fs,s3      Berth modes to run (fs: fs+SQLite, s3: S3+Redis)
+  BENCH_MODES=fs,s3,nginx,token
+                         Berth modes to run (fs: fs+SQLite, s3: S3+Redis, nginx: fs+SQLite behind nginx with
+                         blob_offload: nginx, token: fs+SQLite with token auth, against distribution with
+                         auth: token); default: all four
   BENCH_LOAD_SECONDS=10  seconds of load per manifest measurement
   BERTH_*                passed through to berth serve (e.g. BERTH_WORKERS=2)`;
 
@@ -38,9 +42,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${env.BENCH_RUNS}`);
   const loadSeconds = Number(env.BENCH_LOAD_SECONDS ?? (quick ? 2 : 10));
   if (!(loadSeconds >= 1)) throw new Error(`BENCH_LOAD_SECONDS must be a number of seconds >= 1, got ${env.BENCH_LOAD_SECONDS}`);
-  const modeNames = (env.BENCH_MODES ?? 'fs,s3').split(',').map((m) => m.trim());
-  const badMode = modeNames.find((m) => m !== 'fs' && m !== 's3');
-  if (badMode !== undefined) throw new Error(`BENCH_MODES takes fs and/or s3, got ${badMode}`);
+  const modeNames = (env.BENCH_MODES ?? 'fs,s3,nginx,token').split(',').map((m) => m.trim());
+  const badMode = modeNames.find((m) => !['fs', 's3', 'nginx', 'token'].includes(m));
+  if (badMode !== undefined) throw new Error(`BENCH_MODES takes fs, s3, nginx and/or token, got ${badMode}`);
   const pool = new ServicePool();
   const settings: BenchSettings = {
     quick,
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
   const scenarios = [
     blobPush(settings),
     blobPull(settings),
+    concurrentPull(settings),
     manifestLoad(settings),
     skopeoCopy(settings),
     pushRss(settings),
@@ -67,7 +72,10 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n\n${usage}`);
   const selected = wanted.length ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
 
-  const specs = allRegistries.filter((r) => r.id === 'distribution' || modeNames.includes(r.id.replace('berth-', '')));
+  // Each Berth mode runs with the distribution it is compared with (token auth: distribution with auth: token).
+  const berthSpecs = allRegistries.filter((r) => !isBaseline(r.id) && modeNames.includes(r.id.replace('berth-', '')));
+  const baselines = new Set(berthSpecs.map((r) => r.baseline ?? 'distribution'));
+  const specs = allRegistries.filter((r) => (isBaseline(r.id) && baselines.has(r.id)) || berthSpecs.includes(r));
 
   const loadAtStart = loadAverage();
   const results = new Results();
@@ -86,6 +94,12 @@ async function main(): Promise<void> {
       for (const spec of specs) await (await startOrExplain(spec, pool, unavailable))?.stop();
     }
     if (unavailable.has('distribution')) throw new Error(`distribution did not start: ${unavailable.get('distribution')}`);
+    if (specs.some((r) => r.id === 'berth-token')) {
+      notes.push(
+        '[token auth] rows: Berth with BERTH_AUTH=token (a private project, the admin\'s Bearer token on every request; skopeo does the ' +
+          'token dance) against distribution with auth: token (RS256 tokens with an x5c certificate from the bench\'s own issuer).',
+      );
+    }
     for (const [id, why] of unavailable) notes.push(`${labelOf(id)} skipped: ${why}`);
     if (specs.some((r) => r.id === 'berth-s3') && !unavailable.has('berth-s3')) {
       notes.push(
@@ -117,6 +131,10 @@ async function main(): Promise<void> {
   await mkdir(join(repoRoot, 'bench', 'results'), { recursive: true });
   await writeFile(out, `${report}\n`);
   console.log(`\nwritten to ${out}`);
+}
+
+function isBaseline(id: string): boolean {
+  return id.startsWith('distribution');
 }
 
 function labelOf(id: string): string {
@@ -186,7 +204,7 @@ function render(
   load: string,
 ): string {
   // Rows for the Berth modes that ran; while none can, one row per figure shows distribution alone.
-  const allModes = specs.filter((r) => r.id !== 'distribution');
+  const allModes = specs.filter((r) => !isBaseline(r.id));
   const running = allModes.filter((r) => !unavailable.has(r.id));
   const berthModes = running.length ? running : allModes.slice(0, 1);
   const rows: string[][] = [];
@@ -200,11 +218,12 @@ function render(
   };
   for (const sc of scenarios) {
     for (const fig of sc.figures) {
-      const dist = results.median(fig.key, 'distribution');
       for (const mode of berthModes) {
+        const baseline = mode.baseline ?? 'distribution';
+        const dist = results.median(fig.key, baseline);
         const berth = unavailable.has(mode.id) ? undefined : results.median(fig.key, mode.id);
         const r = berth !== undefined && dist !== undefined ? ratio(berth, dist, fig.higherIsBetter) : undefined;
-        rows.push([running.length ? `${fig.title} [${mode.storage}]` : fig.title, cell(fig, mode.id), cell(fig, 'distribution'), r === undefined ? 'n/a' : `${r.toFixed(2)}x`]);
+        rows.push([running.length ? `${fig.title} [${mode.storage}]` : fig.title, cell(fig, mode.id), cell(fig, baseline), r === undefined ? 'n/a' : `${r.toFixed(2)}x`]);
         const t = targets[fig.key];
         if (t && berth !== undefined && r !== undefined) {
           const met = t.ratio !== undefined ? r >= t.ratio : berth < t.below!;
@@ -212,7 +231,7 @@ function render(
           verdicts.push(`${met ? 'met   ' : 'MISSED'} ${fig.title} (${mode.storage}): ${t.ratio !== undefined ? `${r.toFixed(2)}x` : formatValue(berth, fig.unit)}, target ${goal}`);
         }
       }
-      for (const id of ['distribution', ...running.map((m) => m.id)]) {
+      for (const id of [...specs.filter((r) => isBaseline(r.id)).map((r) => r.id), ...running.map((m) => m.id)]) {
         const f = results.failure(fig.key, id);
         if (f) notes.push(`${fig.title}, ${labelOf(id)} failed: ${f}`);
         const sp = results.spread(fig.key, id);
@@ -230,7 +249,7 @@ function render(
   ];
   const table = markdownTable(['scenario', 'Berth', 'distribution', 'ratio'], rows);
   const tail = [
-    ...(verdicts.length ? ['', 'Targets (issue 5):', ...verdicts.map((v) => `- ${v}`)] : []),
+    ...(verdicts.length ? ['', 'Targets (issue 17):', ...verdicts.map((v) => `- ${v}`)] : []),
     ...(notes.length ? ['', 'Notes:', ...[...new Set(notes)].map((n) => `- ${n}`)] : []),
     ...(spreads.length ? ['', 'Noisy figures (slowest run – fastest run, more than 1.5x apart):', ...[...new Set(spreads)].map((n) => `- ${n}`)] : []),
   ];

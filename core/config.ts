@@ -105,6 +105,11 @@ export const serverSchema = z
     login_max_failures_per_user: int(1).default(10),
     login_max_failures_per_address: int(1).default(100),
     login_failure_window_seconds: int(1).default(300),
+    /** `nginx`: a blob GET is authorized here and answered with X-Accel-Redirect, a front nginx sends the file
+     *  (sendfile, no copy through this process); fs storage only, and only behind that nginx (docs/blob-offload.md). */
+    blob_offload: z.enum(['none', 'nginx']).default('none'),
+    /** The internal nginx location the blob paths are appended to (`<prefix>sha256/ab/abcd…`). */
+    blob_offload_prefix: z.string().regex(/^\/[A-Za-z0-9._~\/-]*\/$/, 'expected a path that starts and ends with /').default('/_berth/blobs/'),
     /** HTTP worker processes (node cluster); 1 runs in-process. */
     workers: int(1, 64).default(1),
 
@@ -155,6 +160,9 @@ export const serverSchema = z
     if (c.http_addr && !c.tls_cert_file) ctx.addIssue({ code: 'custom', path: ['http_addr'], message: 'without TLS, addr is already plain HTTP' });
     for (const entry of c.trusted_proxies.split(',').map((e) => e.trim()).filter(Boolean)) {
       if (!isAddressOrCidr(entry)) ctx.addIssue({ code: 'custom', path: ['trusted_proxies'], message: `not an IP address or CIDR: ${entry}` });
+    }
+    if (c.blob_offload === 'nginx' && c.storage !== 'fs') {
+      ctx.addIssue({ code: 'custom', path: ['blob_offload'], message: 'nginx offload sends files from the data directory: storage must be fs (s3 has s3_redirect)' });
     }
     if (c.storage === 's3' && Boolean(c.s3_access_key) !== Boolean(c.s3_secret_key)) {
       ctx.addIssue({ code: 'custom', path: ['s3_secret_key'], message: 's3_access_key and s3_secret_key go together' });

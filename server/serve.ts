@@ -74,7 +74,7 @@ export async function startRegistry(
     meta: stores.meta,
     registry: stores.registry ?? new Registry(stores.blobs, stores.meta, { clock: new HybridLogicalClock(), idc: config.idc, log, manifestCacheBytes: config.manifest_cache_bytes }),
     authorizer: new AllowAll(),
-    uploadLocks: new UploadLocks(),
+    uploadLocks: new UploadLocks(stores.meta),
     egress: new Throttle(config.egress_limit),
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });

@@ -191,12 +191,12 @@ export async function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): Promis
  * Samples the resident memory of a process tree until stopped. The peak is the larger of the highest sampled sum
  * over the tree and the kernel's own high-water mark of any single process (which catches spikes between samples).
  */
-export function sampleRss(pid: number, everyMs = 20): { stop(): Promise<number> } {
+export function sampleRss(roots: number[], everyMs = 20): { stop(): Promise<number> } {
   let peakSum = 0;
   let done = false;
   const loop = (async () => {
     while (!done) {
-      const pids = await processTree(pid);
+      const pids = (await Promise.all(roots.map(processTree))).flat();
       let sum = 0;
       for (const p of pids) sum += await statusBytes(p, 'VmRSS');
       peakSum = Math.max(peakSum, sum);
@@ -208,7 +208,7 @@ export function sampleRss(pid: number, everyMs = 20): { stop(): Promise<number> 
       done = true;
       await loop;
       let hwm = 0;
-      for (const p of await processTree(pid)) hwm = Math.max(hwm, await statusBytes(p, 'VmHWM'));
+      for (const p of (await Promise.all(roots.map(processTree))).flat()) hwm = Math.max(hwm, await statusBytes(p, 'VmHWM'));
       return Math.max(peakSum, hwm);
     },
   };
@@ -218,9 +218,9 @@ export function sampleRss(pid: number, everyMs = 20): { stop(): Promise<number> 
  * CPU time (user + system, seconds) used so far by a process tree. Unlike throughput this barely moves when other
  * work shares the machine, so it shows a registry's cost per byte even on a busy box. Ticks are USER_HZ, 100 on Linux.
  */
-export async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(roots: number[]): Promise<number> {
   let ticks = 0;
-  for (const p of await processTree(pid)) {
+  for (const p of (await Promise.all(roots.map(processTree))).flat()) {
     const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

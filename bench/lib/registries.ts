@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nginxBin, prepareNginx } from './nginx.js';
+import { startTokenIssuer, tokenIssuerName, tokenService } from './token-issuer.js';
 import { answers, ensureAptPackage, freePort, type Service, type ServicePool } from './processes.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -19,18 +21,31 @@ export interface Registry {
   url: string;
   /** 127.0.0.1:<port>, as skopeo wants it */
   host: string;
-  /** The registry's own process (its children, e.g. cluster workers, are found from it). */
-  pid: number;
+  /** The registry's own processes (their children, e.g. cluster workers, are found from them): Berth, and the
+   *  nginx in front of it in the offload mode. */
+  pids: number[];
   stop(): Promise<void>;
+  /** `Bearer …` for clients that do not do the token dance (the bench's own, curl, wrk, ab), when auth is on: one
+   *  token for every repository the scenarios use, checked by the registry on every request. */
+  authorization?: string;
+  /** user:password for clients that do the dance themselves (skopeo), when auth is on. */
+  credentials?: string;
+  /** The registry's scratch directory (Berth: its data_dir). */
+  dataDir?: string;
 }
 
-export type RegistryId = 'distribution' | 'berth-fs' | 'berth-s3';
+export type RegistryId = 'distribution' | 'berth-fs' | 'berth-s3' | 'berth-nginx' | 'distribution-token' | 'berth-token';
+
+/** The repositories the scenarios use (a token-auth registry's bench token covers them all). */
+export const benchRepositories = ['bench/pull', 'bench/push', 'bench/hot', 'bench/cold', 'bench/manifest', 'bench/rss'];
 
 export interface RegistrySpec {
   id: RegistryId;
   label: string;
   /** The storage shown in row titles for Berth modes. */
   storage: string;
+  /** The distribution a Berth mode is compared with (default: distribution without auth). */
+  baseline?: RegistryId;
   start(pool: ServicePool): Promise<Registry>;
 }
 
@@ -41,7 +56,38 @@ export const distribution: RegistrySpec = {
   id: 'distribution',
   label: 'distribution',
   storage: 'filesystem',
+  start: (pool) => startDistribution(pool, 'distribution'),
+};
+
+/** distribution with `auth: token`, its tokens from the bench's own issuer (RS256, certificate bundle). */
+export const distributionToken: RegistrySpec = {
+  id: 'distribution-token',
+  label: 'distribution+token',
+  storage: 'filesystem, token auth',
   async start(pool) {
+    const dir = await pool.freshDir('token-issuer');
+    const issuer = await startTokenIssuer(dir);
+    try {
+      const auth = ['auth:', '  token:', `    realm: ${issuer.realm}`, `    service: ${tokenService}`, `    issuer: ${tokenIssuerName}`, `    rootcertbundle: ${issuer.certFile}`];
+      const reg = await startDistribution(pool, 'distribution+token', auth);
+      return {
+        ...reg,
+        authorization: `Bearer ${await issuer.sign(benchRepositories, ['pull', 'push', 'delete'])}`,
+        credentials: 'bench:bench',
+        stop: async () => {
+          await reg.stop();
+          await issuer.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (e) {
+      await issuer.close();
+      throw e;
+    }
+  },
+};
+
+async function startDistribution(pool: ServicePool, label: string, authLines: string[] = []): Promise<Registry> {
     ensureAptPackage('docker-registry', 'docker-registry');
     const dir = await pool.freshDir('distribution');
     const port = await freePort();
@@ -65,19 +111,19 @@ export const distribution: RegistrySpec = {
         '    blobdescriptor: inmemory',
         'http:',
         `  addr: 127.0.0.1:${port}`,
+        ...authLines,
         '',
       ].join('\n'),
     );
     const url = `http://127.0.0.1:${port}`;
     const svc = await pool.start({
-      name: 'distribution',
+      name: label,
       command: 'docker-registry',
       args: ['serve', config],
-      ready: () => answers(`${url}/v2/`),
+      ready: () => answers(`${url}/v2/`, authLines.length ? 401 : 200),
     });
-    return registry('distribution', port, svc, [], dir);
-  },
-};
+    return registry(label, port, svc, [], dir);
+}
 
 export const berthFs: RegistrySpec = {
   id: 'berth-fs',
@@ -142,7 +188,72 @@ export const berthS3: RegistrySpec = {
   },
 };
 
-export const allRegistries: RegistrySpec[] = [distribution, berthFs, berthS3];
+export const berthNginx: RegistrySpec = {
+  id: 'berth-nginx',
+  label: 'Berth fs+nginx',
+  storage: 'fs+SQLite, nginx offload',
+  async start(pool) {
+    if (!existsSync(nginxBin)) throw new ModeUnavailable(`${nginxBin} is not installed (apt-get install nginx-light)`);
+    const prefix = '/_berth/blobs/';
+    const berth = await startBerth(pool, 'Berth fs+nginx', { BERTH_BLOB_OFFLOAD: 'nginx', BERTH_BLOB_OFFLOAD_PREFIX: prefix, BERTH_TRUSTED_PROXIES: '127.0.0.1' }, []);
+    try {
+      const port = await freePort();
+      const dir = await pool.freshDir('nginx');
+      // As many nginx workers as cores: distribution's Go runtime uses them all too.
+      const args = await prepareNginx({ port, upstreamPort: Number(new URL(berth.url).port), dataDir: berth.dataDir!, prefix, dir, workers: 'auto' });
+      const url = `http://127.0.0.1:${port}`;
+      const svc = await pool.start({ name: 'nginx', command: nginxBin, args, ready: () => answers(`${url}/healthz`) });
+      return {
+        ...berth,
+        url,
+        host: `127.0.0.1:${port}`,
+        pids: [...berth.pids, svc.pid],
+        stop: async () => {
+          await svc.stop();
+          await berth.stop();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (e) {
+      await berth.stop();
+      throw e;
+    }
+  },
+};
+
+/** Berth fs+SQLite with token auth: a private project `bench`, the admin's Bearer token on every request. */
+export const berthToken: RegistrySpec = {
+  id: 'berth-token',
+  label: 'Berth fs+token',
+  storage: 'fs+SQLite, token auth',
+  baseline: 'distribution-token',
+  async start(pool) {
+    const password = 'Bench-admin-1';
+    // Tokens live a day: a bench token must outlast the run (the default is 15 minutes).
+    const reg = await startBerth(pool, 'Berth fs+token', { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: password, BERTH_TOKEN_TTL_SECONDS: String(24 * 3600) }, []);
+    try {
+      const basic = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+      const project = await fetch(`${reg.url}/api/v2.0/projects`, {
+        method: 'POST',
+        headers: { Authorization: basic, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ project_name: 'bench', metadata: { public: 'false' } }),
+      });
+      if (project.status !== 201) throw new Error(`creating project bench: ${project.status} ${await project.text()}`);
+      const u = new URL(`${reg.url}/service/token`);
+      u.searchParams.set('service', 'berth');
+      for (const r of benchRepositories) u.searchParams.append('scope', `repository:${r}:pull,push,delete`);
+      const tok = await fetch(u, { headers: { Authorization: basic } });
+      if (tok.status !== 200) throw new Error(`token: ${tok.status} ${await tok.text()}`);
+      const { token } = (await tok.json()) as { token: string };
+      return { ...reg, authorization: `Bearer ${token}`, credentials: `admin:${password}` };
+    } catch (e) {
+      await reg.stop();
+      throw e;
+    }
+  },
+};
+
+export const allRegistries: RegistrySpec[] = [distribution, berthFs, berthS3, berthNginx, distributionToken, berthToken];
 
 async function startBerth(
   pool: ServicePool,
@@ -177,7 +288,8 @@ function registry(label: string, port: number, svc: Service, backends: Service[]
     label,
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
-    pid: svc.pid,
+    pids: [svc.pid],
+    dataDir: dirs[0],
     stop: async () => {
       await svc.stop();
       for (const b of backends) await b.stop();

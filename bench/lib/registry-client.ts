@@ -19,7 +19,11 @@ interface Reply {
 export class RegistryClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
-  constructor(readonly base: string) {}
+  /** `authorization`: sent with every request (a Bearer token, when the registry runs with auth). */
+  constructor(
+    readonly base: string,
+    private readonly authorization?: string,
+  ) {}
 
   close(): void {
     this.agent.destroy();
@@ -119,7 +123,8 @@ export class RegistryClient {
   private open(method: string, path: string | URL, headers: Record<string, string> = {}, body?: Iterable<Buffer>): Promise<IncomingMessage> {
     const url = typeof path === 'string' ? new URL(path, this.base) : path;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.agent }, resolve);
+      const all = this.authorization ? { ...headers, authorization: this.authorization } : headers;
+      const req = request(url, { method, headers: all, agent: this.agent }, resolve);
       req.on('error', reject);
       if (body === undefined) req.end();
       // pipeline() waits on the socket's drain, so a slow registry slows the generator instead of queueing bytes.

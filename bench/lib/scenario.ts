@@ -49,8 +49,8 @@ export async function timed(op: () => Promise<unknown>): Promise<number> {
 }
 
 /** Wall time of one operation and the CPU seconds the registry's process tree spent meanwhile. */
-export async function timedWithCpu(pid: number, op: () => Promise<unknown>): Promise<{ seconds: number; cpu: number }> {
-  const c0 = await cpuSeconds(pid);
+export async function timedWithCpu(pids: number[], op: () => Promise<unknown>): Promise<{ seconds: number; cpu: number }> {
+  const c0 = await cpuSeconds(pids);
   const seconds = await timed(op);
-  return { seconds, cpu: (await cpuSeconds(pid)) - c0 };
+  return { seconds, cpu: (await cpuSeconds(pids)) - c0 };
 }

@@ -20,14 +20,15 @@ export function blobPull(s: BenchSettings): Scenario {
       blob = new PatternBlob(s.blobSize);
     },
     async measure(registry) {
-      const client = new RegistryClient(registry.url);
+      const client = new RegistryClient(registry.url, registry.authorization);
       try {
         await client.pushMonolithic('bench/pull', blob);
         const url = `${registry.url}/v2/bench/pull/blobs/${blob.digest}`;
         // time_total is curl's own clock from connect to last byte: process start-up stays out of the figure.
-        const cpu0 = await cpuSeconds(registry.pid);
-        const out = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
-        const cpu = (await cpuSeconds(registry.pid)) - cpu0;
+        const cpu0 = await cpuSeconds(registry.pids);
+        const auth = registry.authorization ? ['-H', `Authorization: ${registry.authorization}`] : [];
+        const out = await runCommand('curl', ['-sS', ...auth, '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
+        const cpu = (await cpuSeconds(registry.pids)) - cpu0;
         const [status, bytes, seconds] = out.trim().split(' ').map(Number) as [number, number, number];
         if (status !== 200) throw new UnexpectedResponse(`GET blob: expected 200, got ${status}`);
         if (bytes !== blob.size) throw new UnexpectedResponse(`GET blob: ${bytes} bytes, expected ${blob.size}`);

@@ -24,12 +24,12 @@ export function blobPush(s: BenchSettings): Scenario {
       chunked = new PatternBlob(s.blobSize);
     },
     async measure(registry) {
-      const client = new RegistryClient(registry.url);
+      const client = new RegistryClient(registry.url, registry.authorization);
       try {
         await settlePageCache();
-        const m = await timedWithCpu(registry.pid, () => client.pushMonolithic('bench/push', mono));
+        const m = await timedWithCpu(registry.pids, () => client.pushMonolithic('bench/push', mono));
         await settlePageCache();
-        const c = await timedWithCpu(registry.pid, () => client.pushChunked('bench/push', chunked, s.chunkSize));
+        const c = await timedWithCpu(registry.pids, () => client.pushChunked('bench/push', chunked, s.chunkSize));
         const gib = s.blobSize / 1024 / MiB;
         return {
           'push-mono': s.blobSize / MiB / m.seconds,

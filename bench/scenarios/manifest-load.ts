@@ -30,17 +30,17 @@ export function manifestLoad(s: BenchSettings): Scenario {
       }
       const url = `${registry.url}/v2/${repo}/manifests/${tag}`;
       // Warm-up: connections open, JIT and caches warm, so the timed window measures the steady state.
-      await load(s, url, 'GET', Math.min(2, s.loadSeconds));
+      await load(s, url, 'GET', Math.min(2, s.loadSeconds), registry.authorization);
       return {
-        'manifest-get': await load(s, url, 'GET', s.loadSeconds),
-        'manifest-head': await load(s, url, 'HEAD', s.loadSeconds),
+        'manifest-get': await load(s, url, 'GET', s.loadSeconds, registry.authorization),
+        'manifest-head': await load(s, url, 'HEAD', s.loadSeconds, registry.authorization),
       };
     },
   };
 }
 
 async function seed(registry: Registry): Promise<void> {
-  const client = new RegistryClient(registry.url);
+  const client = new RegistryClient(registry.url, registry.authorization);
   try {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
     const layer = randomBytes(1024);
@@ -55,7 +55,7 @@ async function seed(registry: Registry): Promise<void> {
       }),
     );
     await client.putManifest(repo, tag, manifest);
-    const res = await fetch(`${registry.url}/v2/${repo}/manifests/${tag}`, { headers: { accept } });
+    const res = await fetch(`${registry.url}/v2/${repo}/manifests/${tag}`, { headers: { accept, ...(registry.authorization && { authorization: registry.authorization }) } });
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200 || !body.equals(manifest)) {
       throw new UnexpectedResponse(`GET manifest by tag: status ${res.status}, ${body.equals(manifest) ? 'same' : 'different'} bytes`);
@@ -72,12 +72,14 @@ async function seed(registry: Registry): Promise<void> {
  * HEAD is loaded by ab: wrk 4.1 and autocannon 9 both wait for a body after a HEAD answer that carries its
  * Content-Length, as the spec wants, and stall; ab -i knows a HEAD answer has none and costs about as much as wrk.
  */
-async function load(s: BenchSettings, url: string, method: 'GET' | 'HEAD', seconds: number): Promise<number> {
-  return method === 'GET' ? loadWithWrk(s, url, seconds) : loadHeadWithAb(s, url, seconds);
+/** `authorization`: a Bearer token sent with every request, as a logged-in client does. */
+async function load(s: BenchSettings, url: string, method: 'GET' | 'HEAD', seconds: number, authorization?: string): Promise<number> {
+  const headers = ['-H', `Accept: ${accept}`, ...(authorization ? ['-H', `Authorization: ${authorization}`] : [])];
+  return method === 'GET' ? loadWithWrk(s, url, seconds, headers) : loadHeadWithAb(s, url, seconds, headers);
 }
 
-async function loadWithWrk(s: BenchSettings, url: string, seconds: number): Promise<number> {
-  const out = await runCommand('wrk', ['-t1', `-c${s.connections}`, `-d${seconds}s`, '-H', `Accept: ${accept}`, url]);
+async function loadWithWrk(s: BenchSettings, url: string, seconds: number, headers: string[]): Promise<number> {
+  const out = await runCommand('wrk', ['-t1', `-c${s.connections}`, `-d${seconds}s`, ...headers, url]);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   if (!rps) throw new Error(`cannot read wrk output:\n${out}`);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -87,9 +89,9 @@ async function loadWithWrk(s: BenchSettings, url: string, seconds: number): Prom
   return Number(rps[1]);
 }
 
-async function loadHeadWithAb(s: BenchSettings, url: string, seconds: number): Promise<number> {
+async function loadHeadWithAb(s: BenchSettings, url: string, seconds: number, headers: string[]): Promise<number> {
   // -n caps the count (ab stops at 50,000 by default under -t); -t bounds the time.
-  const out = await runCommand('ab', ['-q', '-k', '-i', '-c', String(s.connections), '-t', String(seconds), '-n', '100000000', '-H', `Accept: ${accept}`, url]);
+  const out = await runCommand('ab', ['-q', '-k', '-i', '-c', String(s.connections), '-t', String(seconds), '-n', '100000000', ...headers, url]);
   const rps = /Requests per second:\s+([\d.]+)/.exec(out);
   const complete = Number(/Complete requests:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (!rps || complete === 0) throw new Error(`cannot read ab output:\n${out}`);

@@ -16,8 +16,8 @@ export function pushRss(s: BenchSettings): Scenario {
       blob = new PatternBlob(s.rssBlobSize);
     },
     async measure(registry) {
-      const client = new RegistryClient(registry.url);
-      const sampler = sampleRss(registry.pid);
+      const client = new RegistryClient(registry.url, registry.authorization);
+      const sampler = sampleRss(registry.pids);
       let peak: number;
       try {
         await client.pushMonolithic('bench/rss', blob);

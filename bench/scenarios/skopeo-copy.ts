@@ -41,16 +41,18 @@ export function skopeoCopy(s: BenchSettings): Scenario {
       image = await buildImage(join(s.workDir, `image-${run}`), s.imageLayers, s.imageSize);
     },
     async measure(registry, run) {
+      // With auth on, skopeo does the token dance itself, as clients do: 401, token from the realm, retry.
+      const creds = (side: 'src' | 'dest') => (registry.credentials ? [`--${side}-creds`, registry.credentials] : []);
       const ref = `docker://${registry.host}/bench/skopeo-${run}:latest`;
       const pushSeconds = await timed(async () => {
         await clearBlobInfoCache();
-        await runCommand('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', `oci:${image.layout}:bench`, ref]);
+        await runCommand('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', ...creds('dest'), `oci:${image.layout}:bench`, ref]);
       });
       const dest = join(s.workDir, `pulled-${run}`);
       await rm(dest, { recursive: true, force: true });
       const pullSeconds = await timed(async () => {
         await clearBlobInfoCache();
-        await runCommand('skopeo', ['copy', '--insecure-policy', '--src-tls-verify=false', ref, `oci:${dest}:bench`]);
+        await runCommand('skopeo', ['copy', '--insecure-policy', '--src-tls-verify=false', ...creds('src'), ref, `oci:${dest}:bench`]);
       });
       // skopeo checks each digest as it pulls; what is left to check is that every layer arrived.
       for (const l of image.layers) {

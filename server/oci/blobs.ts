@@ -46,11 +46,23 @@ async function serveBlob(ctx: Context, deps: RegistryDeps, headOnly: boolean): P
 /**
  * The body of a blob response, shared by the OCI blob route and the P2P web seed: an optional single range
  * (206 + Content-Range, unsatisfiable 416), bytes counted in berth_blob_bytes_served_total (and `onBytes`) as
- * they leave, paced by the origin's egress limit.
+ * they leave, paced by the origin's egress limit. With `blob_offload: nginx` the front nginx sends the file
+ * (and applies the Range itself); the bytes it is told to send are counted here.
  */
 export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobInfo, headOnly: boolean, onBytes?: (n: number) => void): Promise<void> {
   const range = parseRangeHeader(ctx.get('Range') || undefined, info.size);
   const length = range ? range.end - range.start + 1 : info.size;
+  const offloadTo = headOnly ? undefined : offloadPath(deps, info);
+  if (offloadTo) {
+    // No egress pacing here: nginx sends these bytes (limit_rate is its own knob).
+    ctx.set('X-Accel-Redirect', offloadTo);
+    ctx.remove('Accept-Ranges'); // nginx adds its own for the file
+    ctx.body = '';
+    ctx.status = 200;
+    deps.metrics.blobBytesServed.inc(length);
+    onBytes?.(length);
+    return;
+  }
   ctx.status = range ? 206 : 200;
   if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
   if (headOnly) {
@@ -69,6 +81,12 @@ export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobI
 
 function sized(digest: BlobInfo['digest'], size: number | undefined): BlobInfo | undefined {
   return size === undefined ? undefined : { digest, size, createdAt: Date.now() };
+}
+
+/** The internal nginx URI of the blob's file, when GETs are offloaded and the store keeps local files. */
+function offloadPath(deps: RegistryDeps, info: BlobInfo): string | undefined {
+  if (deps.config.blob_offload !== 'nginx' || !deps.blobs.blobFile) return undefined;
+  return deps.config.blob_offload_prefix + deps.blobs.blobFile(info.digest);
 }
 
 async function deleteBlob(ctx: Context, deps: RegistryDeps): Promise<void> {

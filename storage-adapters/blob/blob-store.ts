@@ -63,6 +63,9 @@ export interface BlobStore {
   /** Every staged upload (GC purges stale ones). */
   listUploads(): AsyncIterable<UploadInfo>;
 
+  /** The blob's file path inside the store's `blobs/` directory (`sha256/ab/ab…`), for a front proxy that sends
+   *  the file itself; only adapters that keep blobs as local files offer it. Pure: no I/O, says nothing of existence. */
+  blobFile?(digest: Digest): string;
   /** A URL a client may be redirected to for the blob (S3 presigned GET), when the adapter offers one. */
   redirectUrl?(digest: Digest): Promise<string | undefined>;
   /** Throws StorageUnavailableError when the backend cannot be reached (readiness, 503s). */

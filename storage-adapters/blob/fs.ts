@@ -27,7 +27,7 @@ import {
   type BlobStore,
   type UploadInfo,
 } from './blob-store.js';
-import { blobInfo, entries, ioUnit, isNotFound, statIfExists, syncPath } from './fs/files.js';
+import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
 import { RunningDigests } from './fs/running-digests.js';
 import { StagedFile } from './fs/staged-file.js';
 
@@ -76,7 +76,7 @@ export class FsBlobStore implements BlobStore {
         throw new RangeNotSatisfiableError(range, size);
       }
     }
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: ioUnit });
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: serveUnit });
   }
 
   async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {
@@ -227,11 +227,15 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {}
 
-  /** The path of a blob; parsing the digest first is what keeps a crafted digest from naming a path outside root. */
-  private blobPath(digest: Digest): string {
+  blobFile(digest: Digest): string {
+    // Parsing the digest first is what keeps a crafted digest from naming a path outside root.
     const d = parseDigest(digest);
     const hex = digestHex(d);
-    return join(this.root, 'blobs', digestAlgorithm(d), hex.slice(0, 2), hex);
+    return `${digestAlgorithm(d)}/${hex.slice(0, 2)}/${hex}`;
+  }
+
+  private blobPath(digest: Digest): string {
+    return join(this.root, 'blobs', this.blobFile(digest));
   }
 
   /** The staging directory of an upload; an id outside the UUID-like grammar cannot exist (nor escape root). */
