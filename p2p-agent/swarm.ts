@@ -270,7 +270,9 @@ export class Swarm extends EventEmitter {
 
   private onBlock(peer: Peer, ap: ActivePiece, block: number, data: Uint8Array): void {
     this.downloaded += data.length;
-    this.o.metrics.bytesFromPeers.inc(data.length);
+    // The origin's seed is the origin, not a peer: the metrics say where the bytes really came from.
+    if (peer.isOrigin) this.o.metrics.bytesFromOrigin.inc({ path: 'seed' }, data.length);
+    else this.o.metrics.bytesFromPeers.inc(data.length);
     this.stall.progress();
     if (!this.inFlight.current(ap) || ap.done[block]) {
       this.fill(peer);
