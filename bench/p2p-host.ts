@@ -15,7 +15,7 @@ export type HostRequest =
 
 export type HostReply =
   | { kind: 'ready' }
-  | { kind: 'done'; times: number[]; failures: string[]; fromPeers: number; fromSeed: number; fromWebSeed: number; cpuMs: number }
+  | { kind: 'done'; times: number[]; failures: string[]; fromPeers: number; fromSeed: number; fromWebSeed: number; cpuMs: number; userMs: number }
   | { kind: 'error'; message: string };
 
 const send = (m: HostReply) => process.send!(m);
@@ -79,7 +79,7 @@ async function handle(m: HostRequest): Promise<void> {
       fromSeed += s['berth_agent_bytes_from_origin_total{seed}'] ?? 0;
       fromWebSeed += s['berth_agent_bytes_from_origin_total{webseed}'] ?? 0;
     }
-    send({ kind: 'done', times, failures, fromPeers, fromSeed, fromWebSeed, cpuMs: (c.user + c.system) / 1000 });
+    send({ kind: 'done', times, failures, fromPeers, fromSeed, fromWebSeed, cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000 });
   } else if (m.kind === 'stop') {
     await Promise.allSettled(agents.map((a) => a.close()));
     await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));

@@ -153,7 +153,12 @@ async function scenario(nodes: number): Promise<Row> {
   const inter0 = dc.interIdcDevice ? deviceBytes(dc.switchNs, dc.interIdcDevice) : undefined;
   const originCpu0 = cpuMsOf(origin.pid!);
   const load = loadavg()[0]!.toFixed(1);
+  // The origin's link over time: when did it stop sending (its one copy out, or still busy at the end)?
+  const started = Date.now();
+  const samples: [number, number][] = [];
+  const sampler = setInterval(() => samples.push([(Date.now() - started) / 1000, deviceBytes(originHost.ns, 'eth0').tx - nic0]), 500);
   const replies = (await Promise.all(hosts.map((h) => h.ask({ kind: 'go', path: `/v2/${repo}/blobs/${digest}`, size })))) as Extract<HostReply, { kind: 'done' }>[];
+  clearInterval(sampler);
   const after = await servedBytes(adminUrl);
   const nic1 = deviceBytes(originHost.ns, 'eth0').tx;
   const inter1 = dc.interIdcDevice ? deviceBytes(dc.switchNs, dc.interIdcDevice) : undefined;
@@ -175,6 +180,11 @@ async function scenario(nodes: number): Promise<Row> {
   const fromPeers = sum((r) => r.fromPeers);
   const agentSeed = sum((r) => r.fromSeed);
   const agentWebSeed = sum((r) => r.fromWebSeed);
+  const sent = nic1 - nic0;
+  const busyUntil = samples.find(([, b]) => b >= 0.95 * sent)?.[0] ?? 0;
+  const half = samples.find(([, b]) => b >= 0.5 * sent)?.[0] ?? 0;
+  console.error(`  origin NIC: half its bytes out at ${half.toFixed(1)} s, 95 % at ${busyUntil.toFixed(1)} s (its link alone: one copy in ${bound.toFixed(1)} s)`);
+  console.error(`  agent CPU: user ${(sum((r) => r.userMs) / 1000).toFixed(1)} s, system ${(sum((r) => r.cpuMs - r.userMs) / 1000).toFixed(1)} s`);
   console.error(`  agents counted: from peers ${(fromPeers / size).toFixed(2)} copies, from the origin's seed ${(agentSeed / size).toFixed(2)}, web seed ${(agentWebSeed / size).toFixed(2)}`);
   return {
     nodes,
