@@ -9,13 +9,13 @@ import { createLogger } from '../core/log.js';
 import { startAgent, type RunningAgent } from '../p2p-agent/run.js';
 
 export type HostRequest =
-  | { kind: 'start'; mode: 'p2p' | 'direct'; count: number; origin: string; stallMs?: number }
+  | { kind: 'start'; mode: 'p2p' | 'direct'; count: number; origin: string; stallMs?: number; peerIp?: string; idc?: string }
   | { kind: 'go'; path: string; size: number }
   | { kind: 'stop' };
 
 export type HostReply =
   | { kind: 'ready' }
-  | { kind: 'done'; times: number[]; failures: string[]; fromPeers: number; fromOrigin: number; cpuMs: number }
+  | { kind: 'done'; times: number[]; failures: string[]; fromPeers: number; fromSeed: number; fromWebSeed: number; cpuMs: number; userMs: number }
   | { kind: 'error'; message: string };
 
 const send = (m: HostReply) => process.send!(m);
@@ -45,6 +45,8 @@ async function handle(m: HostRequest): Promise<void> {
           agent_data_dir: dir,
           agent_peer_port: 0,
           ...(m.stallMs !== undefined && { agent_stall_ms: m.stallMs }),
+          ...(m.peerIp && { agent_peer_ip: m.peerIp }),
+          ...(m.idc && { idc: m.idc }),
         });
         // Several agents share this process: small piece memory each, no process-wide collectors.
         agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: Number(process.env.BENCH_AGENT_MEMORY_MIB ?? 16) * 1024 * 1024 }));
@@ -67,15 +69,17 @@ async function handle(m: HostRequest): Promise<void> {
         return Date.now() - started;
       }),
     );
+    const c = process.cpuUsage(cpu);
     let fromPeers = 0;
-    let fromOrigin = 0;
+    let fromSeed = 0;
+    let fromWebSeed = 0;
     for (const a of agents) {
       const s = await a.agent.metrics.snapshot();
       fromPeers += s.berth_agent_bytes_from_peers_total ?? 0;
-      for (const [k, v] of Object.entries(s)) if (k.startsWith('berth_agent_bytes_from_origin_total')) fromOrigin += v;
+      fromSeed += s['berth_agent_bytes_from_origin_total{seed}'] ?? 0;
+      fromWebSeed += s['berth_agent_bytes_from_origin_total{webseed}'] ?? 0;
     }
-    const c = process.cpuUsage(cpu);
-    send({ kind: 'done', times, failures, fromPeers, fromOrigin, cpuMs: (c.user + c.system) / 1000 });
+    send({ kind: 'done', times, failures, fromPeers, fromSeed, fromWebSeed, cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000 });
   } else if (m.kind === 'stop') {
     await Promise.allSettled(agents.map((a) => a.close()));
     await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));

@@ -4,7 +4,7 @@
 //
 //   npm run build && node dist/bench/p2p.js [--agents 50,100,200] [--size 64MiB] [--limit 100MiB]
 //                                           [--per-host 10] [--modes direct,p2p] [--caps none,limit] [--stall ms]
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { digestOf } from '../core/digest.js';
 import { OciClient } from '../core/oci-client.js';
-import type { HostReply, HostRequest } from './p2p-host.js';
+import { Host } from './lib/p2p-hosts.js';
+import type { HostReply } from './p2p-host.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const berth = join(here, '..', 'cli', 'main.js');
@@ -103,39 +104,6 @@ async function servedBytes(origin: string): Promise<{ all: number; seed: number;
   const text = await (await fetch(`${origin}/metrics`)).text();
   const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { all: v('berth_blob_bytes_served_total'), seed: v('berth_p2p_seed_bytes_total'), webseed: v('berth_p2p_webseed_bytes_total') };
-}
-
-class Host {
-  readonly child: ChildProcess;
-  private waiting: ((m: HostReply) => void) | undefined;
-
-  constructor() {
-    // BENCH_PROFILE=<dir> writes a CPU profile per host process there.
-    const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    this.child = fork(join(here, 'p2p-host.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: prof });
-    this.child.on('message', (m: HostReply) => {
-      if (m.kind === 'error') {
-        console.error(`host ${this.child.pid}: ${m.message}`);
-        process.exit(1);
-      }
-      const w = this.waiting;
-      this.waiting = undefined;
-      w?.(m);
-    });
-  }
-
-  ask(m: HostRequest): Promise<HostReply> {
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-      this.child.send(m);
-    });
-  }
-
-  stop(): Promise<void> {
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.send({ kind: 'stop' } satisfies HostRequest);
-    return exited;
-  }
 }
 
 interface Row {

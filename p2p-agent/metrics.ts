@@ -3,10 +3,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The agent's Prometheus metrics (one registry per agent: a benchmark runs several agents in one process). */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly bytesFromPeers = new Counter({ name: 'berth_agent_bytes_from_peers_total', help: 'Blob bytes received from peers', registers: [this.registry] });
+  readonly bytesFromPeers = new Counter({ name: 'berth_agent_bytes_from_peers_total', help: 'Blob bytes received from other peers (not the origin)', registers: [this.registry] });
   readonly bytesFromOrigin = new Counter({
     name: 'berth_agent_bytes_from_origin_total',
-    help: 'Blob bytes fetched from the origin: web-seed fallback, or proxied small blobs',
+    help: 'Blob bytes fetched from the origin: its BitTorrent seed (seed), the web-seed fallback (webseed), or proxied small blobs (proxy)',
     labelNames: ['path'] as const,
     registers: [this.registry],
   });

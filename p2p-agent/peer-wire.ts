@@ -12,7 +12,15 @@ import Wire from 'bittorrent-protocol';
  */
 export const maxMessageBytes = 4 * 1024 * 1024 + 1024;
 
+/** Messages larger than this are piece data (every control message is smaller): their bytes count as progress. */
+const bulkMessage = 4096;
+
 export class PeerWire extends Wire {
+  /**
+   * Bytes of piece messages received so far, counted as they arrive, not when a message completes: on a thin link
+   * a whole-piece block takes seconds, and progress must be seen while it flows (request timeouts, stall clock).
+   */
+  pieceBytes = 0;
   /** The message being assembled from several chunks, and how much of it has arrived. */
   private partial: Uint8Array | undefined;
   private partialFilled = 0;
@@ -36,6 +44,7 @@ export class PeerWire extends Wire {
         const n = Math.min(out.length - this.partialFilled, chunk.length - at);
         out.set(n === chunk.length ? chunk : chunk.subarray(at, at + n), this.partialFilled);
         this.partialFilled += n;
+        if (out.length > bulkMessage) this.pieceBytes += n;
         at += n;
         if (this.partialFilled < out.length) return;
         this.partial = undefined;
@@ -53,6 +62,7 @@ export class PeerWire extends Wire {
       if (left >= size) {
         const message = chunk.subarray(at, at + size);
         at += size;
+        if (size > bulkMessage) this.pieceBytes += size;
         this._parser(message);
         continue;
       }

@@ -61,6 +61,12 @@ export class Peer implements PieceSource {
   readonly isBerth: boolean;
   /** The largest block this peer is asked for (and, for Berth peers, served). */
   readonly blockLimit: number;
+  /** When piece bytes last arrived from this peer (or it was admitted). */
+  dataAt = Date.now();
+  /** Piece bytes per second from this peer, a moving average over the swarm's ticks. */
+  rate = 0;
+  private bytesSeen = 0;
+  private sampledAt = Date.now();
 
   constructor(
     readonly wire: Wire,
@@ -79,6 +85,19 @@ export class Peer implements PieceSource {
 
   get label(): string {
     return this.addr;
+  }
+
+  /** Piece bytes received since the last call; updates `rate` and `dataAt` (the swarm's tick calls it). */
+  sample(now: number): number {
+    // PeerWire counts them (peer-wire.ts); a plain wire in a test counts nothing.
+    const total = (this.wire as unknown as { pieceBytes?: number }).pieceBytes ?? 0;
+    const got = total - this.bytesSeen;
+    const dt = now - this.sampledAt;
+    this.bytesSeen = total;
+    this.sampledAt = now;
+    if (got > 0) this.dataAt = now;
+    if (dt > 0) this.rate = 0.7 * this.rate + 0.3 * ((got * 1000) / dt);
+    return got;
   }
 
   /**

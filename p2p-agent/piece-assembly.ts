@@ -155,12 +155,15 @@ export class PiecesInFlight {
   }
 
   /**
-   * Withdraws the requests `peer` left unanswered for `timeoutMs` (cancelled on the wire, their pieces free to
-   * adopt). Returns true once the peer has timed out three times: it is hung and should go.
+   * Withdraws the requests `peer` left unanswered while it sent no piece bytes for `timeoutMs` (cancelled on the
+   * wire, their pieces free to adopt). Measured in progress, not age: on a thin link a peer serving many takes
+   * long over each request, and a request it is still answering must not be thrown away (its bytes would be
+   * dropped on arrival and sent again by someone else). Returns true once the peer has timed out three times:
+   * it is hung and should go.
    */
   expire(peer: Peer, now: number, timeoutMs: number): boolean {
     for (const [key, r] of peer.inflight) {
-      if (now - r.at < timeoutMs) continue;
+      if (now - Math.max(r.at, peer.dataAt) < timeoutMs) continue;
       peer.inflight.delete(key);
       const ap = this.pieces.get(r.piece);
       if (ap) {

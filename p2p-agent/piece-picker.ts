@@ -6,7 +6,9 @@ import { pieceSize, type PieceSet, type Torrent } from './torrent.js';
 // 1. a free block of a piece this peer already fetches, or of one whose owner went away;
 // 2. a new piece: the readers' next piece when the download has run ahead of them, else rarest first among the
 //    pieces the peer has (ties broken from a random place, so peers do not all start on the same piece);
-// 3. endgame: every missing piece the peer has is in flight elsewhere, so it helps with the oldest one's blocks.
+// 3. endgame: every missing piece is in flight, so this peer helps with the oldest one's blocks — only once it
+//    has taken well over the usual time for a piece: on a thin link every piece takes seconds, and asking a
+//    second peer for each (a whole piece, between Berth peers) would spend the swarm's upload twice.
 // The origin's seed is asked only for pieces no other peer offers (it offers few, see server/p2p).
 
 /** What the picker reads of the download's progress (the swarm's PieceStore). */
@@ -18,12 +20,15 @@ export interface Progress {
   readonly cursor: number;
 }
 
-/** In the endgame a piece must have been in flight this long before a second peer is asked for its blocks. */
+/** In the endgame a piece must have been in flight this long, and `endgameSlowness` times the usual, before a second peer is asked for its blocks. */
 const endgameAfterMs = 1000;
+const endgameSlowness = 2;
 /** How far the download may run ahead of the readers' next piece before that piece goes first. */
 const cursorLead = 4;
 
 export class PiecePicker {
+  /** How long a piece fetched from a peer usually takes, ms (a moving average). */
+  pieceMs = 0;
   /** How many connected peers hold each piece. */
   private readonly avail: Uint16Array;
   /** The same, among peers other than the origin's seed. */
@@ -46,6 +51,12 @@ export class PiecePicker {
     this.avail[index]!++;
     if (!peer.isOrigin) this.availPeers[index]!++;
     return true;
+  }
+
+  /** A piece from peers arrived whole: its time counts toward the usual. */
+  finished(ap: ActivePiece, now = Date.now()): void {
+    const ms = now - ap.startedAt;
+    this.pieceMs = this.pieceMs === 0 ? ms : 0.8 * this.pieceMs + 0.2 * ms;
   }
 
   /** `peer` left: its pieces no longer count. */
@@ -132,10 +143,13 @@ export class PiecePicker {
   /** Every missing piece this peer has is in flight elsewhere: a block of the oldest, asked of at most two. */
   private endgame(peer: Peer, now: number): { ap: ActivePiece; block: number } | undefined {
     if (peer.isOrigin) return undefined;
+    // Not the endgame while some missing piece is not being fetched at all: that one comes from someone else.
+    for (let i = 0; i < this.torrent.pieceCount; i++) if (this.progress.missing(i) && !this.inFlight.has(i)) return undefined;
+    const slowAfter = Math.max(endgameAfterMs, endgameSlowness * this.pieceMs);
     let oldest: ActivePiece | undefined;
     for (const ap of this.inFlight.values()) {
       if (!peer.has.has(ap.index) || ap.owner === peer || ap.owner?.kind === 'webseed' || !ap.fits(peer)) continue;
-      if (now - ap.startedAt < endgameAfterMs) continue;
+      if (now - ap.startedAt < slowAfter) continue;
       if (!oldest || ap.startedAt < oldest.startedAt) oldest = ap;
     }
     if (!oldest) return undefined;

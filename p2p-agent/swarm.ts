@@ -26,9 +26,14 @@ import { StallClock, WebSeed } from './web-seed.js';
 
 /**
  * Bytes requested and not yet received, per peer: ~512 KiB keeps a loopback or LAN pipe busy, and at least two
- * blocks, so that a peer sending whole pieces has the next request before it finishes the current one.
+ * blocks, so that a peer sending whole pieces has the next request before it finishes the current one — but no
+ * more than about a second of what the peer actually delivers (and at least one block). On a thin link a peer
+ * serves many at once: a deep queue there only claims pieces that then wait behind each other for seconds,
+ * while other peers could have sent them.
  */
 const pipelineBytes = 512 * 1024;
+const pipelineSeconds = 1;
+/** How long a peer may send no piece bytes while we wait on a request before the request is withdrawn. */
 const requestTimeoutMs = 10_000;
 
 export interface SwarmOptions {
@@ -62,12 +67,12 @@ export class Swarm extends EventEmitter {
   private readonly announcer: Announcer;
   private readonly timer: NodeJS.Timeout;
   private readonly stall: StallClock;
-  /** Some peer unchokes us and holds a piece we lack (recomputed every second). */
-  private usefulUnchoked = false;
   private lastRepairAt = Date.now();
   private lastStarveAnnounceAt = Date.now();
   /** None of our peers holds a piece we lack. */
   private starving = false;
+  /** A peer announced a piece it did not have before (since the last tick): the swarm is moving. */
+  private swarmGrew = false;
   private renewing: Promise<void> | undefined;
   private downloaded = 0;
   private closed = false;
@@ -194,6 +199,7 @@ export class Swarm extends EventEmitter {
       this.fill(peer);
     });
     wire.on('have', (i: number) => {
+      if (i < n && !peer.has.has(i)) this.swarmGrew = true;
       learn(i);
       // Most HAVEs name a piece we already hold: only one we lack can give the peer something new to do.
       if (i < n && this.store.missing(i)) this.fill(peer);
@@ -246,7 +252,8 @@ export class Swarm extends EventEmitter {
     peer.batch();
     let bytes = 0;
     for (const r of peer.inflight.values()) bytes += r.length;
-    const target = Math.max(pipelineBytes, 2 * Math.min(peer.blockLimit, this.torrent.pieceLength));
+    const block = Math.min(peer.blockLimit, this.torrent.pieceLength);
+    const target = Math.min(Math.max(pipelineBytes, 2 * block), Math.max(block, peer.rate * pipelineSeconds));
     while (bytes < target) {
       const next = this.picker.next(peer);
       if (!next) break;
@@ -270,7 +277,9 @@ export class Swarm extends EventEmitter {
 
   private onBlock(peer: Peer, ap: ActivePiece, block: number, data: Uint8Array): void {
     this.downloaded += data.length;
-    this.o.metrics.bytesFromPeers.inc(data.length);
+    // The origin's seed is the origin, not a peer: the metrics say where the bytes really came from.
+    if (peer.isOrigin) this.o.metrics.bytesFromOrigin.inc({ path: 'seed' }, data.length);
+    else this.o.metrics.bytesFromPeers.inc(data.length);
     this.stall.progress();
     if (!this.inFlight.current(ap) || ap.done[block]) {
       this.fill(peer);
@@ -288,6 +297,7 @@ export class Swarm extends EventEmitter {
 
   private async finishPiece(ap: ActivePiece): Promise<void> {
     this.inFlight.delete(ap.index);
+    this.picker.finished(ap);
     if (!ap.verified(this.torrent)) {
       this.o.metrics.corruptPieces.inc();
       const senders = [...ap.contributors];
@@ -361,14 +371,12 @@ export class Swarm extends EventEmitter {
     this.lastRepairAt = now;
     this.inFlight.recount(this.peers.values(), (i) => this.store.missing(i));
     if (this.complete) return;
-    this.usefulUnchoked = false;
     let usefulPeers = 0;
     const useless: Peer[] = [];
     for (const p of this.peers.values()) {
       const wanted = this.picker.wants(p);
       if (wanted && !p.wire.amInterested) p.wire.interested();
       else if (!wanted && p.wire.amInterested) p.wire.uninterested();
-      if (wanted && !p.wire.peerChoking) this.usefulUnchoked = true;
       if (wanted) usefulPeers++;
       else if (!p.isOrigin && !p.wire.peerInterested) useless.push(p);
     }
@@ -386,8 +394,14 @@ export class Swarm extends EventEmitter {
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
-    // A peer that unchokes us and has what we need is progress in waiting (a hung one times out and is dropped).
-    this.stall.tick(now, !this.usefulUnchoked && !this.complete);
+    // Progress is piece bytes arriving from anyone (the origin's seed included), counted as they flow, and news
+    // of pieces the swarm gained: only a swarm where neither happens is stalled. A slow swarm is not — the web
+    // seed's copies would come out of the same thin origin link the swarm is waiting on.
+    let moved = this.swarmGrew;
+    this.swarmGrew = false;
+    for (const peer of this.peers.values()) if (peer.sample(now) > 0) moved = true;
+    if (moved) this.stall.progress();
+    this.stall.tick(now, !this.complete);
     for (const peer of [...this.peers.values()]) {
       if (this.inFlight.expire(peer, now, requestTimeoutMs)) {
         this.o.log.info({ peer: peer.addr }, 'p2p: dropping a peer that keeps timing out');

@@ -29,7 +29,9 @@ export interface AnnounceReply {
 
 export class AnnounceFailure extends Error {}
 
-const timeoutMs = 5000;
+// Generous: an announce shares the origin's link with its seed and web seed, and a busy node's CPU with the swarm;
+// a timed-out announce leaves the agent without peers until the retry.
+const timeoutMs = 10_000;
 
 export async function announce(url: string, p: AnnounceParams, fetchFn: OriginTransport['fetch'] = (u, i) => fetch(u, i)): Promise<AnnounceReply> {
   const q = [

@@ -20,7 +20,11 @@ import type { BlobTorrent, TorrentCatalog } from './metainfo.js';
 const offerDepth = 2;
 /** Pieces a peer gets per turn before the next waiting peer's turn. */
 const turnPieces = 4;
-/** A turn ends early when the peer asks for nothing this long. */
+/**
+ * A turn ends early when the peer asks for nothing and nothing is being sent to it for this long. Bytes still
+ * leaving for the peer count as activity: on a thin link its pieces take seconds, and ending the turn then would
+ * offer those same pieces to the next peer — a second copy out of the origin.
+ */
 const idleTurnMs = 3000;
 /** Largest block a peer may request (BEP 3 peers use 16 KiB; 128 KiB is the common hard limit). */
 const maxBlock = 128 * 1024;
@@ -40,15 +44,25 @@ class SeedPeer {
   turnServed = 0;
   lastActivity = 0;
   queued = false;
+  /** The socket's bytesWritten when last looked at. */
+  private written = 0;
 
   constructor(
     readonly wire: Wire,
+    readonly socket: Socket,
     pieceCount: number,
     pieceLength: number,
   ) {
     this.has = new Uint8Array(pieceCount);
     const berth = parseBerthPeerId(wire.peerIdBuffer);
     this.maxBlock = berth?.role === 'agent' && takesWholePieces(berth) ? Math.max(pieceLength, maxBlock) : maxBlock;
+  }
+
+  /** Has been asked or sent anything within `idleMs`; bytes leaving the socket since the last look count. */
+  active(now: number, idleMs: number): boolean {
+    if (this.socket.bytesWritten !== this.written || this.socket.writableLength > 0) this.lastActivity = now;
+    this.written = this.socket.bytesWritten;
+    return now - this.lastActivity <= idleMs;
   }
 }
 
@@ -169,7 +183,7 @@ export class OriginSeed {
       this.torrents.set(torrent.infoHash, t);
     }
     const swarm = t;
-    const peer = new SeedPeer(wire, t.pieceCount, torrent.pieceLength);
+    const peer = new SeedPeer(wire, socket, t.pieceCount, torrent.pieceLength);
     peer.lastActivity = Date.now();
     t.peers.add(peer);
     // Idle peers stay connected (they report what they hold); dead ones are found by TCP keep-alive.
@@ -321,7 +335,7 @@ export class OriginSeed {
     const now = Date.now();
     for (const t of this.torrents.values()) {
 
-      for (const peer of [...t.unchoked]) if (now - peer.lastActivity > idleTurnMs) this.endTurn(t, peer);
+      for (const peer of [...t.unchoked]) if (!peer.active(now, idleTurnMs)) this.endTurn(t, peer);
       this.schedule(t);
     }
   }

@@ -1,7 +1,9 @@
 // A network namespace of the test's own, joined to this one by a veth pair: a second "host" on this machine.
 // Addresses come from 198.18.0.0/15 (benchmarking space), which exists only inside these namespaces: nothing
 // is routed out.
-import { execFileSync } from 'node:child_process';
+import { canMakeNamespaces, deleteNamespace, ip } from '../../bench/lib/netns.js';
+
+export { canMakeNamespaces };
 
 export interface LinkedNamespace {
   name: string;
@@ -10,18 +12,6 @@ export interface LinkedNamespace {
   /** The namespace's address. */
   nsAddress: string;
   remove(): void;
-}
-
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-
-export function canMakeNamespaces(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function linkedNamespace(prefix: string): LinkedNamespace {
@@ -51,11 +41,7 @@ export function linkedNamespace(prefix: string): LinkedNamespace {
     nsAddress,
     remove: () => {
       // Deleting the namespace deletes the veth pair with it.
-      try {
-        ip('netns', 'del', name);
-      } catch {
-        /* already gone */
-      }
+      deleteNamespace(name);
     },
   };
 }

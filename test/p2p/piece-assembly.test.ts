@@ -92,6 +92,7 @@ t.test('requests unanswered past the timeout are cancelled; the third timeout sa
   const ap = new ActivePiece(0, pieceLength, block, a.peer);
   inFlight.add(ap);
   const at = 1_000_000;
+  a.peer.dataAt = 0; // it never sent anything
   inFlight.asked(a.peer, ap, 0, at);
   inFlight.asked(a.peer, ap, 1, at + 5000);
   const cancels: number[] = [];
@@ -130,4 +131,22 @@ t.test('the recount rebuilds pending from the peers, frees pieces of peers gone,
   t.notOk(a.peer.inflight.has(requestKey(2, 0)), 'and its requests withdrawn');
   t.equal(inFlight.get(3)?.owner, webSeed, "the web seed's piece is left as it is");
   t.same(inFlight.describe().map((d) => d.owner), [a.peer.addr, undefined, 'webseed']);
+});
+
+t.test('a request is not expired while its peer keeps sending piece bytes, however old it is', async (t) => {
+  const { torrent } = smallTorrent(2);
+  const a = await connectedPeer(torrent, 'standard');
+  const inFlight = new PiecesInFlight();
+  const ap = new ActivePiece(0, pieceLength, block, a.peer);
+  inFlight.add(ap);
+  const at = 1_000_000;
+  inFlight.asked(a.peer, ap, 0, at);
+  // A thin link: the peer is busy answering others and us, bytes keep coming.
+  a.peer.dataAt = at + 25_000;
+  t.notOk(inFlight.expire(a.peer, at + 30_000, 10_000), 'no timeout 30 s after the request');
+  t.ok(a.peer.inflight.has(requestKey(0, 0)), 'the request stays');
+  t.equal(a.peer.timeouts, 0);
+  t.notOk(inFlight.expire(a.peer, at + 35_000, 10_000), 'one timeout once the peer went quiet for 10 s');
+  t.notOk(a.peer.inflight.has(requestKey(0, 0)), 'then it is withdrawn');
+  t.equal(a.peer.timeouts, 1);
 });

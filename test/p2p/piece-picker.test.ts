@@ -107,6 +107,33 @@ t.test('endgame: every missing piece is in flight elsewhere; the oldest one is s
   t.equal(s.picker.next(a, first.ap.startedAt + 1500), undefined, 'nor the owner, again');
 });
 
+t.test('no endgame while some missing piece is fetched by nobody: a peer without it waits instead of doubling a piece', async (t) => {
+  // Pieces 1 and 2 missing; a and b have 1, only c has 2 and c is busy (its request for 2 not made yet).
+  const s = await swarmOf(t, 3, [0], [{ kind: 'agent', has: [0, 1] }, { kind: 'agent', has: [0, 1] }, { kind: 'agent', has: [2] }]);
+  const [a, b] = s.peers as [Peer, Peer, Peer];
+  const first = s.picker.next(a)!;
+  t.equal(first.ap.index, 1);
+  s.inFlight.asked(a, first.ap, first.block);
+  t.equal(s.picker.next(b, first.ap.startedAt + 60_000), undefined, 'piece 2 is not in flight: not the endgame, b is not asked for piece 1');
+});
+
+t.test('endgame on a thin link: a second peer is asked only once a piece took twice the usual time', async (t) => {
+  const s = await swarmOf(t, 3, [0], [{ kind: 'agent', has: [0, 1, 2] }, { kind: 'agent', has: [0, 1, 2] }]);
+  const [a, b] = s.peers as [Peer, Peer];
+  // Pieces here take 5 s each (the picker learned it from the pieces before).
+  const done = new ActivePiece(0, s.torrent.pieceLength, 16 * 1024, a);
+  s.picker.finished(done, done.startedAt + 5000);
+  t.equal(s.picker.pieceMs, 5000);
+  const one = s.picker.next(a)!;
+  s.inFlight.asked(a, one.ap, one.block);
+  const two = s.picker.next(b)!;
+  s.inFlight.asked(b, two.ap, two.block);
+  t.not(one.ap.index, two.ap.index);
+  t.equal(s.picker.next(b, one.ap.startedAt + 1500), undefined, 'not after one second: pieces take five here');
+  t.equal(s.picker.next(b, one.ap.startedAt + 9000), undefined, 'nor before twice the usual time');
+  t.equal(s.picker.next(b, one.ap.startedAt + 10_500)?.ap, one.ap, 'then b helps with the slow piece');
+});
+
 t.test("endgame leaves the web seed's pieces alone", async (t) => {
   const s = await swarmOf(t, 2, [0], [{ kind: 'agent', has: [0, 1] }]);
   s.inFlight.add(new ActivePiece(1, s.torrent.length - s.torrent.pieceLength, 16 * 1024, webSeed, 0));

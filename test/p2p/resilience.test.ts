@@ -78,7 +78,7 @@ t.test('an agent killed mid-download resumes from its verified pieces after a re
   const cut = fetchDigest(url(agent.url)).catch((e: Error) => e);
   // Wait until a good part has arrived, then kill -9.
   const deadline = Date.now() + 30_000;
-  while ((await metric(agent.url, 'berth_agent_bytes_from_peers_total')) < 8 * MiB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((await metric(agent.url, 'berth_agent_bytes_from_origin_total', { path: 'seed' })) < 8 * MiB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   await agent.kill();
   const outcome = await cut;
   t.ok(outcome instanceof Error || outcome.bytes < img.layer.size, 'the client of the killed agent got a short response, not a wrong blob');
