@@ -23,6 +23,7 @@ import { Registry } from '../registry/registry.js';
 import { UploadLocks } from './oci/upload-locks.js';
 import { Throttle } from '../core/throttle.js';
 import { startP2pOrigin } from './p2p/origin.js';
+import { consoleFiles } from './web/console.js';
 
 export interface RunningRegistry {
   server: Server;
@@ -78,6 +79,7 @@ export async function startRegistry(
     audit: access.audit,
     ...(access.authenticator && { authenticator: access.authenticator }),
     ...(access.refreshTokens && { refreshTokens: access.refreshTokens }),
+    ...(access.sessions && { sessions: access.sessions }),
   };
   // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
   const p2p = await startP2pOrigin(deps, deps.egress!);
@@ -87,7 +89,8 @@ export async function startRegistry(
     ...(access.localAccess && { localAccess: access.localAccess }),
   };
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
-  const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
+  // The console's files answer only paths no API serves, so they may run before the routers.
+  const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware, consoleFiles(log)]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;
   log.info({ addr: config.addr, tls: Boolean(config.tls_cert_file), ...(config.http_addr && { http_addr: config.http_addr }), storage: config.storage, meta: config.meta, auth: config.auth }, 'berth registry listening');

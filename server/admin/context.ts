@@ -5,6 +5,8 @@ import type { AccessPolicy } from '../auth/policy.js';
 import { ANONYMOUS, principalName, type Principal } from '../auth/principal.js';
 import type { AccessRecords, ProjectRecord } from '../auth/records.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
+import { sessionPrincipal } from '../auth/session-routes.js';
+import type { ConsoleSessions } from '../auth/sessions.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
@@ -19,6 +21,8 @@ export interface AdminDeps {
   /** Absent with auth none: then nobody logs in and every caller may do everything. */
   authenticator?: Authenticator;
   refreshTokens?: RefreshTokens;
+  /** The web console's sessions: a session cookie is a credential beside Basic (absent with auth none). */
+  sessions?: ConsoleSessions;
 }
 
 /** The caller with auth none: no access control, as on /v2. */
@@ -30,7 +34,7 @@ export async function callerOf(ctx: Context, a: AdminDeps): Promise<Principal> {
   let caller: Principal;
   const header = ctx.get('Authorization');
   if (!a.authenticator) caller = UNRESTRICTED;
-  else if (header === '') caller = ANONYMOUS;
+  else if (header === '') caller = (a.sessions && (await sessionPrincipal(ctx, { sessions: a.sessions, authenticator: a.authenticator }))) || ANONYMOUS;
   else if (/^Basic\s/i.test(header)) {
     try {
       caller = await a.authenticator.basic(header, ctx.ip);
