@@ -65,7 +65,7 @@ export async function tagsOf(r: TlsRegistry, repository: string): Promise<string
 }
 
 /** Pushes `image` to `repository:tag` with skopeo as admin over the plain listener (every child of an index). */
-export async function skopeoPush(r: TlsRegistry, image: Image, repository: string, tag: string): Promise<void> {
+export async function skopeoPush(r: Pick<TlsRegistry, 'plainUrl' | 'password'>, image: Image, repository: string, tag: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-skopeo-push-'));
   try {
     await writeOciLayout(join(dir, 'layout'), [{ tag, image }]);
