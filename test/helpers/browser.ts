@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -18,8 +18,8 @@ export interface Browser {
   profile: string;
   /** Where failure screenshots go (printed when one is taken). */
   shots: string;
-  /** A screenshot of the page now, under `shots`; answers its path. */
-  screenshot(name: string): Promise<string>;
+  /** A screenshot of the page now, under `shots`, with `mask` painted over; answers its path. */
+  screenshot(name: string, mask?: Locator[]): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -42,9 +42,9 @@ export async function openBrowser(origin: string): Promise<Browser> {
     page,
     profile,
     shots,
-    screenshot: async (name) => {
+    screenshot: async (name, mask = []) => {
       const path = join(shots, `${name}.png`);
-      await page.screenshot({ path, fullPage: true });
+      await page.screenshot({ path, fullPage: true, mask });
       return path;
     },
     close: async () => {

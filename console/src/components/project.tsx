@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { change, get } from '../api';
+import { bytes } from '../format';
 import { useLoad } from '../use-load';
 import { Link } from './link';
 import { Members } from './members';
@@ -8,6 +9,10 @@ import { ProjectLogs } from './project-logs';
 import type { Project as ProjectRecord } from './projects';
 import { Repositories } from './repositories';
 import { Robots } from './robots';
+
+interface Summary {
+  quota?: { hard: { storage: number }; used: { storage: number } };
+}
 
 const tabs: [string, string][] = [
   ['repositories', 'Repositories'],
@@ -18,6 +23,9 @@ const tabs: [string, string][] = [
 
 export function Project({ name, tab }: { name: string; tab: string }) {
   const project = useLoad(() => get<ProjectRecord>(`/projects/${encodeURIComponent(name)}`), [name]);
+  // Harbor's summary carries the quota and its usage; a Berth without quotas answers 404 and shows none.
+  const summary = useLoad(() => get<Summary>(`/projects/${encodeURIComponent(name)}/summary`).catch(() => undefined), [name]);
+  const quota = summary.data?.quota;
   const [error, setError] = useState<Error>();
   const p = project.data;
   const setPublic = async (value: boolean) => {
@@ -43,6 +51,11 @@ export function Project({ name, tab }: { name: string; tab: string }) {
             Make {p.metadata.public === 'true' ? 'private' : 'public'}
           </button>
           <span>{p.repo_count} repositories</span>
+          {quota && (
+            <span>
+              storage {bytes(quota.used.storage)} used of {quota.hard.storage > 0 ? bytes(quota.hard.storage) : 'unlimited'}
+            </span>
+          )}
         </p>
       )}
       <nav class="tabs" aria-label="Project">

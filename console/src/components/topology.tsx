@@ -90,7 +90,8 @@ export function Topology() {
 function Graph({ p }: { p: Picture }) {
   const H = Math.max(220, p.remotes.length * ROW + 40);
   const local = { x: 130, y: H / 2 };
-  const at = new Map(p.remotes.map((r, i) => [r.id, { x: W - 150, y: 20 + ROW / 2 + i * ROW }]));
+  const top = (H - p.remotes.length * ROW) / 2 + ROW / 2;
+  const at = new Map(p.remotes.map((r, i) => [r.id, { x: W - 150, y: top + i * ROW }]));
   return (
     <figure class="topology">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="topo-title topo-desc" data-testid="topology">
@@ -107,13 +108,17 @@ function Graph({ p }: { p: Picture }) {
           const [from, to] = e.push ? [local, r] : [r, local];
           // Push arrows bend one way and pull arrows the other, so a dual-master pair shows two arrows.
           const bend = (e.push ? -1 : 1) * (40 + (i % 3) * 14);
-          const mx = (from.x + to.x) / 2;
+          const x1 = from.x + (e.push ? 90 : -90);
+          const x2 = to.x + (e.push ? -90 : 90);
+          const mx = (x1 + x2) / 2;
           const my = (from.y + to.y) / 2 + bend;
+          // The curve's midpoint (t = ½ of the quadratic); the label sits just outside it.
+          const ly = (from.y + 2 * my + to.y) / 4 + (e.push ? -8 : 18);
           const stroke = colour[e.last?.status ?? ''] ?? 'var(--muted)';
           return (
             <g key={e.policy.id} class="edge" data-policy={e.policy.name} data-status={e.last?.status ?? 'none'}>
-              <path d={`M${from.x + (e.push ? 90 : -90)},${from.y} Q${mx},${my} ${to.x + (e.push ? -90 : 90)},${to.y}`} fill="none" stroke={stroke} stroke-width="2.5" marker-end="url(#arrow)" />
-              <text x={mx} y={(from.y + to.y) / 2 + bend / 2 + (e.push ? -4 : 14)} text-anchor="middle" class="edge-label">
+              <path d={`M${x1},${from.y} Q${mx},${my} ${x2},${to.y}`} fill="none" stroke={stroke} stroke-width="2.5" marker-end="url(#arrow)" />
+              <text x={mx} y={ly} text-anchor="middle" class="edge-label">
                 {label(e)}
               </text>
             </g>
