@@ -5,7 +5,7 @@ import { OciClient } from '../../core/oci-client.js';
 import { repoRoot, watchSecret } from '../helpers/berth-process.js';
 import { openBrowser, profileProcesses } from '../helpers/browser.js';
 import { api, startIdc, waitFor } from '../helpers/idc.js';
-import { image } from '../helpers/oci-fixtures.js';
+import { artifact, blobOf, image, multiArch } from '../helpers/oci-fixtures.js';
 import type { Locator } from 'playwright-core';
 import { skopeoPush } from '../helpers/tls-registry.js';
 
@@ -97,7 +97,13 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
   });
 
   const pushed = image({ layers: 2, layerSize: 4096 });
-  await skopeoPush({ plainUrl: a.url, password: PASSWORD }, pushed, 'team/app', 'v1');
+  const registryA = { plainUrl: a.url, password: PASSWORD };
+  await skopeoPush(registryA, pushed, 'team/app', 'v1');
+  // An SBOM referring to it (image-spec 1.1 subject), and a two-platform index.
+  const sbom = artifact({ artifactType: 'application/vnd.goharbor.harbor.sbom.v1', subject: pushed.manifest, blobs: [blobOf('{"spdxVersion":"SPDX-2.3"}', 'application/spdx+json')] });
+  await skopeoPush(registryA, sbom, 'team/app', 'sbom');
+  const index = multiArch();
+  await skopeoPush(registryA, index, 'team/multi', 'v1');
 
   await step('add a member', async () => {
     await page.getByRole('link', { name: 'team', exact: true }).click();
@@ -136,9 +142,9 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
 
   await step('browse the pushed image', async () => {
     await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Repositories' }).click();
-    await page.getByRole('link', { name: 'team/app' }).click();
+    await page.getByRole('link', { name: 'team/app', exact: true }).click();
     await page.getByRole('heading', { name: 'team/app' }).waitFor();
-    await page.getByText('1 artifacts').waitFor();
+    await page.getByText(/^\d+ artifacts$/).waitFor();
     const artifactsApi = (await api(a.url, 'GET', '/projects/team/repositories/app/artifacts', undefined, admin)).status;
     if (artifactsApi === 404) {
       // This Berth has no artifacts API yet: the console says so and shows the repository's record.
@@ -157,8 +163,16 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     await page.getByText('"architecture": "amd64"').waitFor();
     t.pass('the config is shown');
     await page.getByRole('button', { name: 'Copy pull-by-digest command' }).click();
-    t.equal(await clipboard(), `docker pull ${host}/team/app@${pushed.manifest.digest}`);
+    t.equal(await clipboard(), `docker pull ${host}/team/app@${pushed.manifest.digest}`, 'and the pull-by-digest command');
+    const referrers = page.getByRole('table').filter({ hasText: sbom.manifest.digest.slice(7, 19) });
+    t.match(await referrers.textContent(), /harbor\.sbom/, 'the SBOM is listed among the referrers');
     await keep('artifact');
+
+    await page.getByRole('link', { name: 'team', exact: true }).click();
+    await page.getByRole('link', { name: 'team/multi', exact: true }).click();
+    await page.getByRole('link', { name: index.manifest.digest.slice(7, 19) }).click();
+    await page.getByRole('heading', { name: 'Platforms' }).waitFor();
+    t.same(await page.locator('ul.platforms li a').allTextContents(), ['linux/amd64', 'linux/arm64/v8'], "the index's platforms");
   });
 
   await step('add the second IDC as a registry', async () => {
