@@ -71,6 +71,8 @@ export async function startRegistry(
   };
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;
+  // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
+  const p2p = await startP2pOrigin(deps, deps.egress!);
   // The admin API sits on access control (admin → auth, never back): it is put together here.
   const admin: AdminDeps = {
     registry: deps,
@@ -80,9 +82,8 @@ export async function startRegistry(
     ...(access.authenticator && { authenticator: access.authenticator }),
     ...(access.refreshTokens && { refreshTokens: access.refreshTokens }),
     ...(access.sessions && { sessions: access.sessions }),
+    swarmOf: p2p.swarmOf,
   };
-  // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
-  const p2p = await startP2pOrigin(deps, deps.egress!);
   const mounted: MountedAccess = {
     // With auth none everyone may.
     ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),

@@ -77,6 +77,8 @@ export function idOf(location: string | null): number {
 export interface Me {
   username: string;
   sysadmin_flag: boolean;
+  /** Access control is off (auth none): nobody logs in or out. */
+  open?: boolean;
 }
 
 export async function logIn(principal: string, password: string): Promise<Me> {

@@ -8,13 +8,13 @@ import { useLocation } from './router';
 /** The shell: who is signed in, the navigation, and the page for the current path. */
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
-  const { path } = useLocation();
+  const { path, query } = useLocation();
 
   useEffect(() => {
     whenSignedOut(() => setMe(null));
     get<Me>('/users/current').then(setMe, (e: unknown) => {
       // auth none: there is no account behind the caller and everyone may do everything.
-      if (e instanceof ApiError && e.status === 412) setMe({ username: 'anonymous', sysadmin_flag: true });
+      if (e instanceof ApiError && e.status === 412) setMe({ username: 'no access control', sysadmin_flag: true, open: true });
       else setMe(null);
     });
   }, []);
@@ -27,6 +27,7 @@ export function App() {
     ['/registries', 'Registries'],
     ['/replication', 'Replication'],
     ['/topology', 'Topology'],
+    ['/p2p', 'P2P'],
     ['/audit', 'Audit log'],
     ...(me.sysadmin_flag ? ([['/users', 'Users']] as [string, string][]) : []),
   ];
@@ -52,13 +53,15 @@ export function App() {
         </nav>
         <div class="who">
           <span aria-label="Signed in as">{me.username}</span>
-          <button type="button" onClick={() => logOut().finally(() => setMe(null))}>
-            Log out
-          </button>
+          {!me.open && (
+            <button type="button" onClick={() => logOut().finally(() => setMe(null))}>
+              Log out
+            </button>
+          )}
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Routes path={path} me={me} />
+        <Routes path={path} query={query} me={me} />
       </main>
     </>
   );

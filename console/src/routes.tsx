@@ -8,11 +8,12 @@ import { Project } from './components/project';
 import { Projects } from './components/projects';
 import { Registries } from './components/registries';
 import { Repository } from './components/repository';
+import { Swarm } from './components/swarm';
 import { Topology } from './components/topology';
 import { Users } from './components/users';
 
 /** Path → page. Repository names keep their slashes encoded (%2F) inside one path segment. */
-export function Routes({ path, me }: { path: string; me: Me }) {
+export function Routes({ path, query, me }: { path: string; query: URLSearchParams; me: Me }) {
   let m: Record<string, string> | null;
   if (path === '/' || path === '') {
     queueMicrotask(() => navigate('/projects'));
@@ -28,6 +29,7 @@ export function Routes({ path, me }: { path: string; me: Me }) {
   if ((m = match('/replication/executions/:id', path))) return <Execution id={Number(m.id)} />;
   if (path === '/topology') return <Topology />;
   if (path === '/audit') return <AuditLog />;
+  if (path === '/p2p') return <Swarm digest={query.get('digest') ?? ''} />;
   if (path === '/users') return <Users />;
   return (
     <section>

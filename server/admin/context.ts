@@ -9,6 +9,8 @@ import { sessionPrincipal } from '../auth/session-routes.js';
 import type { ConsoleSessions } from '../auth/sessions.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
+import type { SwarmView } from '../p2p/swarm-view.js';
+import type { Digest } from '../../core/digest.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -23,6 +25,8 @@ export interface AdminDeps {
   refreshTokens?: RefreshTokens;
   /** The web console's sessions: a session cookie is a credential beside Basic (absent with auth none). */
   sessions?: ConsoleSessions;
+  /** Who holds a blob in its P2P swarm, per IDC. */
+  swarmOf?: (digest: Digest) => Promise<SwarmView | undefined>;
 }
 
 /** The caller with auth none: no access control, as on /v2. */

@@ -3,6 +3,7 @@ import { auditLogRoutes } from './audit-logs.js';
 import type { AdminDeps } from './context.js';
 import { memberRoutes } from './members.js';
 import { openApiDocument } from './openapi.js';
+import { p2pSwarmRoutes } from './p2p-swarms.js';
 import { projectRoutes } from './projects.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
@@ -30,6 +31,7 @@ export function adminRouter(a: AdminDeps): Router {
   auditLogRoutes(router, a);
   projectRoutes(router, a);
   robotRoutes(router, a);
+  p2pSwarmRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());
   return root;
 }

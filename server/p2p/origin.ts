@@ -14,6 +14,7 @@ import { OriginSeed } from './origin-seed.js';
 import { PreheatOnPush, PreheatQueue } from './preheat.js';
 import { UrlSigner } from './signing.js';
 import { SwarmDirectory } from './swarm-directory.js';
+import { swarmView, type SwarmView } from './swarm-view.js';
 import { Tracker, normalizeIp } from './tracker.js';
 
 // The origin side of P2P distribution, mounted at /p2p/v1/ (and the preheat API):
@@ -30,6 +31,8 @@ export interface P2pOrigin {
   router: Router;
   egress: Throttle;
   seed: OriginSeed;
+  /** Who holds `digest` in its swarm, per IDC (the console's picture); undefined when it never had one. */
+  swarmOf(digest: Digest): Promise<SwarmView | undefined>;
   close(): Promise<void>;
 }
 
@@ -149,6 +152,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
     router,
     egress,
     seed,
+    swarmOf: (digest) => swarmView(catalog, directory, digest),
     close: async () => {
       onPush.stop();
       await seed.close();
