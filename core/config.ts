@@ -97,6 +97,8 @@ export const serverSchema = z
     token_ttl_seconds: int(60, 24 * 3600).default(900),
     /** Idle lifetime of OAuth2 refresh tokens (`docker login`'s identity token): each use renews it. */
     refresh_token_ttl_seconds: int(60).default(30 * 24 * 3600),
+    /** Idle lifetime of a web console session (Harbor's session timeout, 60 min): each request renews it. */
+    session_ttl_seconds: int(60).default(3600),
     /** A token signing key signs this long before a new one replaces it. */
     signing_key_rotation_seconds: int(60).default(7 * 24 * 3600),
     /** Let every user create projects (Harbor's project_creation_restriction "everyone"); else system admins only. */

@@ -30,6 +30,7 @@ import { Registry } from '../registry/registry.js';
 import { UploadLocks } from './oci/upload-locks.js';
 import { Throttle } from '../core/throttle.js';
 import { startP2pOrigin } from './p2p/origin.js';
+import { consoleFiles } from './web/console.js';
 
 export interface RunningRegistry {
   server: Server;
@@ -80,6 +81,8 @@ export async function startRegistry(
   const access = await setUpAccessControl(deps, { announce: (text) => process.stderr.write(text) });
   deps.authorizer = access.authorizer;
   const settings = new RuntimeSettings(stores.meta, config);
+  // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
+  const p2p = await startP2pOrigin(deps, deps.egress!);
   // The admin API sits on access control (admin → auth, never back): it is put together here.
   const admin: AdminDeps = {
     registry: deps,
@@ -89,9 +92,9 @@ export async function startRegistry(
     ...(access.authenticator && { authenticator: access.authenticator }),
     ...(access.refreshTokens && { refreshTokens: access.refreshTokens }),
     settings,
+    ...(access.sessions && { sessions: access.sessions }),
+    swarmOf: p2p.swarmOf,
   };
-  // P2P distribution: metainfo, tracker-scheduler, web seed, preheat (server/p2p).
-  const p2p = await startP2pOrigin(deps, deps.egress!);
   const mounted: MountedAccess = {
     // With auth none everyone may.
     ...(admin.authenticator && { requireSysadmin: async (ctx: Context) => void (await requireSysadmin(ctx, admin)) }),
@@ -108,7 +111,8 @@ export async function startRegistry(
   const preheat = preheatApi(admin, p2p.preheat);
   const retention = retentionApi(admin);
   const routers = [...access.routers, adminRouter(admin), preheat.router, retention.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
-  const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware]);
+  // The console's files answer only paths no API serves, so they may run before the routers.
+  const app = createApp(deps, routers, [harborApiErrors(), readOnlyGuard(settings), ...access.middleware, consoleFiles(log)]);
   const routes = routeTable(routers);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
   const server = listeners.main;

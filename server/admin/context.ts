@@ -5,10 +5,14 @@ import type { AccessPolicy } from '../auth/policy.js';
 import { ANONYMOUS, principalName, type Principal } from '../auth/principal.js';
 import type { AccessRecords, ProjectRecord } from '../auth/records.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
+import { sessionPrincipal } from '../auth/session-routes.js';
+import type { ConsoleSessions } from '../auth/sessions.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import type { RuntimeSettings } from '../settings.js';
 import type { WebhookRecords } from '../../registry/webhooks/records.js';
+import type { SwarmView } from '../p2p/swarm-view.js';
+import type { Digest } from '../../core/digest.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -25,6 +29,10 @@ export interface AdminDeps {
   settings: RuntimeSettings;
   /** Webhook policies and jobs (registry/webhooks); absent: no webhook routes. */
   webhooks?: WebhookRecords;
+  /** The web console's sessions: a session cookie is a credential beside Basic (absent with auth none). */
+  sessions?: ConsoleSessions;
+  /** Who holds a blob in its P2P swarm, per IDC. */
+  swarmOf?: (digest: Digest) => Promise<SwarmView | undefined>;
 }
 
 /** The caller with auth none: no access control, as on /v2. */
@@ -36,7 +44,7 @@ export async function callerOf(ctx: Context, a: AdminDeps): Promise<Principal> {
   let caller: Principal;
   const header = ctx.get('Authorization');
   if (!a.authenticator) caller = UNRESTRICTED;
-  else if (header === '') caller = ANONYMOUS;
+  else if (header === '') caller = (a.sessions && (await sessionPrincipal(ctx, { sessions: a.sessions, authenticator: a.authenticator }))) || ANONYMOUS;
   else if (/^Basic\s/i.test(header)) {
     try {
       caller = await a.authenticator.basic(header, ctx.ip);

@@ -5,6 +5,7 @@ import type { AdminDeps } from './context.js';
 import { labelRoutes } from './labels.js';
 import { memberRoutes } from './members.js';
 import { openApiDocument } from './openapi.js';
+import { p2pSwarmRoutes } from './p2p-swarms.js';
 import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
 import { immutableRuleRoutes } from './immutable-rules.js';
@@ -48,6 +49,7 @@ export function adminRouter(a: AdminDeps): Router {
   if (a.webhooks) webhookRoutes(router, a, a.webhooks);
   projectRoutes(router, a);
   robotRoutes(router, a);
+  p2pSwarmRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());
   return root;
 }

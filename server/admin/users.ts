@@ -182,6 +182,7 @@ async function deleteUser(ctx: Context, a: AdminDeps): Promise<void> {
   for (const m of await a.records.all(a.records.members, { user_id: id })) await a.records.members.delete(m.id);
   await a.records.users.delete(id);
   await a.refreshTokens?.revokeSubject(user.username);
+  await a.sessions?.revokeSubject(user.username);
   a.authenticator?.invalidate();
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'user', resource: user.username });
   ok(ctx);
@@ -200,6 +201,7 @@ async function changePassword(ctx: Context, a: AdminDeps): Promise<void> {
   if (await verifyPassword(user.password_hash, body.new_password)) throw badRequest('the new password is the same as the old one');
   await a.records.users.update({ ...user, password_hash: await hashPassword(body.new_password), update_time: now() });
   await a.refreshTokens?.revokeSubject(user.username);
+  await a.sessions?.revokeSubject(user.username);
   a.authenticator?.invalidate();
   await auditChange(ctx, a, { operation: 'update', resource_type: 'user', resource: user.username, operation_description: 'password changed' });
   ok(ctx);

@@ -12,6 +12,8 @@ import type { Principal } from './principal.js';
 import { AccessRecords, now } from './records.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { registryAudit } from './registry-audit.js';
+import { sessionRouter } from './session-routes.js';
+import { ConsoleSessions } from './sessions.js';
 import { SigningKeys } from './signing-keys.js';
 import { TokenAuthorizer } from './token-authorizer.js';
 import { tokenRouter } from './token-routes.js';
@@ -33,7 +35,9 @@ export interface AccessControl {
   /** Absent with auth none: then nobody logs in. */
   authenticator?: Authenticator;
   refreshTokens?: RefreshTokens;
-  /** The token service (auth token only). */
+  /** Web console sessions (auth token only). */
+  sessions?: ConsoleSessions;
+  /** The token service and the console's login (auth token only). */
   routers: Router[];
   /** App-level middleware, to run around the routers (the /v2 audit hook). */
   middleware: Middleware[];
@@ -68,6 +72,7 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
   await keys.current();
   const tokens = new TokenService(keys, policy, { service: SERVICE, issuer: SERVICE, ttlSeconds: config.token_ttl_seconds });
   const refreshTokens = new RefreshTokens(meta, config.refresh_token_ttl_seconds * 1000);
+  const sessions = new ConsoleSessions(meta, config.session_ttl_seconds * 1000);
   return {
     authorizer: new TokenAuthorizer(tokens, authenticator, policy, config.public_url, [systemPrincipal]),
     records,
@@ -75,7 +80,8 @@ export async function setUpAccessControl(deps: RegistryDeps, opts: AccessControl
     audit,
     authenticator,
     refreshTokens,
-    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys })],
+    sessions,
+    routers: [tokenRouter({ tokens, authenticator, refreshTokens, keys }), sessionRouter({ sessions, authenticator })],
     middleware: [registryAudit(audit, records)],
     localAccess: {
       authorization: async (repository) => {

@@ -5,11 +5,11 @@ import { harborErrors } from '../../core/harbor-api/render.js';
 import { ConflictError, NotFoundError } from '../../storage-adapters/meta/meta-store.js';
 
 // Harbor's error body for everything under /api (the admin API and replication's, mounted in this app) and
-// /service (the token service); the stores' typed errors become Harbor's 409 and 404, the domain layer's refusals
-// keep their status and message.
+// /service (the token service) and /c/ (the console's login); the stores' typed errors become Harbor's 409 and
+// 404, the domain layer's refusals keep their status and message.
 
 export function harborApiErrors(): Middleware {
-  return harborErrors(['/api', '/service'], storeError);
+  return harborErrors(['/api', '/service', '/c'], storeError);
 }
 
 function storeError(e: unknown): ApiError | undefined {

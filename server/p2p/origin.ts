@@ -14,6 +14,7 @@ import { OriginSeed } from './origin-seed.js';
 import { PreheatOnPush, PreheatQueue } from './preheat.js';
 import { UrlSigner } from './signing.js';
 import { SwarmDirectory } from './swarm-directory.js';
+import { swarmView, type SwarmView } from './swarm-view.js';
 import { Tracker, normalizeIp } from './tracker.js';
 
 // The origin side of P2P distribution, mounted at /p2p/v1/ (and the preheat API):
@@ -32,6 +33,8 @@ export interface P2pOrigin {
   seed: OriginSeed;
   /** Preheat tasks for seed agents (Harbor's preheat policies create them too). */
   preheat: PreheatQueue;
+  /** Who holds `digest` in its swarm, per IDC (the console's picture); undefined when it never had one. */
+  swarmOf(digest: Digest): Promise<SwarmView | undefined>;
   close(): Promise<void>;
 }
 
@@ -173,6 +176,7 @@ export async function startP2pOrigin(deps: RegistryDeps, egress: Throttle): Prom
     egress,
     seed,
     preheat,
+    swarmOf: (digest) => swarmView(catalog, directory, digest),
     close: async () => {
       onPush.stop();
       await seed.close();

@@ -1,0 +1,80 @@
+import { useState } from 'preact/hooks';
+import { change, list } from '../api';
+import type { Policy } from '../replication-types';
+import { useLoad } from '../use-load';
+import { Executions } from './executions';
+import { Empty, ErrorNote } from './notice';
+import { PolicyForm } from './policy-form';
+
+function direction(p: Policy): string {
+  return p.src_registry.id === 0 ? `push to ${p.dest_registry.name}` : `pull from ${p.src_registry.name}`;
+}
+
+export function Policies() {
+  const policies = useLoad(() => list<Policy>('/replication/policies?page_size=100'), []);
+  const [error, setError] = useState<Error>();
+  const [started, setStarted] = useState(0);
+  const act = async (f: () => Promise<unknown>) => {
+    setError(undefined);
+    try {
+      await f();
+      policies.reload();
+      setStarted((n) => n + 1);
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  const names = new Map((policies.data?.items ?? []).map((p) => [p.id, p.name]));
+  return (
+    <section>
+      <h1>Replication</h1>
+      <ErrorNote error={policies.error ?? error} />
+      <h2>Policies</h2>
+      {policies.data?.items.length === 0 && <Empty>No replication policies yet.</Empty>}
+      {policies.data && policies.data.items.length > 0 && (
+        <table>
+          <caption class="visually-hidden">Replication policies</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Direction</th>
+              <th scope="col">Filters</th>
+              <th scope="col">Trigger</th>
+              <th scope="col">Enabled</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {policies.data.items.map((p) => (
+              <tr key={p.id}>
+                <td>{p.name}</td>
+                <td>{direction(p)}</td>
+                <td>{p.filters.map((f) => `${f.type} ${f.decoration === 'excludes' ? '≠' : '='} ${f.value}`).join(', ') || 'everything'}</td>
+                <td>
+                  {p.trigger.type}
+                  {p.trigger.type === 'scheduled' && ` (${p.trigger.trigger_settings?.cron})`}
+                </td>
+                <td>{p.enabled ? 'yes' : 'no'}</td>
+                <td class="actions">
+                  <button type="button" class="primary" disabled={!p.enabled} onClick={() => act(() => change('POST', '/replication/executions', { policy_id: p.id }))} aria-label={`Replicate now: ${p.name}`}>
+                    Replicate
+                  </button>
+                  <button type="button" onClick={() => act(() => change('PUT', `/replication/policies/${p.id}`, { ...p, enabled: !p.enabled }))}>
+                    {p.enabled ? 'Disable' : 'Enable'}
+                  </button>
+                  <button type="button" class="danger" onClick={() => act(() => change('DELETE', `/replication/policies/${p.id}`))} aria-label={`Delete policy ${p.name}`}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Executions policyNames={names} refresh={started} />
+      <PolicyForm onCreated={policies.reload} />
+    </section>
+  );
+}
