@@ -14,6 +14,7 @@ import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { observeWrites, startReplication, type ReplicationService } from '../replicator/service.js';
 import { HybridLogicalClock } from '../core/hlc.js';
+import { adminCommand } from './admin/index.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
 
@@ -141,6 +142,8 @@ program
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+
+adminCommand(program);
 
 function configOrExit(file: string | undefined): ServerConfig {
   try {
