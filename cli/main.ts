@@ -15,6 +15,7 @@ import { superviseWorkers } from '../server/cluster.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { observeWrites, startReplication, type ReplicationService } from '../replicator/service.js';
 import { HybridLogicalClock } from '../core/hlc.js';
+import { adminCommand } from './admin/index.js';
 
 // The `berth` entry point: reads the configuration, opens the stores and hands them to the process asked for.
 
@@ -154,6 +155,8 @@ program
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+
+adminCommand(program);
 
 function configOrExit(file: string | undefined): ServerConfig {
   try {
