@@ -51,6 +51,9 @@ export interface PolicyRecord {
   /** Transfers at once for this policy; 0: the configured default. */
   concurrency: number;
   enabled: boolean;
+  /** Harbor's copy_by_chunk as the client set it (absent on older records: false). Berth uploads blobs above
+   *  replication_chunk_mb in chunks either way. */
+  copy_by_chunk?: boolean;
   creation_time: string;
   update_time: string;
 }
