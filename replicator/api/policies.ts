@@ -18,7 +18,7 @@ import { registryOut } from './registries.js';
 // `{}` or id 0 is this registry (Harbor: the local side of a push's source or a pull's destination).
 const registryRef = z.object({ id: z.number().int().min(0).optional() }).passthrough().nullish();
 const filterIn = z.object({
-  type: z.enum(['name', 'tag']),
+  type: z.enum(['name', 'tag', 'resource']),
   value: z.union([z.string(), z.number()]).transform(String),
   decoration: z.enum(['matches', 'excludes']).default('matches'),
 });
