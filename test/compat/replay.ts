@@ -23,7 +23,8 @@ export class Replay {
 
   /** `path` is what the client appends to <url>/api/v2.0, query included. */
   async send(t: Test, method: string, path: string, o: Send = {}): Promise<Reply> {
-    const headers = { ...this.headers, ...o.headers };
+    const headers: Record<string, string> = { ...this.headers, ...o.headers };
+    if (o.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
     const init: { method: string; headers: Record<string, string>; body?: string } = { method, headers };
     if (o.body !== undefined) init.body = JSON.stringify(o.body);
     const reply = await http(`${this.base}/api/v2.0${path}`, init);
@@ -34,7 +35,9 @@ export class Replay {
       t.pass(`${what}: ${o.undeclared}`);
       return reply;
     }
-    const problem = responseProblem(method, o.template ?? path, reply.status, reply.json, reply.headers);
+    // a text/plain answer (GET /ping's "Pong") is judged as the string it is
+    const body = reply.json ?? (reply.text !== '' ? reply.text : undefined);
+    const problem = responseProblem(method, o.template ?? path, reply.status, body, reply.headers);
     if (problem) t.fail(`${problem}\n  body: ${reply.text.slice(0, 300)}`);
     else t.pass(`${what}, as Harbor's swagger has it`);
     return reply;
@@ -57,3 +60,19 @@ export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 export const GONE = { expect: 404, undeclared: 'gone, as Harbor answers (errors.NotFoundError), though its swagger omits 404 here' };
 
 export const STRFMT_ZERO_TIME = '0001-01-01T00:00:00.000Z';
+
+/**
+ * A query string as go-openapi's runtime writes it (url.Values.Encode): keys sorted, values QueryEscape'd (space
+ * as +, everything but letters, digits and -_.~ percent-encoded). go-swagger leaves out empty strings only.
+ */
+export function goQuery(params: Record<string, string | number | boolean | undefined>): string {
+  const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+  const parts = Object.keys(params)
+    .filter((k) => params[k] !== undefined && params[k] !== '')
+    .sort()
+    .map((k) => `${escape(k)}=${escape(String(params[k]))}`);
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
+}
+
+/** url.PathEscape, as go-openapi fills a path parameter: a `/` inside a repository name goes as %2F. */
+export const goPath = (s: string) => encodeURIComponent(s).replace(/%24/g, '$').replace(/%2B/g, '+').replace(/%40/g, '@').replace(/%3A/g, ':').replace(/%3D/g, '=').replace(/%26/g, '&').replace(/%2C/g, ',');
