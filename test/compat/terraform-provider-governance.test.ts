@@ -128,7 +128,7 @@ function retentionRule(r: any) {
 t.test('harbor_retention_policy: create, read, update (schedule, rules), read, destroy (a PUT with no rules)', async (t) => {
   const { id: projectPath, projectId } = await project(t, 'tf-retention');
   // scope = harbor_project.main.id, schedule = "Daily", two rules
-  const rules = [
+  const rules: Parameters<typeof retentionBody>[2] = [
     { template: 'nDaysSinceLastPull', params: { nDaysSinceLastPull: 5 }, repo: '**', tag: { decoration: 'matches', pattern: 'latest' } },
     { template: 'nDaysSinceLastPush', params: { nDaysSinceLastPush: 10 }, repo: '**', tag: { decoration: 'excludes', pattern: 'latest' } },
   ];
