@@ -59,7 +59,12 @@ export function destinationRepository(repository: string, namespace: string, rep
 /** Validates a policy's filters: a filter error is a 400 at creation, not a failure at replication time. */
 export function checkFilters(filters: PolicyFilter[]): string | undefined {
   for (const f of filters) {
-    if (f.type !== 'name' && f.type !== 'tag') return `unsupported filter type ${String(f.type)} (name or tag)`;
+    if (f.type === 'resource') {
+      // pkg/reg/model/policy.go Filter.Validate
+      if (f.value !== 'image' && f.value !== 'artifact') return `invalid resource filter ${JSON.stringify(f.value)} (image or artifact)`;
+      continue;
+    }
+    if (f.type !== 'name' && f.type !== 'tag') return `unsupported filter type ${String(f.type)} (name, tag or resource)`;
     try {
       picomatch(f.value || '**');
     } catch (e) {

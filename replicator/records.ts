@@ -23,8 +23,10 @@ export interface RegistryRecord {
 }
 
 export interface PolicyFilter {
-  type: 'name' | 'tag';
-  /** A doublestar glob (`library/**`, `v1.*`, `{a,b}`). */
+  /** `resource` (image or artifact) is kept as Harbor keeps it: Harbor v2.15 filters by name, tag and label
+   *  only (pkg/reg/filter), the resource type merely has to be one the registry supports — every OCI artifact. */
+  type: 'name' | 'tag' | 'resource';
+  /** A doublestar glob (`library/**`, `v1.*`, `{a,b}`); for `resource`, image or artifact. */
   value: string;
   decoration: 'matches' | 'excludes';
 }
@@ -51,6 +53,9 @@ export interface PolicyRecord {
   /** Transfers at once for this policy; 0: the configured default. */
   concurrency: number;
   enabled: boolean;
+  /** Harbor's copy_by_chunk as the client set it (absent on older records: false). Berth uploads blobs above
+   *  replication_chunk_mb in chunks either way. */
+  copy_by_chunk?: boolean;
   creation_time: string;
   update_time: string;
 }

@@ -22,7 +22,7 @@ export type QueryFields<T> = Record<string, { type: FieldType; get: (doc: T) => 
 export function parseQuery(q: string | undefined): QueryTerm[] {
   if (q === undefined || q.trim() === '') return [];
   const terms: QueryTerm[] = [];
-  for (const part of splitTopLevel(q)) {
+  for (const part of splitTopLevel(unescapeOnce(q))) {
     const i = part.indexOf('=');
     if (i <= 0) throw badRequest(`invalid query term "${part.slice(0, 100)}": expected key=value`);
     const key = part.slice(0, i).trim();
@@ -128,4 +128,18 @@ function splitTopLevel(q: string): string[] {
   }
   parts.push(q.slice(start));
   return parts.map((p) => p.trim()).filter(Boolean);
+}
+
+/**
+ * Harbor unescapes q once more before it splits it (lib/q/builder.go parseKeywords), and clients count on it:
+ * harbor-cli sends `Level%3Dproject%2CProjectID%3D5` inside q. Unlike Go's QueryUnescape a `+` stays a `+` (robot
+ * names hold one); a q that is not valid percent-encoding is read as it is, as Harbor does.
+ */
+function unescapeOnce(q: string): string {
+  if (!q.includes('%')) return q;
+  try {
+    return decodeURIComponent(q);
+  } catch {
+    return q;
+  }
 }

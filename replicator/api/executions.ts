@@ -89,7 +89,8 @@ async function executionOut(d: ReplicationApiDeps, e: ExecutionRecord) {
     status_text: e.status_text,
     trigger: e.trigger,
     start_time: e.start_time,
-    end_time: e.end_time,
+    // still running: no end_time (Harbor's swagger has a date-time there, never null)
+    ...(e.end_time !== null && { end_time: e.end_time }),
     total: counts.total,
     succeed: counts.succeed,
     failed: counts.failed,
@@ -109,7 +110,7 @@ function taskOut(t: TaskRecord) {
     src_resource: resourceOf(t.src_repository, t),
     dst_resource: resourceOf(t.dst_repository, t),
     start_time: t.start_time,
-    end_time: t.end_time,
+    ...(t.end_time !== null && { end_time: t.end_time }),
     bytes: t.bytes,
     attempts: t.attempts,
     error: t.error,

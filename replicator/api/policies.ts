@@ -18,7 +18,7 @@ import { registryOut } from './registries.js';
 // `{}` or id 0 is this registry (Harbor: the local side of a push's source or a pull's destination).
 const registryRef = z.object({ id: z.number().int().min(0).optional() }).passthrough().nullish();
 const filterIn = z.object({
-  type: z.enum(['name', 'tag']),
+  type: z.enum(['name', 'tag', 'resource']),
   value: z.union([z.string(), z.number()]).transform(String),
   decoration: z.enum(['matches', 'excludes']).default('matches'),
 });
@@ -40,6 +40,7 @@ const policyIn = z.object({
   speed: z.number().int().min(-1).nullish(),
   concurrency: z.number().int().min(0).max(64).nullish(),
   enabled: z.boolean().default(true),
+  copy_by_chunk: z.boolean().nullish(),
 });
 
 const policyFields: QueryFields<PolicyRecord> = {
@@ -128,6 +129,7 @@ async function policyFrom(d: ReplicationApiDeps, body: z.infer<typeof policyIn>)
     speed: body.speed ?? -1,
     concurrency: body.concurrency ?? 0,
     enabled: body.enabled,
+    copy_by_chunk: body.copy_by_chunk ?? false,
   };
 }
 
@@ -167,7 +169,8 @@ function policyOut(p: PolicyRecord, registries: Map<number, RegistryRecord>, d: 
     enabled: p.enabled,
     speed: p.speed,
     concurrency: p.concurrency,
-    copy_by_chunk: true,
+    // as the client set it: terraform-provider-harbor compares it with its configuration (default false)
+    copy_by_chunk: p.copy_by_chunk ?? false,
     creation_time: p.creation_time,
     update_time: p.update_time,
   };

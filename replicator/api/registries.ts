@@ -11,6 +11,9 @@ import { CREDENTIAL_CONTEXT, RemoteRegistry } from '../endpoint.js';
 import { nowIso, type RegistryRecord } from '../records.js';
 import type { ReplicationApiDeps } from './deps.js';
 
+/** What a read shows for a stored secret (Harbor's handler/replication.go convertRegistry). */
+const SECRET_MASK = '*****';
+
 // Registry endpoints (Harbor's /registries): the remote side of a policy, its credential sealed at rest.
 
 export const registryTypes = z.enum(['berth', 'docker-registry', 'harbor', 'docker-hub']);
@@ -159,7 +162,9 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
     if (body.description != null) next.description = body.description;
     if (body.insecure != null) next.insecure = body.insecure;
     const key = body.access_key ?? body.credential?.access_key;
-    const secret = body.access_secret ?? body.credential?.access_secret;
+    const sent = body.access_secret ?? body.credential?.access_secret;
+    // harbor-cli's `registry update` sends back the credential it read, secret masked: that keeps the secret
+    const secret = sent === SECRET_MASK ? undefined : sent;
     if (key != null || secret != null) {
       const oldSecret = r.credential ? d.cipher.decrypt(r.credential.access_secret_enc, CREDENTIAL_CONTEXT) : '';
       next.credential = sealCredential(d, { type: 'basic', access_key: key ?? r.credential?.access_key ?? '', access_secret: secret ?? oldSecret });
@@ -203,7 +208,7 @@ export function registryOut(r: RegistryRecord, d: ReplicationApiDeps) {
     url: r.url,
     type: r.type,
     description: r.description,
-    credential: r.credential ? { type: r.credential.type, access_key: r.credential.access_key, access_secret: '*****' } : { type: 'basic', access_key: '', access_secret: '' },
+    credential: r.credential ? { type: r.credential.type, access_key: r.credential.access_key, access_secret: SECRET_MASK } : { type: 'basic', access_key: '', access_secret: '' },
     insecure: r.insecure,
     status: d.engine?.registryStatus(r.id) ?? 'unknown',
     idc: r.idc,

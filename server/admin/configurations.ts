@@ -24,6 +24,7 @@ const FROM_FILE: Record<string, string> = {
   auth_mode: 'BERTH_AUTH',
   token_expiration: 'BERTH_TOKEN_TTL_SECONDS',
   robot_name_prefix: '(fixed: robot$)',
+  quota_per_project_enable: '(always on: every project has a quota, -1 for none)',
   self_registration: '(not offered)',
   primary_auth_mode: '(not offered)',
   notification_enable: '(not offered)',
@@ -47,6 +48,8 @@ async function getConfigurations(ctx: Context, a: AdminDeps): Promise<void> {
     read_only: item(s.read_only, true),
     token_expiration: item(Math.round(config.token_ttl_seconds / 60), false),
     robot_name_prefix: item(ROBOT_PREFIX, false),
+    // terraform-provider-harbor reads it before it updates a project's storage quota (Harbor's default: true)
+    quota_per_project_enable: item(true, false),
     notification_enable: item(false, false),
   };
 }

@@ -42,10 +42,11 @@ const projectReq = z.object({
 
 export const projectSchemas = { ProjectReq: projectReq };
 
-/** Harbor's project metadata keys (src/pkg/project/metadata/models: ProMetaXxx). Berth stores every one. */
+/** Harbor's project metadata keys (swagger v2.15 ProjectMetadata; src/pkg/project/metadata/models). Berth stores every one. */
 export const HARBOR_METADATA = new Set([
   'public', 'enable_content_trust', 'enable_content_trust_cosign', 'prevent_vul', 'severity', 'auto_scan',
-  'auto_sbom_generation', 'reuse_sys_cve_allowlist', 'retention_id', 'proxy_speed_kb',
+  'auto_sbom_generation', 'reuse_sys_cve_allowlist', 'retention_id', 'proxy_speed_kb', 'max_upstream_conn',
+  'proxy_cache_local_on_not_found',
 ]);
 /** Settings Berth keeps but does not act on (no scanner, no content trust): reported, never dropped silently. */
 const NOT_ENFORCED = ['enable_content_trust', 'enable_content_trust_cosign', 'prevent_vul', 'auto_scan', 'auto_sbom_generation'];

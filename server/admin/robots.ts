@@ -51,7 +51,9 @@ export const robotSchemas = { RobotCreate: robotCreate, RobotUpdate: robotUpdate
 const robotFields: QueryFields<RobotRecord> = {
   Level: { type: 'string', get: (r) => r.level },
   ProjectID: { type: 'number', get: (r) => r.project_id },
-  name: { type: 'string', get: (r) => r.name },
+  // Harbor stores the name without the prefix and matches q there: harbor-cli's `robot view` sends
+  // name=<project>+<name> (project level) or name=<name> (system level)
+  name: { type: 'string', get: (r) => (r.name.startsWith(ROBOT_PREFIX) ? r.name.slice(ROBOT_PREFIX.length) : r.name) },
 };
 
 /** Harbor's Robot (never the secret). */
