@@ -1,15 +1,18 @@
 import { RegistryError } from '../../core/errors.js';
-import type { Lock } from '../../storage-adapters/meta/meta-store.js';
+import type { HeldLock } from '../../storage-adapters/meta/meta-store.js';
 
-/** A lease as long as the longest request on one upload may run (a multi-GiB PATCH over a slow link). */
-const leaseMs = 15 * 60_000;
+/** The lease's life without a heartbeat: after a crash (kill -9 mid-PATCH) the upload is free again within this,
+ *  so the client's resumed request — which waits up to waitMs — goes through. */
+const leaseMs = 15_000;
+/** While a request runs its lease is extended this often (a multi-GiB PATCH over a slow link keeps it). */
+const heartbeatMs = 5_000;
 /** How long a request waits for another process's request on the same upload before giving up. */
 const waitMs = 30_000;
 const pollMs = 25;
 
 /** Where the cross-process lease comes from: the MetaStore every process of this registry shares. */
 export interface LeaseSource {
-  acquireLock(name: string, ttlMs: number): Promise<Lock | undefined>;
+  acquireLock(name: string, ttlMs: number): Promise<HeldLock | undefined>;
 }
 
 /**
@@ -41,14 +44,17 @@ export class UploadLocks {
   private async underLease<T>(id: string, fn: () => Promise<T>): Promise<T> {
     if (!this.leases) return fn();
     const lease = await this.acquire(id);
+    const heartbeat = setInterval(() => void lease.extend(leaseMs).catch(() => false), heartbeatMs);
+    heartbeat.unref();
     try {
       return await fn();
     } finally {
+      clearInterval(heartbeat);
       await lease.release().catch(() => undefined); // it expires on its own
     }
   }
 
-  private async acquire(id: string): Promise<Lock> {
+  private async acquire(id: string): Promise<HeldLock> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const lease = await this.leases!.acquireLock(`upload:${id}`, leaseMs);

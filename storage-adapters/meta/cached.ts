@@ -23,6 +23,7 @@ import type {
   Collection,
   CollectionSpec,
   Lock,
+  HeldLock,
   ManifestRecord,
   MetaStore,
   OutboxEvent,
@@ -242,7 +243,7 @@ export class CachedMetaStore implements MetaStore {
   usageItems(scope: string): Promise<UsageItem[]> {
     return this.inner.usageItems(scope);
   }
-  acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
+  acquireLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     return this.inner.acquireLock(name, ttlMs);
   }
   ping(): Promise<void> {

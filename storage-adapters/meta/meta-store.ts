@@ -187,7 +187,7 @@ export interface MetaStore {
 
   // --- coordination ---
   /** A lease named `name` held for `ttlMs` unless released; undefined when someone else holds it. */
-  acquireLock(name: string, ttlMs: number): Promise<Lock | undefined>;
+  acquireLock(name: string, ttlMs: number): Promise<HeldLock | undefined>;
 
   /** Throws StorageUnavailableError when the backend cannot be reached. */
   ping(): Promise<void>;
@@ -209,6 +209,13 @@ export interface UsageItem {
 
 export interface Lock {
   release(): Promise<void>;
+}
+
+/** A named lock from acquireLock: its holder may push the expiry out while it works (a heartbeat), so a crash
+ *  frees it within one short TTL instead of the longest time the work could take. */
+export interface HeldLock extends Lock {
+  /** The expiry moves to now + ttlMs if this holder still has it; false when it lapsed (someone else may hold it). */
+  extend(ttlMs: number): Promise<boolean>;
 }
 
 export interface CollectionSpec<T> {

@@ -14,6 +14,7 @@ import {
   type Collection,
   type CollectionSpec,
   type Lock,
+  type HeldLock,
   type ManifestRecord,
   type MetaStore,
   type OutboxEvent,
@@ -313,7 +314,7 @@ export class RedisMetaStore implements MetaStore {
       .sort((a, b) => byteCompare(a.item, b.item));
   }
 
-  async acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
+  async acquireLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     const owner = randomUUID();
     const key = lockKey(name);
     const ok = await this.run((r) => r.set(key, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
@@ -323,6 +324,7 @@ export class RedisMetaStore implements MetaStore {
       release: async () => {
         await this.run((r) => r.berthReleaseLock(1, key, owner));
       },
+      extend: async (ms: number) => Number(await this.run((r) => r.berthExtendLock(1, key, owner, Math.max(1, Math.ceil(ms))))) === 1,
     };
   }
 

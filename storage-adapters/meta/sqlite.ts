@@ -10,6 +10,7 @@ import {
   type Collection,
   type CollectionSpec,
   type Lock,
+  type HeldLock,
   type ManifestRecord,
   type MetaStore,
   type OutboxEvent,
@@ -272,7 +273,7 @@ export class SqliteMetaStore implements MetaStore {
     return this.io(() => this.usage.list(scope));
   }
 
-  acquireLock(name: string, ttlMs: number): Promise<Lock | undefined> {
+  acquireLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     return this.io(() => {
       const owner = randomUUID();
       const now = Date.now();
@@ -284,6 +285,11 @@ export class SqliteMetaStore implements MetaStore {
         release: () =>
           this.io(() => {
             this.stmt.releaseLock.run(name, owner);
+          }),
+        extend: (ms: number) =>
+          this.io(() => {
+            const at = Date.now();
+            return this.stmt.extendLock.run({ name, owner, expires: at + ms, now: at }).changes > 0;
           }),
       };
     });

@@ -644,6 +644,22 @@ export function metaStoreContract(t: Test, makeBackend: () => Promise<MetaBacken
     t.ok(await store.acquireLock(name, 10_000));
   });
 
+  test('a held lock is extended by its holder only, and an extended lock outlives its first TTL', async (t, b) => {
+    const { store } = b;
+    const second = await b.reopen();
+    const lock = await store.acquireLock('extend-me', 300);
+    t.ok(lock, 'taken');
+    t.equal(await lock!.extend(10_000), true, 'the holder extends it');
+    await sleep(450);
+    t.equal(await second.acquireLock('extend-me', 10_000), undefined, 'still held past the first TTL');
+    await lock!.release();
+    const taker = await second.acquireLock('extend-me', 200);
+    t.ok(taker, 'free once released');
+    t.equal(await lock!.extend(10_000), false, 'a former holder cannot extend it');
+    await sleep(350);
+    t.equal(await taker!.extend(10_000), false, 'nor can a holder whose lease lapsed');
+  });
+
   // --- collections ---
 
   test('a collection inserts with increasing ids, gets and finds documents', async (t, { store }) => {

@@ -14,6 +14,10 @@ export const scripts = {
   berthReleaseLock: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
+  // KEYS: lock; ARGV: owner, ttl ms
+  berthExtendLock: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
 } as const;
 
 type ScriptName = keyof typeof scripts;

@@ -78,6 +78,7 @@ export function prepareStatements(db: Database.Database) {
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE locks.expires_at <= @now`),
     releaseLock: p('DELETE FROM locks WHERE name = ? AND owner = ?'),
+    extendLock: p('UPDATE locks SET expires_at = @expires WHERE name = @name AND owner = @owner AND expires_at > @now'),
 
     nextRecordId: p(`
       INSERT INTO record_ids (collection, last_id) VALUES (?, 1)
