@@ -11,6 +11,7 @@ import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
 import { ensureQuotas } from './admin/quotas.js';
 import { WebhookDispatcher } from '../registry/webhooks/dispatcher.js';
+import { GcSchedule } from '../registry/gc-schedule.js';
 import { adminRouter } from './admin/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -96,6 +97,10 @@ export async function startRegistry(
   });
   admin.webhooks = webhooks.records;
   webhooks.start();
+  // Harbor's /system/gc: schedule and manual runs, executed by one instance per IDC.
+  const gcSchedule = new GcSchedule({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 });
+  admin.gc = gcSchedule;
+  gcSchedule.start();
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
@@ -119,6 +124,7 @@ export async function startRegistry(
     close: async () => {
       if (gcTimer) clearInterval(gcTimer);
       await webhooks.stop();
+      await gcSchedule.stop();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

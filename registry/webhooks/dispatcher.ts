@@ -119,8 +119,11 @@ export class WebhookDispatcher {
 
   private async direct(e: DirectEvent & { at: number }): Promise<void> {
     const id = `direct-${e.at}-${Math.random().toString(36).slice(2, 10)}`;
-    const base = { type: e.type, at: e.at, repository: e.repository, digest: e.digest, id };
-    const event: WebhookEvent = e.type === 'PULL_ARTIFACT' ? { ...base, operator: e.operator, ...(e.tag && { tag: e.tag }) } : { ...base, operator: '', quota: { size: e.size, used: e.used, hard: e.hard } };
+    const base = { type: e.type, at: e.at, repository: e.repository, id };
+    let event: WebhookEvent;
+    if (e.type === 'PULL_ARTIFACT') event = { ...base, digest: e.digest, operator: e.operator, ...(e.tag && { tag: e.tag }) };
+    else if (e.type === 'REPLICATION') event = { ...base, operator: '', replication: { execution_id: e.execution_id, policy_id: e.policy_id, status: e.status, trigger: e.trigger } };
+    else event = { ...base, digest: e.digest, operator: '', quota: { size: e.size, used: e.used, hard: e.hard } };
     await this.enqueue(event);
   }
 

@@ -8,6 +8,7 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import type { WebhookRecords } from '../../registry/webhooks/records.js';
+import type { GcSchedule } from '../../registry/gc-schedule.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -22,6 +23,8 @@ export interface AdminDeps {
   refreshTokens?: RefreshTokens;
   /** Webhook policies and jobs (registry/webhooks); absent: no webhook routes. */
   webhooks?: WebhookRecords;
+  /** Harbor-shaped GC runs and schedule; absent: no /system/gc routes. */
+  gc?: GcSchedule;
 }
 
 /** The caller with auth none: no access control, as on /v2. */

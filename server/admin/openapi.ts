@@ -4,6 +4,7 @@ import { projectSchemas } from './projects.js';
 import { quotaSchemas } from './quotas.js';
 import { immutableRuleSchemas } from './immutable-rules.js';
 import { webhookSchemas } from './webhooks.js';
+import { gcSchemas } from './gc.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -103,6 +104,17 @@ const ops: Record<string, Record<string, Op>> = {
   '/projects/{project_name_or_id}/webhook/jobs': { get: { summary: "Harbor's older job list of a policy", paged: true, query: ['policy_id', 'status'] } },
   '/projects/{project_name_or_id}/webhook/lasttrigger': { get: { summary: 'When each policy and event type last fired' } },
   '/projects/{project_name_or_id}/webhook/events': { get: { summary: 'Supported event types, notify types and payload formats' } },
+  '/system/gc': { get: { summary: 'GC runs, newest first (system admins)', returns: '[GCHistory]', paged: true } },
+  '/system/gc/{gc_id}': {
+    get: { summary: 'A GC run: status, parameters, freed bytes', returns: 'GCHistory' },
+    put: { summary: 'Stop a pending GC run' },
+  },
+  '/system/gc/{gc_id}/log': { get: { summary: "A GC run's log (text)" } },
+  '/system/gc/schedule': {
+    get: { summary: 'The GC schedule (None, Hourly, Daily, Weekly, Custom) and its parameters' },
+    post: { summary: 'Type Manual: run GC now (dry_run for a dry run); otherwise set the schedule', body: 'Schedule', status: 201 },
+    put: { summary: 'Set the GC schedule', body: 'Schedule' },
+  },
   '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };
 
@@ -149,6 +161,7 @@ const responseSchemas: Record<string, unknown> = {
   ProjectMemberEntity: obj({ id: int, project_id: int, entity_name: str, role_name: str, role_id: int, entity_id: int, entity_type: str }),
   Repository: obj({ project_id: int, name: str, description: str, artifact_count: int, pull_count: int, creation_time: time, update_time: time }),
   Quota: obj({ id: int, ref: obj({ id: int, name: str, owner_name: str }), hard: obj({ storage: int }), used: obj({ storage: int }), creation_time: time, update_time: time }),
+  GCHistory: obj({ id: int, job_name: str, job_kind: str, job_parameters: str, schedule: obj({ type: str, cron: str }), job_status: str, deleted: bool, creation_time: time, update_time: time }),
   ProjectSummary: obj({
     repo_count: int, project_admin_count: int, maintainer_count: int, developer_count: int, guest_count: int, limited_guest_count: int,
     quota: obj({ hard: obj({ storage: int }), used: obj({ storage: int }) }),
@@ -184,7 +197,7 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas, ...webhookSchemas };
+const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas, ...webhookSchemas, ...gcSchemas };
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

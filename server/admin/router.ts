@@ -7,6 +7,7 @@ import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
 import { immutableRuleRoutes } from './immutable-rules.js';
 import { webhookRoutes } from './webhooks.js';
+import { gcRoutes } from './gc.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
@@ -34,6 +35,7 @@ export function adminRouter(a: AdminDeps): Router {
   quotaRoutes(router, a);
   immutableRuleRoutes(router, a);
   if (a.webhooks) webhookRoutes(router, a, a.webhooks);
+  if (a.gc) gcRoutes(router, a, a.gc);
   projectRoutes(router, a);
   robotRoutes(router, a);
   root.use(router.routes(), router.allowedMethods());

@@ -7,6 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { AdminApi, ADMIN_PASSWORD, admin, basic, deleteTag, pushImage, startTokenBerth } from '../auth/access.js';
 import { OciClient } from '../../core/oci-client.js';
@@ -108,6 +110,20 @@ t.test('partition: two IDCs wrote one immutable tag differently; the newer write
     await root.createProject('rel', false);
     t.equal((await root.post('/projects/rel/immutabletagrules', rule('v*'))).status, 201);
   }
+  // b reports replication outcomes to a receiver (REPLICATION webhook).
+  const hooks: any[] = [];
+  const hookServer = createServer((req, res) => {
+    let d = '';
+    req.on('data', (c) => (d += c));
+    req.on('end', () => {
+      hooks.push(JSON.parse(d));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => hookServer.close(() => r())));
+  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/`;
+  t.equal((await new AdminApi(b.url, admin).post('/projects/rel/webhook/policies', { name: 'repl', targets: [{ address: hookUrl }], event_types: ['REPLICATION'] })).status, 201);
   // During the partition each IDC takes its own v1.
   const onA = image({ layers: 1, layerSize: 500 });
   const onB = image({ layers: 1, layerSize: 600 });
@@ -133,6 +149,9 @@ t.test('partition: two IDCs wrote one immutable tag differently; the newer write
   t.equal(await digestOfTag(a.url, 'rel/app', 'v1'), onA.manifest.digest, 'a keeps its v1 (anyone who pulled it there sees no change)');
   t.equal(await digestOfTag(b.url, 'rel/app', 'v1'), onB.manifest.digest, 'b keeps its v1');
   t.equal(await digestOfTag(b.url, 'rel/app', 'v2'), await digestOfTag(a.url, 'rel/app', 'v2'), 'v2, written on a only, did replicate');
+  const deadline = Date.now() + 20_000;
+  while (!hooks.some((h) => h.type === 'REPLICATION') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.match(hooks.find((h) => h.type === 'REPLICATION'), { type: 'REPLICATION', event_data: { replication: { job_status: 'Failed', trigger_type: 'manual' } } }, "b's REPLICATION webhook reports the failed execution");
   const conflicts = (await api(a.url, 'GET', '/berth/replication/conflicts?repository=rel/app', undefined, auth)).body as any[];
   const c = conflicts.find((x) => x.tag === 'v1');
   t.match(c, { reason: 'immutable', winner: 'local', from: 'b', local: { digest: onA.manifest.digest }, incoming: { digest: onB.manifest.digest } }, 'a lists the conflict');
