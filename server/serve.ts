@@ -11,7 +11,8 @@ import type { LocalAccess } from '../core/local-access.js';
 import { requireSysadmin, type AdminDeps } from './admin/context.js';
 import { ensureQuotas } from './admin/quotas.js';
 import { WebhookDispatcher } from '../registry/webhooks/dispatcher.js';
-import { GcSchedule } from '../registry/gc-schedule.js';
+import { gcJob } from '../registry/gc-schedule.js';
+import { purgeAuditJob } from './auth/audit-purge.js';
 import { adminRouter } from './admin/router.js';
 import { setUpAccessControl } from './auth/access-control.js';
 import { AllowAll } from './auth/authorizer.js';
@@ -98,9 +99,13 @@ export async function startRegistry(
   admin.webhooks = webhooks.records;
   webhooks.start();
   // Harbor's /system/gc: schedule and manual runs, executed by one instance per IDC.
-  const gcSchedule = new GcSchedule({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 });
+  const gcSchedule = gcJob({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 });
   admin.gc = gcSchedule;
   gcSchedule.start();
+  // Harbor's /system/purgeaudit: expired audit entries (and expired refresh tokens) on a schedule too.
+  const purgeAudit = purgeAuditJob(stores.meta, log, access.audit, access.refreshTokens);
+  admin.purgeAudit = purgeAudit;
+  purgeAudit.start();
   const routers = [...access.routers, adminRouter(admin), p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
   const app = createApp(deps, routers, [harborApiErrors(), ...access.middleware]);
   const listeners = await openListeners(config, app.callback(), (err, socket) => answerClientError(err, socket, log, config.max_header_bytes), log);
@@ -125,6 +130,7 @@ export async function startRegistry(
       if (gcTimer) clearInterval(gcTimer);
       await webhooks.stop();
       await gcSchedule.stop();
+      await purgeAudit.stop();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

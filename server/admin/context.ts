@@ -8,7 +8,9 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { ProjectPermission } from '../auth/roles.js';
 import type { RegistryDeps } from '../oci/deps.js';
 import type { WebhookRecords } from '../../registry/webhooks/records.js';
-import type { GcSchedule } from '../../registry/gc-schedule.js';
+import type { GcParameters } from '../../registry/gc-schedule.js';
+import type { ScheduledJob } from '../../registry/scheduled-job.js';
+import type { PurgeParameters } from '../auth/audit-purge.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -24,7 +26,9 @@ export interface AdminDeps {
   /** Webhook policies and jobs (registry/webhooks); absent: no webhook routes. */
   webhooks?: WebhookRecords;
   /** Harbor-shaped GC runs and schedule; absent: no /system/gc routes. */
-  gc?: GcSchedule;
+  gc?: ScheduledJob<GcParameters>;
+  /** Harbor's audit-log purge job; absent: no /system/purgeaudit routes. */
+  purgeAudit?: ScheduledJob<PurgeParameters>;
 }
 
 /** The caller with auth none: no access control, as on /v2. */

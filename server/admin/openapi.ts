@@ -5,6 +5,7 @@ import { quotaSchemas } from './quotas.js';
 import { immutableRuleSchemas } from './immutable-rules.js';
 import { webhookSchemas } from './webhooks.js';
 import { gcSchemas } from './gc.js';
+import { purgeSchemas } from './purge-audit.js';
 import { robotSchemas } from './robots.js';
 import { userSchemas } from './users.js';
 
@@ -105,15 +106,26 @@ const ops: Record<string, Record<string, Op>> = {
   '/projects/{project_name_or_id}/webhook/lasttrigger': { get: { summary: 'When each policy and event type last fired' } },
   '/projects/{project_name_or_id}/webhook/events': { get: { summary: 'Supported event types, notify types and payload formats' } },
   '/system/gc': { get: { summary: 'GC runs, newest first (system admins)', returns: '[GCHistory]', paged: true } },
-  '/system/gc/{gc_id}': {
+  '/system/gc/{id}': {
     get: { summary: 'A GC run: status, parameters, freed bytes', returns: 'GCHistory' },
     put: { summary: 'Stop a pending GC run' },
   },
-  '/system/gc/{gc_id}/log': { get: { summary: "A GC run's log (text)" } },
+  '/system/gc/{id}/log': { get: { summary: "A GC run's log (text)" } },
   '/system/gc/schedule': {
     get: { summary: 'The GC schedule (None, Hourly, Daily, Weekly, Custom) and its parameters' },
     post: { summary: 'Type Manual: run GC now (dry_run for a dry run); otherwise set the schedule', body: 'Schedule', status: 201 },
     put: { summary: 'Set the GC schedule', body: 'Schedule' },
+  },
+  '/system/purgeaudit': { get: { summary: 'Audit-log purge runs, newest first (system admins)', returns: '[GCHistory]', paged: true } },
+  '/system/purgeaudit/{id}': {
+    get: { summary: 'A purge run', returns: 'GCHistory' },
+    put: { summary: 'Stop a pending purge run' },
+  },
+  '/system/purgeaudit/{id}/log': { get: { summary: "A purge run's log (text)" } },
+  '/system/purgeaudit/schedule': {
+    get: { summary: 'The purge schedule and its parameters (audit_retention_hour, include_operations, dry_run)' },
+    post: { summary: 'Type Manual: purge now; otherwise set the schedule', body: 'PurgeSchedule', status: 201 },
+    put: { summary: 'Set the purge schedule', body: 'PurgeSchedule' },
   },
   '/audit-logs': { get: { summary: 'Audit log, newest first (system admins: all; project admins: their projects)', returns: '[AuditLog]', paged: true, query: ['q', 'sort'] } },
 };
@@ -197,7 +209,7 @@ const responseSchemas: Record<string, unknown> = {
   }),
 };
 
-const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas, ...webhookSchemas, ...gcSchemas };
+const requestSchemas: Record<string, z.ZodType> = { ...userSchemas, ...projectSchemas, ...memberSchemas, ...robotSchemas, ...quotaSchemas, ...immutableRuleSchemas, ...webhookSchemas, ...gcSchemas, ...purgeSchemas };
 
 function jsonSchema(s: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

@@ -1,5 +1,5 @@
 // Harbor's /system/gc over the online collector, through a real `berth serve`: manual and dry runs with status,
-// freed bytes and a log; a Custom cron schedule that fires, and keeps firing after a restart.
+// freed bytes and a log; a Custom cron schedule that fires, and keeps firing after a restart; /system/purgeaudit.
 import t from 'tap';
 import { AdminApi, ADMIN_PASSWORD, admin, basic, pushImage } from '../auth/access.js';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
@@ -70,4 +70,43 @@ t.test('manual and dry runs; a cron schedule fires and survives a restart', asyn
   t.ok((await scheduled(again)).length > firstCount, 'it fires after a restart too');
   t.equal((await again.put('/system/gc/schedule', { schedule: { type: 'None' } })).status, 200);
   t.same((await again.get('/system/gc/schedule')).json.schedule, { type: 'None', cron: '' });
+});
+
+t.test('audit-log purge: by age and operation, dry run first', async (t) => {
+  const berth = await startBerth({ env });
+  t.teardown(() => berth.stop());
+  const api = new AdminApi(berth.url, admin);
+  for (const name of ['pa', 'pb', 'pc']) t.equal((await api.post('/projects', { project_name: name })).status, 201);
+  t.equal((await api.del('/projects/pc')).status, 200);
+  const count = async (q = '') => Number((await api.get(`/audit-logs?page_size=1${q}`)).headers.get('x-total-count'));
+  const total = await count();
+  const deletes = await count('&q=operation%3Ddelete');
+  t.ok(total >= 4 && deletes === 1, `${total} entries, ${deletes} delete`);
+  const waitPurge = async (id: number) => {
+    for (;;) {
+      const x = (await api.get(`/system/purgeaudit/${id}`)).json;
+      if (x.job_status !== 'Pending' && x.job_status !== 'Running') return x;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const start = async (parameters: object) => {
+    const r = await api.post('/system/purgeaudit/schedule', { schedule: { type: 'Manual' }, parameters });
+    t.equal(r.status, 201, r.text);
+    return waitPurge(Number(r.headers.get('location')!.split('/').pop()));
+  };
+  const dry = await start({ audit_retention_hour: 0, include_operations: 'delete', dry_run: true });
+  t.match(dry, { job_name: 'PURGE_AUDIT_LOG', job_status: 'Success' });
+  t.equal(JSON.parse(dry.job_parameters).purged_entries, 1);
+  t.equal(await count('&q=operation%3Ddelete'), 1, 'a dry run keeps the entry');
+  const byOp = await start({ audit_retention_hour: 0, include_operations: 'delete' });
+  t.equal(JSON.parse(byOp.job_parameters).purged_entries, 1);
+  t.equal(await count('&q=operation%3Ddelete'), 0, 'the delete entry went');
+  t.ok((await count('&q=operation%3Dcreate')) >= 3, 'create entries stay');
+  const keepRecent = await start({ audit_retention_hour: 1 });
+  t.equal(JSON.parse(keepRecent.job_parameters).purged_entries, 0, 'nothing is older than an hour');
+  const log = await (await fetch(`${berth.url}/api/v2.0/system/purgeaudit/${byOp.id}/log`, { headers: { Authorization: auth } })).text();
+  t.match(log, /purged 1 audit log entries older than 0 h \(operations delete\)/);
+  t.match(log, /expired refresh tokens/);
+  t.equal((await api.put('/system/purgeaudit/schedule', { schedule: { type: 'Daily' }, parameters: { audit_retention_hour: 168 } })).status, 200);
+  t.match((await api.get('/system/purgeaudit/schedule')).json, { schedule: { type: 'Daily', cron: '0 0 0 * * *' }, parameters: { audit_retention_hour: 168 } });
 });
