@@ -21,6 +21,8 @@ const POLL_MS = 200;
 const TIMEOUT_MS = 10_000;
 const MAX_ATTEMPTS = 8;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000];
+/** Pending jobs are looked for at least this often (jobs other instances made); sooner when something changed. */
+const RESCAN_MS = 2000;
 
 export interface DispatcherOptions {
   /** The host shown in resource URLs (the registry's public host). */
@@ -40,6 +42,11 @@ export class WebhookDispatcher {
   private readonly busy = new Set<string>();
   private readonly insecure = new Agent({ connect: { rejectUnauthorized: false } });
   private stopped = false;
+  /** Something this instance did may have made a queue runnable: look at the pending jobs next round. */
+  private dirty = true;
+  private lastScan = 0;
+  /** The earliest retry time among the jobs seen waiting. */
+  private nextDue = Infinity;
 
   constructor(
     private readonly meta: MetaStore,
@@ -157,20 +164,34 @@ export class WebhookDispatcher {
         await this.records.jobs.insert(job).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });
+        this.dirty = true;
       }
     }
   }
 
   private async deliverQueues(): Promise<void> {
+    const now = Date.now();
+    // The pending scan reads every job document: only when it can find something new.
+    if (!this.dirty && now - this.lastScan < RESCAN_MS && now < this.nextDue) return;
+    this.dirty = false;
+    this.lastScan = now;
+    this.nextDue = Infinity;
     const { items: pending } = await this.records.jobs.list({ where: { status: 'Pending' }, order: 'asc', limit: 1000 });
     const heads = new Map<string, WebhookJobRecord>();
     for (const j of pending) if (!heads.has(j.queue)) heads.set(j.queue, j);
     for (const [queue, job] of heads) {
-      if (this.busy.has(queue) || job.next_attempt_at > Date.now()) continue;
+      if (this.busy.has(queue)) continue;
+      if (job.next_attempt_at > now) {
+        this.nextDue = Math.min(this.nextDue, job.next_attempt_at);
+        continue;
+      }
       this.busy.add(queue);
       void this.deliver(job)
         .catch((err: unknown) => this.log.warn({ err, job: job.id }, 'webhook delivery'))
-        .finally(() => this.busy.delete(queue));
+        .finally(() => {
+          this.busy.delete(queue);
+          this.dirty = true;
+        });
     }
   }
 
