@@ -47,6 +47,9 @@ export class WebhookDispatcher {
   private lastScan = 0;
   /** The earliest retry time among the jobs seen waiting. */
   private nextDue = Infinity;
+  /** The outbox held nothing newer than this (ms) at the last read: a pull or quota job after it waits, so it
+   *  is not sent before a push that happened earlier but is still in the outbox. */
+  private caughtUp = 0;
 
   constructor(
     private readonly meta: MetaStore,
@@ -92,8 +95,10 @@ export class WebhookDispatcher {
       if (e instanceof ConflictError) return (await this.records.cursors.findOne('name', 'outbox'))!;
       throw e;
     });
+    const readStart = Date.now();
     for (;;) {
       const events = await this.meta.readOutbox(cursor.seq, PAGE);
+      if (events.length < PAGE) this.caughtUp = readStart;
       if (events.length === 0) return;
       for (const e of events) await this.fromOutbox(e);
       cursor = { ...cursor, seq: events[events.length - 1]!.seq };
@@ -151,6 +156,7 @@ export class WebhookDispatcher {
           policy_id: policy.id,
           project_id: policy.project_id,
           event_type: e.type,
+          event_at: e.at,
           address: target.address,
           status: 'Pending',
           status_message: '',
@@ -177,10 +183,15 @@ export class WebhookDispatcher {
     this.lastScan = now;
     this.nextDue = Infinity;
     const { items: pending } = await this.records.jobs.list({ where: { status: 'Pending' }, order: 'asc', limit: 1000 });
+    pending.sort((a, b) => a.event_at - b.event_at || a.id - b.id);
     const heads = new Map<string, WebhookJobRecord>();
     for (const j of pending) if (!heads.has(j.queue)) heads.set(j.queue, j);
     for (const [queue, job] of heads) {
       if (this.busy.has(queue)) continue;
+      if (job.event_at > this.caughtUp) {
+        this.dirty = true; // the outbox may still hold an earlier event for this queue
+        continue;
+      }
       if (job.next_attempt_at > now) {
         this.nextDue = Math.min(this.nextDue, job.next_attempt_at);
         continue;

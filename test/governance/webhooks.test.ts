@@ -86,6 +86,9 @@ t.test('policies in Harbor shape; every event reaches each target once, in order
   await new Promise((r) => setTimeout(r, 500)); // nothing more arrives
   const kinds = (r: Received[]) => r.map((x) => `${x.body.type}:${x.body.event_data?.resources?.[0]?.tag ?? ''}`);
   t.same(kinds(plain.got).filter((k) => !k.startsWith('PULL') && !k.startsWith('QUOTA')), ['PUSH_ARTIFACT:v0', 'PUSH_ARTIFACT:v1', 'PUSH_ARTIFACT:v2', 'DELETE_ARTIFACT:'], 'outbox events in order, once each');
+  const order = ['PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'PULL_ARTIFACT', 'DELETE_ARTIFACT', 'QUOTA_EXCEED'];
+  t.same(plain.got.map((x) => x.body.type), order, 'outbox and direct events interleaved in the order they happened');
+  t.same(cloud.got.map((x) => x.body.type), ['pushed', 'pushed', 'pushed', 'pulled', 'deleted'].map((k) => `harbor.artifact.${k}`).concat('harbor.quota.exceed'));
   t.equal(plain.got.filter((x) => x.body.type === 'PULL_ARTIFACT').length, 1, 'one pull');
   t.equal(plain.got.filter((x) => x.body.type === 'QUOTA_EXCEED').length, 1, 'one quota refusal');
   t.equal(plain.got.length, 6);
