@@ -14,6 +14,8 @@ import { AdminApi, ADMIN_PASSWORD, admin, basic, deleteTag, pushImage, startToke
 import { OciClient } from '../../core/oci-client.js';
 import { addPolicy, addRegistry, api, startExecution, startIdc, waitExecution } from '../helpers/idc.js';
 import { image, writeOciLayout } from '../helpers/oci-fixtures.js';
+import { startBerth } from '../helpers/berth-process.js';
+import { startRedis } from '../helpers/redis-server.js';
 
 const auth = basic(admin);
 const rule = (tag: string, repo = '**', tagDecoration = 'matches', repoDecoration = 'repoMatches') => ({
@@ -77,6 +79,33 @@ t.test('rules CRUD in Harbor shape; overwrite and deletes of an immutable tag re
   t.equal((await root.del(`/projects/rel/immutabletagrules/${id}`)).status, 200);
   t.equal((await root.del(`/projects/rel/immutabletagrules/${id}`)).status, 404);
   t.equal((await root.get('/projects/rel/immutabletagrules')).json.length, 1);
+});
+
+t.test('ten concurrent first pushes of one immutable tag through two instances on one Redis: exactly one wins', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dataDir = await mkdtemp(join(tmpdir(), 'berth-immutable-race-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, BERTH_META: 'redis', BERTH_REDIS_URL: redis.url };
+  const one = await startBerth({ env, dataDir });
+  t.teardown(() => one.stop());
+  const two = await startBerth({ env, dataDir });
+  t.teardown(() => two.stop());
+  const root = new AdminApi(one.url, admin);
+  await root.createProject('race', false);
+  t.equal((await root.post('/projects/race/immutabletagrules', rule('v*'))).status, 201);
+  const imgs = Array.from({ length: 10 }, () => image({ layers: 1, layerSize: 200 }));
+  // Blobs first, then the ten manifest PUTs at once, half through each instance.
+  for (const [i, img] of imgs.entries()) t.equal(await pushImage(i % 2 ? one.url : two.url, 'race/app', `pre${i}`, auth, img), 201);
+  const statuses = await Promise.all(imgs.map(async (img, i) => {
+    const r = await fetch(`${i % 2 ? one.url : two.url}/v2/race/app/manifests/v1`, { method: 'PUT', headers: { Authorization: auth, 'Content-Type': img.manifest.mediaType }, body: img.manifest.bytes });
+    await r.arrayBuffer();
+    return r.status;
+  }));
+  t.equal(statuses.filter((s) => s === 201).length, 1, `one 201 (${statuses.join(' ')})`);
+  t.equal(statuses.filter((s) => s === 403).length, 9, 'the others refused');
+  const winner = imgs[statuses.indexOf(201)]!;
+  t.equal(await digestOfTag(two.url, 'race/app', 'v1'), winner.manifest.digest, 'v1 is the winner\'s');
 });
 
 t.test('skopeo prints why an overwrite of an immutable tag is refused', async (t) => {
