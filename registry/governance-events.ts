@@ -5,7 +5,8 @@ import type { Logger } from '../core/log.js';
 
 export type DirectEvent =
   | { type: 'PULL_ARTIFACT'; repository: string; digest: string; tag?: string; operator: string }
-  | { type: 'QUOTA_EXCEED' | 'QUOTA_WARNING'; repository: string; digest: string; size: number; used: number; hard: number };
+  | { type: 'QUOTA_EXCEED' | 'QUOTA_WARNING'; repository: string; digest: string; size: number; used: number; hard: number }
+  | { type: 'REPLICATION'; repository: string; execution_id: number; policy_id: number; status: string; trigger: string };
 
 export class GovernanceEvents {
   private readonly listeners: ((e: DirectEvent & { at: number }) => void)[] = [];

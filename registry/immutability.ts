@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
-import type { Collection, MetaStore } from '../storage-adapters/meta/meta-store.js';
+import type { Collection, Lock, MetaStore } from '../storage-adapters/meta/meta-store.js';
 import { projectOf } from './quotas.js';
 
 // Harbor's immutable tag rules, per project: a tag matched by an enabled rule (repository and tag patterns,
@@ -91,6 +91,37 @@ export class Immutability {
     if (rules.length === 0) return () => false;
     const inside = repository.slice(project.length + 1);
     return (tag) => rules.some((r) => ruleMatches(r, inside, tag));
+  }
+
+  /** Locks the immutable ones among `tags` (MetaStore leases, shared by every instance) for a check and write;
+   *  undefined when none is immutable. UNAVAILABLE when a lock stays taken for 10 s. */
+  async lockTags(repository: string, tags: string[]): Promise<Lock | undefined> {
+    if (tags.length === 0) return undefined;
+    const test = await this.matcher(repository);
+    const names = [...new Set(tags.filter(test))].sort(); // one order everywhere: no deadlock
+    if (names.length === 0) return undefined;
+    const held: Lock[] = [];
+    const release = async () => {
+      for (const l of held.reverse()) await l.release().catch(() => undefined);
+    };
+    try {
+      for (const name of names) {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const lock = await this.meta.acquireLock(`immutable-tag:${repository}:${name}`, 30_000);
+          if (lock) {
+            held.push(lock);
+            break;
+          }
+          if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', `the tag ${repository}:${name} is being written; try again`);
+          await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+        }
+      }
+    } catch (e) {
+      await release();
+      throw e;
+    }
+    return { release };
   }
 
   /** DENIED unless moving `tag` from `current` (undefined: not live) to `next` is allowed. */

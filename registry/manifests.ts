@@ -89,6 +89,17 @@ export class Manifests {
    * `childrenMayBeAbsent`: an index whose children are fetched on demand (a proxy cache) is stored without them.
    */
   async put(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion, how: { childrenMayBeAbsent?: boolean } = {}): Promise<TagWriteResult[]> {
+    // Immutable tags are checked and written under a lock per tag, so two first pushes racing on one tag (from
+    // any instances) cannot both pass the check: the second sees the first's value and is refused.
+    const lock = await this.immutability?.lockTags(repository, tags);
+    try {
+      return await this.write(repository, record, bytes, tags, write, how);
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  private async write(repository: string, record: ManifestRecord, bytes: Buffer, tags: string[], write: WriteVersion, how: { childrenMayBeAbsent?: boolean }): Promise<TagWriteResult[]> {
     const { version, origin } = write;
     const before = origin ? await Promise.all(tags.map((name) => this.meta.getTag(repository, name))) : [];
     await this.refuseImmutableMoves(repository, record.digest, tags, write, before);

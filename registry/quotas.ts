@@ -22,8 +22,9 @@ export interface QuotaRecord {
 }
 
 export const UNLIMITED = -1;
-/** A charge younger than this may belong to a push that has not linked yet: recount() leaves it. */
-const IN_FLIGHT_MS = 60_000;
+/** A charge younger than this may belong to a push that has not linked yet (the gap is one MetaStore call):
+ *  recount() leaves it. */
+export const IN_FLIGHT_MS = 10_000;
 
 
 /** The project a repository belongs to: its first path component; undefined for a top-level name (no project). */
@@ -132,7 +133,7 @@ export class Quotas {
    * limit: they are stored already), digests nothing holds are released unless charged in the last minute (a
    * push between charge and link). `repositories` lists the project's repositories. Usage before and after.
    */
-  async recount(project: string, repositories: string[]): Promise<{ before: number; after: number }> {
+  async recount(project: string, repositories: string[], inFlightMs = IN_FLIGHT_MS): Promise<{ before: number; after: number }> {
     const scope = scopeOf(project);
     const started = Date.now();
     const before = await this.meta.usageOf(scope);
@@ -143,7 +144,7 @@ export class Quotas {
     }
     for (const [digest, size] of held) await this.meta.chargeUsage(scope, digest, size, UNLIMITED);
     for (const item of await this.meta.usageItems(scope)) {
-      if (!held.has(item.item)) await this.meta.releaseUsage(scope, item.item, `${project}/`, started - IN_FLIGHT_MS);
+      if (!held.has(item.item)) await this.meta.releaseUsage(scope, item.item, `${project}/`, started - inFlightMs);
     }
     const after = await this.meta.usageOf(scope);
     if (after !== before) this.log.info({ project, before, after }, 'quota usage recounted');
@@ -156,4 +157,32 @@ export async function releaseUsage(meta: MetaStore, repository: string, digests:
   const project = projectOf(repository);
   if (!project) return;
   for (const digest of new Set(digests)) await meta.releaseUsage(scopeOf(project), digest, `${project}/`);
+}
+
+/** Recounts every project that has a quota (the GC job runs this after collecting); the projects that changed. */
+export async function recountAll(meta: MetaStore, log: Logger): Promise<{ project: string; before: number; after: number }[]> {
+  const quotas = new Quotas(meta, log);
+  const changed = [];
+  for (let offset = 0; ; offset += 500) {
+    const { items } = await quotas.records.list({ offset, limit: 500 });
+    for (const q of items) {
+      const r = await quotas.recount(q.project, await repositoriesUnder(meta, `${q.project}/`));
+      if (r.before !== r.after) changed.push({ project: q.project, ...r });
+    }
+    if (items.length < 500) return changed;
+  }
+}
+
+async function repositoriesUnder(meta: MetaStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let last = prefix;
+  for (;;) {
+    const page = await meta.listRepositories({ last, n: 500 });
+    for (const name of page) {
+      if (!name.startsWith(prefix)) return out;
+      out.push(name);
+    }
+    if (page.length < 500) return out;
+    last = page[page.length - 1]!;
+  }
 }

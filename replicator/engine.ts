@@ -61,7 +61,16 @@ export class Replicator {
 
   constructor(private readonly deps: ReplicatorDeps) {
     const { config, log, records } = deps;
-    this.executions = new Executions(records);
+    this.executions = new Executions(records, (record, repositories) => {
+      // One REPLICATION event per project the execution touched here.
+      const seen = new Set<string>();
+      for (const repository of repositories) {
+        const project = repository.split('/')[0]!;
+        if (seen.has(project) || !repository.includes('/')) continue;
+        seen.add(project);
+        deps.registry.events.emit({ type: 'REPLICATION', repository, execution_id: record.id, policy_id: record.policy_id, status: record.status, trigger: record.trigger });
+      }
+    });
     this.endpoints = new Endpoints(records, deps.cipher, log, deps.ca);
     this.lease = new Lease('replicator', deps.meta, log, (why) => this.abandon(why));
     this.runner = new TaskRunner({ records, metrics: deps.metrics, log, config });

@@ -25,7 +25,11 @@ export class Executions {
   private lastSeen = 0;
   private lastFullScan = 0;
 
-  constructor(private readonly records: ReplicationRecords) {}
+  constructor(
+    private readonly records: ReplicationRecords,
+    /** Told when an execution ends, with the repositories its tasks touched (REPLICATION webhooks). */
+    private readonly ended?: (record: ExecutionRecord, repositories: string[]) => void,
+  ) {}
 
   get(id: number): ExecutionState | undefined {
     return this.running.get(id);
@@ -131,10 +135,13 @@ export class Executions {
     if (ex.active > 0 && !failure) return;
     this.running.delete(ex.record.id);
     const fresh = (await this.records.executions.get(ex.record.id)) ?? ex.record;
-    const counts = countTasks(await this.records.allTasks(ex.record.id));
+    const tasks = await this.records.allTasks(ex.record.id);
+    const counts = countTasks(tasks);
     const status = failure || counts.failed > 0 ? 'Failed' : fresh.stop_requested || counts.stopped > 0 ? 'Stopped' : 'Succeed';
     const text = failure ?? (counts.failed > 0 ? `${counts.failed} of ${counts.total} tasks failed` : status === 'Stopped' ? 'stopped' : '');
-    await this.records.executions.update({ ...fresh, ...counts, open: false, status, status_text: text, end_time: nowIso() });
+    const done: ExecutionRecord = { ...fresh, ...counts, open: false, status, status_text: text, end_time: nowIso() };
+    await this.records.executions.update(done);
+    this.ended?.(done, [...new Set(tasks.flatMap((t) => [t.src_repository, t.dst_repository]))]);
   }
 
   /** Re-reads the record and applies `patch` to it. */

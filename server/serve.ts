@@ -13,6 +13,8 @@ import { RuntimeSettings } from './settings.js';
 import { readOnlyGuard } from './middleware/read-only.js';
 import { ensureQuotas } from './admin/quotas.js';
 import { WebhookDispatcher } from '../registry/webhooks/dispatcher.js';
+import { gcJob } from '../registry/gc-schedule.js';
+import { purgeAuditJob } from './auth/audit-purge.js';
 import { adminRouter } from './admin/router.js';
 import { preheatApi } from './admin/preheat/router.js';
 import { retentionApi } from './admin/retention/api.js';
@@ -108,6 +110,14 @@ export async function startRegistry(
   });
   admin.webhooks = webhooks.records;
   webhooks.start();
+  // Harbor's /system/gc: schedule and manual runs, executed by one instance per IDC.
+  const gcSchedule = gcJob({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 });
+  admin.gc = gcSchedule;
+  gcSchedule.start();
+  // Harbor's /system/purgeaudit: expired audit entries (and expired refresh tokens) on a schedule too.
+  const purgeAudit = purgeAuditJob(stores.meta, log, access.audit, access.refreshTokens);
+  admin.purgeAudit = purgeAudit;
+  purgeAudit.start();
   const preheat = preheatApi(admin, p2p.preheat);
   const retention = retentionApi(admin);
   const routers = [...access.routers, adminRouter(admin), preheat.router, retention.router, p2p.router, ...((await extras.routers?.(mounted)) ?? [])];
@@ -138,6 +148,8 @@ export async function startRegistry(
       preheat.close();
       retention.close();
       await webhooks.stop();
+      await gcSchedule.stop();
+      await purgeAudit.stop();
       await p2p.close();
       await listeners.close();
       await deps.registry.pulls.flush().catch((err: unknown) => log.warn({ err }, 'storing pull counts'));

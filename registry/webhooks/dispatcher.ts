@@ -21,6 +21,8 @@ const POLL_MS = 200;
 const TIMEOUT_MS = 10_000;
 const MAX_ATTEMPTS = 8;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000];
+/** Pending jobs are looked for at least this often (jobs other instances made); sooner when something changed. */
+const RESCAN_MS = 2000;
 
 export interface DispatcherOptions {
   /** The host shown in resource URLs (the registry's public host). */
@@ -40,6 +42,14 @@ export class WebhookDispatcher {
   private readonly busy = new Set<string>();
   private readonly insecure = new Agent({ connect: { rejectUnauthorized: false } });
   private stopped = false;
+  /** Something this instance did may have made a queue runnable: look at the pending jobs next round. */
+  private dirty = true;
+  private lastScan = 0;
+  /** The earliest retry time among the jobs seen waiting. */
+  private nextDue = Infinity;
+  /** The outbox held nothing newer than this (ms) at the last read: a pull or quota job after it waits, so it
+   *  is not sent before a push that happened earlier but is still in the outbox. */
+  private caughtUp = 0;
 
   constructor(
     private readonly meta: MetaStore,
@@ -85,8 +95,10 @@ export class WebhookDispatcher {
       if (e instanceof ConflictError) return (await this.records.cursors.findOne('name', 'outbox'))!;
       throw e;
     });
+    const readStart = Date.now();
     for (;;) {
       const events = await this.meta.readOutbox(cursor.seq, PAGE);
+      if (events.length < PAGE) this.caughtUp = readStart;
       if (events.length === 0) return;
       for (const e of events) await this.fromOutbox(e);
       cursor = { ...cursor, seq: events[events.length - 1]!.seq };
@@ -119,8 +131,11 @@ export class WebhookDispatcher {
 
   private async direct(e: DirectEvent & { at: number }): Promise<void> {
     const id = `direct-${e.at}-${Math.random().toString(36).slice(2, 10)}`;
-    const base = { type: e.type, at: e.at, repository: e.repository, digest: e.digest, id };
-    const event: WebhookEvent = e.type === 'PULL_ARTIFACT' ? { ...base, operator: e.operator, ...(e.tag && { tag: e.tag }) } : { ...base, operator: '', quota: { size: e.size, used: e.used, hard: e.hard } };
+    const base = { type: e.type, at: e.at, repository: e.repository, id };
+    let event: WebhookEvent;
+    if (e.type === 'PULL_ARTIFACT') event = { ...base, digest: e.digest, operator: e.operator, ...(e.tag && { tag: e.tag }) };
+    else if (e.type === 'REPLICATION') event = { ...base, operator: '', replication: { execution_id: e.execution_id, policy_id: e.policy_id, status: e.status, trigger: e.trigger } };
+    else event = { ...base, digest: e.digest, operator: '', quota: { size: e.size, used: e.used, hard: e.hard } };
     await this.enqueue(event);
   }
 
@@ -141,6 +156,7 @@ export class WebhookDispatcher {
           policy_id: policy.id,
           project_id: policy.project_id,
           event_type: e.type,
+          event_at: e.at,
           address: target.address,
           status: 'Pending',
           status_message: '',
@@ -154,20 +170,39 @@ export class WebhookDispatcher {
         await this.records.jobs.insert(job).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });
+        this.dirty = true;
       }
     }
   }
 
   private async deliverQueues(): Promise<void> {
+    const now = Date.now();
+    // The pending scan reads every job document: only when it can find something new.
+    if (!this.dirty && now - this.lastScan < RESCAN_MS && now < this.nextDue) return;
+    this.dirty = false;
+    this.lastScan = now;
+    this.nextDue = Infinity;
     const { items: pending } = await this.records.jobs.list({ where: { status: 'Pending' }, order: 'asc', limit: 1000 });
+    pending.sort((a, b) => a.event_at - b.event_at || a.id - b.id);
     const heads = new Map<string, WebhookJobRecord>();
     for (const j of pending) if (!heads.has(j.queue)) heads.set(j.queue, j);
     for (const [queue, job] of heads) {
-      if (this.busy.has(queue) || job.next_attempt_at > Date.now()) continue;
+      if (this.busy.has(queue)) continue;
+      if (job.event_at > this.caughtUp) {
+        this.dirty = true; // the outbox may still hold an earlier event for this queue
+        continue;
+      }
+      if (job.next_attempt_at > now) {
+        this.nextDue = Math.min(this.nextDue, job.next_attempt_at);
+        continue;
+      }
       this.busy.add(queue);
       void this.deliver(job)
         .catch((err: unknown) => this.log.warn({ err, job: job.id }, 'webhook delivery'))
-        .finally(() => this.busy.delete(queue));
+        .finally(() => {
+          this.busy.delete(queue);
+          this.dirty = true;
+        });
     }
   }
 

@@ -14,6 +14,8 @@ export interface WebhookEvent {
   tag?: string;
   /** Quota events: the numbers. */
   quota?: { size: number; used: number; hard: number };
+  /** REPLICATION: the execution that ended. */
+  replication?: { execution_id: number; policy_id: number; status: string; trigger: string };
   /** A stable id: retries and re-reads after a restart carry the same one (receivers dedupe on it). */
   id: string;
 }
@@ -36,7 +38,10 @@ function eventData(e: WebhookEvent, host: string, isPublic: boolean) {
   return {
     resources: [resource],
     repository: { name, namespace, repo_full_name: e.repository, repo_type: isPublic ? 'public' : 'private' },
-    ...(e.quota && { custom_attributes: { 'Details': `usage ${e.quota.used} of ${e.quota.hard} bytes, adding ${e.quota.size}` } }),
+    ...(e.quota && { custom_attributes: { Details: `usage ${e.quota.used} of ${e.quota.hard} bytes, adding ${e.quota.size}` } }),
+    ...(e.replication && {
+      replication: { harbor_hostname: host, job_status: e.replication.status, trigger_type: e.replication.trigger, execution_id: e.replication.execution_id, policy_id: e.replication.policy_id },
+    }),
   };
 }
 

@@ -44,6 +44,8 @@ export interface WebhookJobRecord {
   policy_id: number;
   project_id: number;
   event_type: WebhookEventType;
+  /** When the event happened (ms): a queue delivers in this order, then by id. */
+  event_at: number;
   address: string;
   status: JobStatus;
   status_message: string;

@@ -13,6 +13,9 @@ import type { RuntimeSettings } from '../settings.js';
 import type { WebhookRecords } from '../../registry/webhooks/records.js';
 import type { SwarmView } from '../p2p/swarm-view.js';
 import type { Digest } from '../../core/digest.js';
+import type { GcParameters } from '../../registry/gc-schedule.js';
+import type { ScheduledJob } from '../../registry/scheduled-job.js';
+import type { PurgeParameters } from '../auth/audit-purge.js';
 import { ApiError, forbidden, notFound, unauthorized } from '../../core/harbor-api/errors.js';
 
 // What every admin route needs, and the checks they share: who is calling, may they, and the audit entry.
@@ -33,6 +36,10 @@ export interface AdminDeps {
   sessions?: ConsoleSessions;
   /** Who holds a blob in its P2P swarm, per IDC. */
   swarmOf?: (digest: Digest) => Promise<SwarmView | undefined>;
+  /** Harbor-shaped GC runs and schedule; absent: no /system/gc routes. */
+  gc?: ScheduledJob<GcParameters>;
+  /** Harbor's audit-log purge job; absent: no /system/purgeaudit routes. */
+  purgeAudit?: ScheduledJob<PurgeParameters>;
 }
 
 /** The caller with auth none: no access control, as on /v2. */

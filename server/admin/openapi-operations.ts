@@ -252,4 +252,27 @@ export const operations: Record<string, Record<string, Op>> = {
   '/projects/{project_name_or_id}/webhook/jobs': { get: { id: 'ListWebhookJobs', tag: 'webhookjob', summary: "Harbor's older job list of a policy", paged: true, query: ['policy_id', 'status'] } },
   '/projects/{project_name_or_id}/webhook/lasttrigger': { get: { id: 'LastTrigger', tag: 'webhook', summary: 'When each policy and event type last fired' } },
   '/projects/{project_name_or_id}/webhook/events': { get: { id: 'GetSupportedEventTypes', tag: 'webhook', summary: 'Supported event types, notify types and payload formats' } },
+  '/system/gc': { get: { id: 'getGCHistory', tag: 'gc', summary: 'GC runs, newest first (system admins)', returns: '[GCHistory]', paged: true, auth: 'sysadmin' } },
+  '/system/gc/{id}': {
+    get: { id: 'getGC', tag: 'gc', summary: 'A GC run: status, parameters, freed bytes', returns: 'GCHistory', auth: 'sysadmin' },
+    put: { id: 'stopGC', tag: 'gc', summary: 'Stop a pending GC run', auth: 'sysadmin' },
+  },
+  '/system/gc/{id}/log': { get: { id: 'getGCLog', tag: 'gc', summary: "A GC run's log (text)", auth: 'sysadmin' } },
+  '/system/gc/schedule': {
+    get: { id: 'getGCSchedule', tag: 'gc', summary: 'The GC schedule (None, Hourly, Daily, Weekly, Custom) and its parameters', auth: 'sysadmin' },
+    post: { id: 'createGCSchedule', tag: 'gc', summary: 'Type Manual: run GC now (dry_run for a dry run); otherwise set the schedule', body: 'Schedule', status: 201, auth: 'sysadmin' },
+    put: { id: 'updateGCSchedule', tag: 'gc', summary: 'Set the GC schedule', body: 'Schedule', auth: 'sysadmin' },
+  },
+  '/system/purgeaudit': { get: { id: 'getPurgeHistory', tag: 'purge', summary: 'Audit-log purge runs, newest first (system admins)', returns: '[GCHistory]', paged: true, auth: 'sysadmin' } },
+  '/system/purgeaudit/{id}': {
+    get: { id: 'getPurgeJob', tag: 'purge', summary: 'A purge run', returns: 'GCHistory', auth: 'sysadmin' },
+    put: { id: 'stopPurge', tag: 'purge', summary: 'Stop a pending purge run', auth: 'sysadmin' },
+  },
+  '/system/purgeaudit/{id}/log': { get: { id: 'getPurgeJobLog', tag: 'purge', summary: "A purge run's log (text)", auth: 'sysadmin' } },
+  '/system/purgeaudit/schedule': {
+    get: { id: 'getPurgeSchedule', tag: 'purge', summary: 'The purge schedule and its parameters (audit_retention_hour, include_operations, dry_run)', auth: 'sysadmin' },
+    post: { id: 'createPurgeSchedule', tag: 'purge', summary: 'Type Manual: purge now; otherwise set the schedule', body: 'PurgeSchedule', status: 201, auth: 'sysadmin' },
+    put: { id: 'updatePurgeSchedule', tag: 'purge', summary: 'Set the purge schedule', body: 'PurgeSchedule', auth: 'sysadmin' },
+  },
+  '/berth/p2p/swarms/{digest}': { get: { id: 'getBerthP2pSwarm', tag: 'berth', summary: 'The nodes holding a blob in its P2P swarm, per IDC', auth: 'sysadmin' } },
 };

@@ -6,6 +6,8 @@ import { operations, type Op } from './openapi-operations.js';
 import { projectSchemas } from './projects.js';
 import { repositorySchemas } from './repositories.js';
 import { quotaSchemas } from './quotas.js';
+import { gcSchemas } from './gc.js';
+import { purgeSchemas } from './purge-audit.js';
 import { immutableRuleSchemas } from './immutable-rules.js';
 import { webhookSchemas } from './webhooks.js';
 import { robotSchemas } from './robots.js';
@@ -56,6 +58,7 @@ const responseSchemas: Record<string, unknown> = {
     repo_count: int,
     metadata: obj({ public: { type: 'string', enum: ['true', 'false'] } }),
   }),
+  GCHistory: obj({ id: int, job_name: str, job_kind: str, job_parameters: str, schedule: obj({ type: str, cron: str }), job_status: str, deleted: bool, creation_time: time, update_time: time }),
   Quota: obj({ id: int, ref: obj({ id: int, name: str, owner_name: str }), hard: obj({ storage: int }), used: obj({ storage: int }), creation_time: time, update_time: time }),
   ProjectSummary: obj({
     repo_count: int, project_admin_count: int, maintainer_count: int, developer_count: int, guest_count: int, limited_guest_count: int,
@@ -134,6 +137,8 @@ const requestSchemas: Record<string, z.ZodType> = {
   ...quotaSchemas,
   ...immutableRuleSchemas,
   ...webhookSchemas,
+  ...gcSchemas,
+  ...purgeSchemas,
 };
 
 /** Replication's bodies and answers, as Harbor defines them (replicator/api validates them). */

@@ -10,6 +10,8 @@ import { projectRoutes } from './projects.js';
 import { quotaRoutes } from './quotas.js';
 import { immutableRuleRoutes } from './immutable-rules.js';
 import { webhookRoutes } from './webhooks.js';
+import { gcRoutes } from './gc.js';
+import { purgeAuditRoutes } from './purge-audit.js';
 import { repositoryRoutes } from './repositories.js';
 import { robotRoutes } from './robots.js';
 import { systemRoutes } from './system.js';
@@ -47,6 +49,8 @@ export function adminRouter(a: AdminDeps): Router {
   quotaRoutes(router, a);
   immutableRuleRoutes(router, a);
   if (a.webhooks) webhookRoutes(router, a, a.webhooks);
+  if (a.gc) gcRoutes(router, a, a.gc);
+  if (a.purgeAudit) purgeAuditRoutes(router, a, a.purgeAudit);
   projectRoutes(router, a);
   robotRoutes(router, a);
   p2pSwarmRoutes(router, a);

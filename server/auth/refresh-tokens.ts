@@ -32,6 +32,22 @@ export class RefreshTokens {
     this.clock = clock ?? Date.now;
   }
 
+  /** Deletes tokens past their expiry (the audit-log purge job runs this); how many went. */
+  async purgeExpired(dryRun = false): Promise<number> {
+    const now = this.clock();
+    let purged = 0;
+    for (let offset = 0; ; offset += 500) {
+      const { items } = await this.tokens.list({ offset, limit: 500 });
+      for (const t of items) {
+        if (t.expires_at > now) continue;
+        purged++;
+        if (!dryRun) await this.tokens.delete(t.id);
+      }
+      if (items.length < 500) return purged;
+      if (!dryRun) offset -= items.filter((t) => t.expires_at <= now).length;
+    }
+  }
+
   async issue(subject: string): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const t = this.clock();

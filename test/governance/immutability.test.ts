@@ -7,11 +7,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { AdminApi, ADMIN_PASSWORD, admin, basic, deleteTag, pushImage, startTokenBerth } from '../auth/access.js';
 import { OciClient } from '../../core/oci-client.js';
 import { addPolicy, addRegistry, api, startExecution, startIdc, waitExecution } from '../helpers/idc.js';
 import { image, writeOciLayout } from '../helpers/oci-fixtures.js';
+import { startBerth } from '../helpers/berth-process.js';
+import { startRedis } from '../helpers/redis-server.js';
 
 const auth = basic(admin);
 const rule = (tag: string, repo = '**', tagDecoration = 'matches', repoDecoration = 'repoMatches') => ({
@@ -77,6 +81,33 @@ t.test('rules CRUD in Harbor shape; overwrite and deletes of an immutable tag re
   t.equal((await root.get('/projects/rel/immutabletagrules')).json.length, 1);
 });
 
+t.test('ten concurrent first pushes of one immutable tag through two instances on one Redis: exactly one wins', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dataDir = await mkdtemp(join(tmpdir(), 'berth-immutable-race-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, BERTH_META: 'redis', BERTH_REDIS_URL: redis.url };
+  const one = await startBerth({ env, dataDir });
+  t.teardown(() => one.stop());
+  const two = await startBerth({ env, dataDir });
+  t.teardown(() => two.stop());
+  const root = new AdminApi(one.url, admin);
+  await root.createProject('race', false);
+  t.equal((await root.post('/projects/race/immutabletagrules', rule('v*'))).status, 201);
+  const imgs = Array.from({ length: 10 }, () => image({ layers: 1, layerSize: 200 }));
+  // Blobs first, then the ten manifest PUTs at once, half through each instance.
+  for (const [i, img] of imgs.entries()) t.equal(await pushImage(i % 2 ? one.url : two.url, 'race/app', `pre${i}`, auth, img), 201);
+  const statuses = await Promise.all(imgs.map(async (img, i) => {
+    const r = await fetch(`${i % 2 ? one.url : two.url}/v2/race/app/manifests/v1`, { method: 'PUT', headers: { Authorization: auth, 'Content-Type': img.manifest.mediaType }, body: img.manifest.bytes });
+    await r.arrayBuffer();
+    return r.status;
+  }));
+  t.equal(statuses.filter((s) => s === 201).length, 1, `one 201 (${statuses.join(' ')})`);
+  t.equal(statuses.filter((s) => s === 403).length, 9, 'the others refused');
+  const winner = imgs[statuses.indexOf(201)]!;
+  t.equal(await digestOfTag(two.url, 'race/app', 'v1'), winner.manifest.digest, 'v1 is the winner\'s');
+});
+
 t.test('skopeo prints why an overwrite of an immutable tag is refused', async (t) => {
   const berth = await startTokenBerth(t);
   const root = new AdminApi(berth.url, admin);
@@ -108,6 +139,20 @@ t.test('partition: two IDCs wrote one immutable tag differently; the newer write
     await root.createProject('rel', false);
     t.equal((await root.post('/projects/rel/immutabletagrules', rule('v*'))).status, 201);
   }
+  // b reports replication outcomes to a receiver (REPLICATION webhook).
+  const hooks: any[] = [];
+  const hookServer = createServer((req, res) => {
+    let d = '';
+    req.on('data', (c) => (d += c));
+    req.on('end', () => {
+      hooks.push(JSON.parse(d));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => hookServer.close(() => r())));
+  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/`;
+  t.equal((await new AdminApi(b.url, admin).post('/projects/rel/webhook/policies', { name: 'repl', targets: [{ address: hookUrl }], event_types: ['REPLICATION'] })).status, 201);
   // During the partition each IDC takes its own v1.
   const onA = image({ layers: 1, layerSize: 500 });
   const onB = image({ layers: 1, layerSize: 600 });
@@ -133,6 +178,9 @@ t.test('partition: two IDCs wrote one immutable tag differently; the newer write
   t.equal(await digestOfTag(a.url, 'rel/app', 'v1'), onA.manifest.digest, 'a keeps its v1 (anyone who pulled it there sees no change)');
   t.equal(await digestOfTag(b.url, 'rel/app', 'v1'), onB.manifest.digest, 'b keeps its v1');
   t.equal(await digestOfTag(b.url, 'rel/app', 'v2'), await digestOfTag(a.url, 'rel/app', 'v2'), 'v2, written on a only, did replicate');
+  const deadline = Date.now() + 20_000;
+  while (!hooks.some((h) => h.type === 'REPLICATION') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.match(hooks.find((h) => h.type === 'REPLICATION'), { type: 'REPLICATION', event_data: { replication: { job_status: 'Failed', trigger_type: 'manual' } } }, "b's REPLICATION webhook reports the failed execution");
   const conflicts = (await api(a.url, 'GET', '/berth/replication/conflicts?repository=rel/app', undefined, auth)).body as any[];
   const c = conflicts.find((x) => x.tag === 'v1');
   t.match(c, { reason: 'immutable', winner: 'local', from: 'b', local: { digest: onA.manifest.digest }, incoming: { digest: onB.manifest.digest } }, 'a lists the conflict');

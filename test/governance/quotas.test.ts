@@ -189,3 +189,31 @@ t.test('usage equals a full recount after 200 random pushes and deletes, and aft
   t.ok(after < before, `GC freed ${before - after} bytes`);
   t.equal((await quotaOf(api, 'rnd')).used, after, 'GC subtracted exactly what it removed');
 });
+
+t.test('drift (a charge whose push crashed before linking) is reconciled by the GC job\'s recount', async (t) => {
+  const berth = await startTokenBerth(t);
+  const api = new AdminApi(berth.url, admin);
+  t.equal((await api.post('/projects', { project_name: 'drift', storage_limit: -1 })).status, 201);
+  t.equal(await push(berth.url, 'drift/app', 'v1', imageOf([randomBlob(2000)])), 201);
+  const meta = await SqliteMetaStore.open({ path: join(berth.dataDir, 'meta.db') });
+  t.teardown(() => meta.close());
+  const held = await recount(meta, 'drift');
+  t.equal((await quotaOf(api, 'drift')).used, held);
+  // What a crash between the charge and the link leaves: a charge nothing holds.
+  await meta.chargeUsage('project:drift', `sha256:${'0'.repeat(64)}`, 12_345, -1);
+  t.equal((await quotaOf(api, 'drift')).used, held + 12_345);
+  await new Promise((r) => setTimeout(r, 10_500)); // past the in-flight window a recount leaves alone
+  const started = await api.post('/system/gc/schedule', { schedule: { type: 'Manual' } });
+  t.equal(started.status, 201);
+  const id = Number(started.headers.get('location')!.split('/').pop());
+  let run: any;
+  for (let i = 0; i < 200; i++) {
+    run = (await api.get(`/system/gc/${id}`)).json;
+    if (run.job_status === 'Success' || run.job_status === 'Error') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(run.job_status, 'Success');
+  const log = await (await fetch(`${berth.url}/api/v2.0/system/gc/${id}/log`, { headers: auth })).text();
+  t.match(log, `quota usage recounted: drift ${held + 12_345} → ${held}`);
+  t.equal((await quotaOf(api, 'drift')).used, held, 'usage equals what the project holds again');
+});

@@ -1,12 +1,15 @@
 // Webhooks through real `berth serve` processes and receivers on loopback: Harbor's policy API, the default and
 // CloudEvents payloads with the auth header, push/pull/delete/quota events in order per target, no event lost
 // across a kill -9 of berth, and a hanging receiver that does not slow pushes (measured).
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { AdminApi, admin, basic, pushImage, startTokenBerth, ADMIN_PASSWORD } from '../auth/access.js';
 import { startBerth } from '../helpers/berth-process.js';
 import { image } from '../helpers/oci-fixtures.js';
+import { makeTestCa } from '../helpers/test-ca.js';
 
 const auth = basic(admin);
 
@@ -86,6 +89,9 @@ t.test('policies in Harbor shape; every event reaches each target once, in order
   await new Promise((r) => setTimeout(r, 500)); // nothing more arrives
   const kinds = (r: Received[]) => r.map((x) => `${x.body.type}:${x.body.event_data?.resources?.[0]?.tag ?? ''}`);
   t.same(kinds(plain.got).filter((k) => !k.startsWith('PULL') && !k.startsWith('QUOTA')), ['PUSH_ARTIFACT:v0', 'PUSH_ARTIFACT:v1', 'PUSH_ARTIFACT:v2', 'DELETE_ARTIFACT:'], 'outbox events in order, once each');
+  const order = ['PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'PUSH_ARTIFACT', 'PULL_ARTIFACT', 'DELETE_ARTIFACT', 'QUOTA_EXCEED'];
+  t.same(plain.got.map((x) => x.body.type), order, 'outbox and direct events interleaved in the order they happened');
+  t.same(cloud.got.map((x) => x.body.type), ['pushed', 'pushed', 'pushed', 'pulled', 'deleted'].map((k) => `harbor.artifact.${k}`).concat('harbor.quota.exceed'));
   t.equal(plain.got.filter((x) => x.body.type === 'PULL_ARTIFACT').length, 1, 'one pull');
   t.equal(plain.got.filter((x) => x.body.type === 'QUOTA_EXCEED').length, 1, 'one quota refusal');
   t.equal(plain.got.length, 6);
@@ -179,4 +185,32 @@ t.test('a hanging receiver does not slow pushes', async (t) => {
   t.ok(withHang.median < withoutHang.median * 1.5 + 5, 'the median push with a hanging receiver is not slower than with a healthy one');
   await until(() => healthy.got.length >= N && calm.got.length >= N, 30_000);
   t.pass('the healthy target of the same policy got every event while the other hangs');
+});
+
+t.test('an HTTPS receiver with an untrusted certificate: refused unless skip_cert_verify', async (t) => {
+  const ca = await makeTestCa('Untrusted Hook CA');
+  const { certFile, keyFile } = await ca.issue('127.0.0.1');
+  const got: string[] = [];
+  const server = createHttpsServer({ cert: await readFile(certFile), key: await readFile(keyFile) }, (req, res) => {
+    got.push(String(req.headers['berth-event-id']));
+    req.resume();
+    res.writeHead(200).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const berth = await startTokenBerth(t);
+  const root = new AdminApi(berth.url, admin);
+  for (const p of ['strict', 'lax']) t.equal((await root.post('/projects', { project_name: p })).status, 201);
+  const strict = await root.post('/projects/strict/webhook/policies', policy('s', [{ address: url }], ['PUSH_ARTIFACT']));
+  t.equal((await root.post('/projects/lax/webhook/policies', policy('l', [{ address: url, skip_cert_verify: true }], ['PUSH_ARTIFACT']))).status, 201);
+  t.equal(await pushImage(berth.url, 'strict/app', 'v1', auth), 201);
+  t.equal(await pushImage(berth.url, 'lax/app', 'v1', auth), 201);
+  await until(() => got.length >= 1);
+  const sid = Number(strict.headers.get('location')!.split('/').pop());
+  let execs: any[] = [];
+  await until(() => false, 1500).catch(() => undefined);
+  execs = (await root.get(`/projects/strict/webhook/policies/${sid}/executions`)).json;
+  t.equal(got.length, 1, 'only the skip_cert_verify target was delivered');
+  t.match(execs[0], { status: 'Running', status_message: /certificate|self.signed|verify/i }, 'the verifying target retries, saying why');
 });
