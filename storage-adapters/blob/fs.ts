@@ -65,18 +65,20 @@ export class FsBlobStore implements BlobStore {
       if (isNotFound(e)) throw new BlobNotFoundError(digest);
       throw e;
     }
+    const { size } = await fh.stat().catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
     if (range) {
-      const { size } = await fh.stat().catch(async (e: unknown) => {
-        await fh.close();
-        throw e;
-      });
       const { start, end } = range;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end >= size) {
         await fh.close();
         throw new RangeNotSatisfiableError(range, size);
       }
     }
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: serveUnit });
+    // A known end keeps a small blob from costing a serveUnit-sized buffer and an extra read to find EOF.
+    const end = range ? range.end : Math.max(size - 1, 0);
+    return fh.createReadStream({ start: range?.start ?? 0, end, highWaterMark: Math.min(serveUnit, end - (range?.start ?? 0) + 1) });
   }
 
   async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {
