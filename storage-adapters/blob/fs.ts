@@ -28,6 +28,7 @@ import {
   type UploadInfo,
 } from './blob-store.js';
 import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
+import { RecyclingFileStream } from './fs/recycling-read.js';
 import { RunningDigests } from './fs/running-digests.js';
 import { StagedFile } from './fs/staged-file.js';
 
@@ -76,9 +77,9 @@ export class FsBlobStore implements BlobStore {
         throw new RangeNotSatisfiableError(range, size);
       }
     }
-    // A known end keeps a small blob from costing a serveUnit-sized buffer and an extra read to find EOF.
+    // A known end: a small blob reads into a buffer of its own size, and no extra read looks for EOF.
     const end = range ? range.end : Math.max(size - 1, 0);
-    return fh.createReadStream({ start: range?.start ?? 0, end, highWaterMark: Math.min(serveUnit, end - (range?.start ?? 0) + 1) });
+    return new RecyclingFileStream(fh, range?.start ?? 0, end, serveUnit);
   }
 
   async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {
