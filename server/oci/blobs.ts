@@ -6,6 +6,7 @@ import { parseRangeHeader } from '../../core/range.js';
 import type { RegistryDeps } from './deps.js';
 import { repositoryOf, emptyResponse } from './http.js';
 import type { BlobInfo } from '../../storage-adapters/blob/blob-store.js';
+import { isRecycling, sendRecycled } from './send-recycled.js';
 
 // spec: "Pulling blobs" (end-2), "Checking if content exists" (end-2 HEAD), "Deleting blobs" (end-10).
 
@@ -71,6 +72,14 @@ export async function sendBlobBody(ctx: Context, deps: RegistryDeps, info: BlobI
   }
   const stream = await deps.registry.blobs.open(info.digest, range);
   const served = deps.metrics.blobBytesServed;
+  ctx.length = length;
+  if (isRecycling(stream) && !deps.egress?.limited) {
+    await sendRecycled(ctx, stream, (n) => {
+      served.inc(n);
+      onBytes?.(n);
+    });
+    return;
+  }
   stream.on('data', (c: Buffer) => {
     served.inc(c.length);
     onBytes?.(c.length);

@@ -41,3 +41,14 @@ t.test('host:port splitting handles IPv6 and empty hosts', async (t) => {
   t.same(splitHostPort(':5000'), { host: '0.0.0.0', port: 5000 });
   t.same(splitHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
 });
+
+t.test('blob_offload: off by default; nginx needs fs storage and a /…/ prefix', async (t) => {
+  const c = loadServerConfig({ env: {} });
+  t.equal(c.blob_offload, 'none');
+  t.equal(c.blob_offload_prefix, '/_berth/blobs/');
+  t.equal(loadServerConfig({ env: { BERTH_BLOB_OFFLOAD: 'nginx', BERTH_BLOB_OFFLOAD_PREFIX: '/internal/b/' } }).blob_offload_prefix, '/internal/b/');
+  t.throws(() => loadServerConfig({ env: { BERTH_BLOB_OFFLOAD: 'apache' } }), /blob_offload \(BERTH_BLOB_OFFLOAD\)/);
+  t.throws(() => loadServerConfig({ env: { BERTH_BLOB_OFFLOAD: 'nginx', BERTH_STORAGE: 's3', BERTH_S3_BUCKET: 'b' } }), /storage must be fs/);
+  t.throws(() => loadServerConfig({ env: { BERTH_BLOB_OFFLOAD_PREFIX: 'no-slashes' } }), /blob_offload_prefix/);
+  t.throws(() => loadServerConfig({ env: { BERTH_BLOB_OFFLOAD_PREFIX: '/a b/' } }), /blob_offload_prefix/);
+});
