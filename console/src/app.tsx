@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, logOut, whenSignedOut, type Me } from './api';
 import { Link } from './components/link';
 import { Login } from './components/login';
@@ -9,6 +9,12 @@ import { useLocation } from './router';
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const { path, query } = useLocation();
+  const firstPath = useRef(path);
+
+  // After a client-side navigation, screen readers and keyboards start at the new page, not on the old link.
+  useEffect(() => {
+    if (path !== firstPath.current) document.getElementById('main')?.focus();
+  }, [path]);
 
   useEffect(() => {
     whenSignedOut(() => setMe(null));

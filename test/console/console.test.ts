@@ -208,6 +208,19 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     await page.getByRole('heading', { name: /^Execution #\d+$/ }).waitFor();
     await page.getByRole('cell', { name: 'team/app:v1' }).first().waitFor();
     t.ok((await page.getByRole('table', { name: 'Tasks' }).textContent())?.includes('KiB'), 'the task shows the bytes it copied');
+
+    // The other direction, pull-based: with the push policy this is the dual-master pair.
+    await nav('Replication');
+    await page.getByLabel('Name', { exact: true }).fill('team-from-b');
+    await page.getByLabel('Mode').selectOption('pull');
+    await page.getByLabel('Source registry').selectOption({ label: `idc-b (${b.url})` });
+    await page.getByLabel('Repositories').fill('team/**');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('cell', { name: 'pull from idc-b' }).waitFor();
+    await page.getByRole('button', { name: 'Replicate now: team-from-b' }).click();
+    const executions = page.getByRole('table', { name: 'Replication executions' });
+    await executions.getByRole('row').filter({ hasText: 'team-from-b' }).getByText('Succeed').waitFor({ timeout: 60_000 });
+    t.pass('the pull-based policy ran too');
   });
 
   await step('see the policy on the topology picture', async () => {
@@ -217,6 +230,8 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     t.equal(await edge.getAttribute('data-status'), 'Succeed', 'the edge carries the last result');
     t.match(await edge.textContent(), /team-to-b: Succeed, \d+ s ago/, 'and says it, with how long ago');
     t.match(await page.locator('svg[data-testid="topology"]').textContent(), /IDC idc-a[\s\S]*idc-b/, 'both IDCs are on the picture');
+    const back = page.locator('svg[data-testid="topology"] g.edge[data-policy="team-from-b"]');
+    t.equal(await back.getAttribute('data-status'), 'Succeed', 'the pull policy is the arrow back, with its result');
     await keep('topology');
   });
 

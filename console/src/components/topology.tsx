@@ -94,7 +94,7 @@ function Graph({ p }: { p: Picture }) {
   const at = new Map(p.remotes.map((r, i) => [r.id, { x: W - 150, y: top + i * ROW }]));
   return (
     <figure class="topology">
-      <svg viewBox={`0 0 ${W} ${H}`} width={W} role="img" aria-labelledby="topo-title topo-desc" data-testid="topology">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="topo-title topo-desc" data-testid="topology">
         <title id="topo-title">Replication topology</title>
         <desc id="topo-desc">{p.edges.map(label).join('; ') || 'no policies'}</desc>
         <defs>
