@@ -9,7 +9,7 @@ import { GONE, providerId, Replay } from './replay.js';
 
 const berth = await startTokenBerth(t);
 // provider.go: url + "/api/v2.0"; every request carries Basic auth and Content-Type: application/json
-const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' });
+const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' }, true);
 
 /** ProjectBody(d) for `resource "harbor_project"` with the provider's defaults unless overridden. */
 function projectBody(name: string, o: { public?: boolean; vulnerabilityScanning?: boolean; deploymentSecurity?: string; cves?: string[]; storageQuotaGb?: number } = {}) {
