@@ -120,6 +120,20 @@ t.test('harbor_project force_destroy: repositories (nested names sent as %252F) 
   await tf.send(t, 'DELETE', id, { expect: 200 });
 });
 
+t.test('harbor_project as a proxy cache (registry_id, proxy_speed_kb, proxy_cache_local_on_not_found): create, read, destroy', async (t) => {
+  const reg = await tf.send(t, 'POST', '/registries', { body: { credential: { access_key: 'admin', access_secret: ADMIN_PASSWORD, type: 'basic' }, name: 'tf-upstream', url: berth.url, type: 'docker-registry' }, expect: 201 });
+  const registryId = Number(providerId(reg).split('/').pop());
+  // registry_id = harbor_registry.upstream.registry_id, proxy_speed_kb = 1000, proxy_cache_local_on_not_found = true
+  const body = projectBody('tf-proxy');
+  const created = await tf.send(t, 'POST', '/projects', { body: { ...body, registry_id: registryId, metadata: { ...body.metadata, proxy_speed_kb: '1000', proxy_cache_local_on_not_found: 'true' } }, expect: 201 });
+  const id = providerId(created);
+  const read = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(read.json.registry_id, registryId, 'registry_id read back (ForceNew: a difference would recreate the project)');
+  t.same({ speed: projectState(read.json).proxy_speed_kb, local: projectState(read.json).proxy_cache_local_on_not_found }, { speed: 1000, local: true });
+  await tf.send(t, 'DELETE', id, { expect: 200 });
+  await tf.send(t, 'DELETE', providerId(reg), { expect: 200 });
+});
+
 t.test('harbor_project_member_user: create, read, update role, read, destroy', async (t) => {
   const { id: projectId, projectId: pid } = await project(t, 'tf-members');
   // resource "harbor_user" the member is (created as the provider does, see its own test below)
