@@ -16,6 +16,8 @@ export interface RegistryRecord {
   /** Basic credentials; the secret is encrypted (replicator/credentials.ts), never stored in clear. */
   credential: { type: 'basic'; access_key: string; access_secret_enc: string } | null;
   insecure: boolean;
+  /** Harbor's ca_certificate: a PEM CA the registry's certificate may chain to (absent: none). */
+  ca_certificate?: string;
   /** The IDC a Berth peer belongs to (learned from it), so events never go back where they came from. */
   idc: string | null;
   creation_time: string;
