@@ -5,6 +5,7 @@
 // is a perpetual diff in `terraform plan`).
 import t, { type Test } from 'tap';
 import { ADMIN_PASSWORD, admin, basic, pushImage, startTokenBerth, tokenReply } from '../auth/access.js';
+import { startTlsRegistry } from '../helpers/tls-registry.js';
 import { GONE, providerId, Replay } from './replay.js';
 
 const berth = await startTokenBerth(t);
@@ -258,6 +259,26 @@ t.test('harbor_registry: create, read, update (description, insecure), read, des
     { description: 'mirror', insecure: true, access_id: 'admin', ca_certificate: '' });
   await tf.send(t, 'DELETE', id, { expect: 200 });
   await tf.send(t, 'GET', id, GONE);
+});
+
+t.test('harbor_registry with ca_certificate: kept, read back, and trusted for that endpoint only', async (t) => {
+  const tls = await startTlsRegistry(t, { password: 'Tls-admin-1', robot: 'tf-puller' });
+  const pem = tls.ca.cert.toString();
+  // endpoint_url = "https://<tls registry>", ca_certificate = file("ca.crt")
+  const body = { credential: { access_key: tls.robot.name, access_secret: tls.robot.secret, type: 'basic' }, name: 'tf-tls', url: `https://${tls.registry}`, type: 'docker-registry', ca_certificate: pem };
+  const created = await tf.send(t, 'POST', '/registries', { body, expect: 201 });
+  const id = providerId(created);
+  const read = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(read.json.ca_certificate, pem, 'ca_certificate read back as configured');
+  const registryId = Number(id.split('/').pop());
+  t.equal((await tf.send(t, 'POST', '/registries/ping', { body: { id: registryId } })).status, 200, 'the registry\'s certificate verifies against its CA');
+  // ca_certificate removed from the configuration: the update sends ""
+  await tf.send(t, 'PUT', id, { body: { access_key: tls.robot.name, name: 'tf-tls', access_secret: tls.robot.secret, url: `https://${tls.registry}`, insecure: false, description: '', ca_certificate: '' }, expect: 200 });
+  const after = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(after.json.ca_certificate ?? '', '', 'gone');
+  t.equal((await tf.send(t, 'POST', '/registries/ping', { body: { id: registryId } })).status, 400, 'and the certificate is untrusted again');
+  t.equal((await tf.send(t, 'POST', '/registries', { body: { ...body, name: 'tf-bad-ca', ca_certificate: 'not a certificate' } })).status, 400, 'a ca_certificate that is no PEM certificate: 400, as Harbor');
+  await tf.send(t, 'DELETE', id, { expect: 200 });
 });
 
 /** resourceReplicationRead's view of a policy. */
