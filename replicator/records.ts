@@ -58,6 +58,8 @@ export interface PolicyRecord {
   /** Harbor's copy_by_chunk as the client set it (absent on older records: false). Berth uploads blobs above
    *  replication_chunk_mb in chunks either way. */
   copy_by_chunk?: boolean;
+  /** Harbor's single_active_replication: a manual or scheduled start while one runs is recorded as skipped. */
+  single_active_replication?: boolean;
   creation_time: string;
   update_time: string;
 }
