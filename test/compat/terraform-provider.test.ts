@@ -337,13 +337,22 @@ t.test('harbor_replication (push, then pull): create, read, update (schedule, de
   const pullRead = await tf.send(t, 'GET', pullId, { expect: 200 });
   t.same({ action: replicationState(pullRead.json).action, registry_id: replicationState(pullRead.json).registry_id }, { action: 'pull', registry_id: registryId }, 'a pull policy reads back as pull from the registry');
 
+  // single_active_replication = true (what a start during a run does: test/replication/single-active.test.ts)
+  const single = { ...push, name: 'tf-single', single_active_replication: true };
+  const singleId = providerId(await tf.send(t, 'POST', '/replication/policies', { body: single, expect: 201 }));
+  const singleRead = await tf.send(t, 'GET', singleId, { expect: 200 });
+  t.equal(replicationState(singleRead.json).single_active_replication, true, 'single_active_replication read back');
+  const singlePolicy = Number(singleId.split('/').pop());
+
   await tf.send(t, 'DELETE', pullId, { expect: 200 });
-  // a replication started by execute_on_changed may still run; the provider's DELETE wants 200
+  // replications started above may still run; the provider's DELETE wants 200
   for (let i = 0; i < 50; i++) {
     const runs = await tf.send(t, 'GET', `/replication/executions?policy_id=${policyId}`);
-    if (!(runs.json as any[]).some((e) => e.status === 'InProgress')) break;
+    const singles = await tf.send(t, 'GET', `/replication/executions?policy_id=${singlePolicy}`);
+    if (![...runs.json, ...singles.json].some((e: any) => e.status === 'InProgress')) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   await tf.send(t, 'DELETE', id, { expect: 200 });
+  await tf.send(t, 'DELETE', singleId, { expect: 200 });
   await tf.send(t, 'GET', id, GONE);
 });
