@@ -16,7 +16,7 @@ export interface RegistryAccess {
   password?: string;
   /** HTTPS without verifying the registry's certificate (Harbor's "Verify Remote Cert" off). */
   insecure?: boolean;
-  /** Extra CAs (PEM, BERTH_CA_FILE) the certificate may chain to, beside the system's. */
+  /** Extra CAs (PEM: BERTH_CA_FILE, the endpoint's ca_certificate) the certificate may chain to, beside the system's. */
   ca?: Buffer;
 }
 
@@ -44,7 +44,9 @@ export class RemoteRegistry {
   }
 
   static fromRecord(r: RegistryRecord, cipher: CredentialCipher, timeoutMs?: number, ca?: Buffer): RemoteRegistry {
-    const access: RegistryAccess = { url: r.url, type: r.type, insecure: r.insecure, ...(ca && { ca }) };
+    // the endpoint's own CA (Harbor's ca_certificate) beside BERTH_CA_FILE's and the system's
+    const cas = [ca, r.ca_certificate ? Buffer.from(`${r.ca_certificate.trim()}\n`) : undefined].filter((c): c is Buffer => c !== undefined);
+    const access: RegistryAccess = { url: r.url, type: r.type, insecure: r.insecure, ...(cas.length > 0 && { ca: Buffer.concat(cas) }) };
     if (r.credential) {
       access.username = r.credential.access_key;
       access.password = cipher.decrypt(r.credential.access_secret_enc, CREDENTIAL_CONTEXT);

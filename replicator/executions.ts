@@ -1,4 +1,4 @@
-import { countTasks, newExecution, nowIso, type ExecutionRecord, type ExecutionTrigger, type ReplicationRecords } from './records.js';
+import { countTasks, newExecution, nowIso, type ExecutionRecord, type ExecutionTrigger, type PolicyRecord, type ReplicationRecords } from './records.js';
 
 // Execution bookkeeping: the executions this active instance runs, their records, the window in which an
 // event-based execution gathers tasks, and the end of an execution once its last task has ended.
@@ -55,6 +55,10 @@ export class Executions {
 
   /** A new execution record; unplanned ones are planned by the active instance (see unplanned()). */
   async create(policyId: number, trigger: ExecutionTrigger, planned: boolean): Promise<ExecutionRecord> {
+    if (!planned && (trigger === 'manual' || trigger === 'scheduled')) {
+      const policy = await this.records.policies.get(policyId);
+      if (policy) return startExecution(this.records, policy, trigger);
+    }
     return this.records.executions.insert(newExecution(policyId, trigger, planned));
   }
 
@@ -175,4 +179,23 @@ export class Executions {
       await this.records.deleteExecution(r.id);
     }
   }
+}
+
+/**
+ * A manual or scheduled run of `policy`. With single_active_replication and a run in progress it is recorded
+ * as skipped, ended at once (Harbor's controller/replication/execution.go Start: MarkError).
+ */
+export async function startExecution(records: ReplicationRecords, policy: PolicyRecord, trigger: 'manual' | 'scheduled'): Promise<ExecutionRecord> {
+  if (policy.single_active_replication) {
+    const running = (await records.executions.list({ where: { policy_id: policy.id, status: 'InProgress' } })).items;
+    if (running.length > 0) {
+      return records.executions.insert({
+        ...newExecution(policy.id, trigger, true),
+        status: 'Failed',
+        status_text: 'Execution skipped: active replication still in progress.',
+        end_time: nowIso(),
+      });
+    }
+  }
+  return records.executions.insert(newExecution(policy.id, trigger, false));
 }

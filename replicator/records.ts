@@ -16,6 +16,8 @@ export interface RegistryRecord {
   /** Basic credentials; the secret is encrypted (replicator/credentials.ts), never stored in clear. */
   credential: { type: 'basic'; access_key: string; access_secret_enc: string } | null;
   insecure: boolean;
+  /** Harbor's ca_certificate: a PEM CA the registry's certificate may chain to (absent: none). */
+  ca_certificate?: string;
   /** The IDC a Berth peer belongs to (learned from it), so events never go back where they came from. */
   idc: string | null;
   creation_time: string;
@@ -56,6 +58,8 @@ export interface PolicyRecord {
   /** Harbor's copy_by_chunk as the client set it (absent on older records: false). Berth uploads blobs above
    *  replication_chunk_mb in chunks either way. */
   copy_by_chunk?: boolean;
+  /** Harbor's single_active_replication: a manual or scheduled start while one runs is recorded as skipped. */
+  single_active_replication?: boolean;
   creation_time: string;
   update_time: string;
 }

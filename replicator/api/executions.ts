@@ -6,7 +6,8 @@ import { notFound, precondition } from '../../core/harbor-api/errors.js';
 import { pageOf, paging, setPageHeaders } from '../../core/harbor-api/paging.js';
 import { idParam, parseInteger, queryString } from '../../core/harbor-api/params.js';
 import { created, ok } from '../../core/harbor-api/responses.js';
-import { countTasks, newExecution, type ExecutionRecord, type TaskRecord } from '../records.js';
+import { startExecution } from '../executions.js';
+import { countTasks, type ExecutionRecord, type TaskRecord } from '../records.js';
 import type { ReplicationApiDeps } from './deps.js';
 
 // Executions and their tasks (Harbor's /replication/executions): start one by hand, follow it, stop it.
@@ -35,7 +36,7 @@ export function executionRoutes(router: Router, d: ReplicationApiDeps): void {
     const policy = await d.records.policies.get(body.policy_id);
     if (!policy) throw notFound(`policy ${body.policy_id} not found`);
     if (!policy.enabled) throw precondition(`policy ${policy.name} is disabled`);
-    const record = await executions.insert(newExecution(policy.id, 'manual', false));
+    const record = await startExecution(d.records, policy, 'manual');
     d.engine?.wake();
     created(ctx, `/api/v2.0/replication/executions/${record.id}`);
   });

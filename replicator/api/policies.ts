@@ -41,6 +41,7 @@ const policyIn = z.object({
   concurrency: z.number().int().min(0).max(64).nullish(),
   enabled: z.boolean().default(true),
   copy_by_chunk: z.boolean().nullish(),
+  single_active_replication: z.boolean().nullish(),
 });
 
 const policyFields: QueryFields<PolicyRecord> = {
@@ -130,6 +131,7 @@ async function policyFrom(d: ReplicationApiDeps, body: z.infer<typeof policyIn>)
     concurrency: body.concurrency ?? 0,
     enabled: body.enabled,
     copy_by_chunk: body.copy_by_chunk ?? false,
+    single_active_replication: body.single_active_replication ?? false,
   };
 }
 
@@ -171,6 +173,7 @@ function policyOut(p: PolicyRecord, registries: Map<number, RegistryRecord>, d: 
     concurrency: p.concurrency,
     // as the client set it: terraform-provider-harbor compares it with its configuration (default false)
     copy_by_chunk: p.copy_by_chunk ?? false,
+    single_active_replication: p.single_active_replication ?? false,
     creation_time: p.creation_time,
     update_time: p.update_time,
   };

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -33,6 +34,7 @@ const registryIn = z.object({
   description: z.string().default(''),
   credential: credentialIn.nullish(),
   insecure: z.boolean().default(false),
+  ca_certificate: z.string().nullish(),
 });
 /** Harbor's RegistryUpdate (flat credential fields); a nested `credential` is taken too. */
 const registryUpdate = z.object({
@@ -44,6 +46,7 @@ const registryUpdate = z.object({
   access_secret: z.string().nullish(),
   credential: credentialIn.nullish(),
   insecure: z.boolean().nullish(),
+  ca_certificate: z.string().nullish(),
 });
 const registryPing = z.object({
   id: z.number().int().nullish(),
@@ -54,7 +57,19 @@ const registryPing = z.object({
   access_secret: z.string().nullish(),
   credential: credentialIn.nullish(),
   insecure: z.boolean().nullish(),
+  ca_certificate: z.string().nullish(),
 });
+
+/** Harbor's ca_certificate: "" is none; anything else must be a PEM certificate (commonhttp.ValidateCACertificate: 400). */
+function caCertificate(pem: string | null | undefined): string | undefined {
+  if (pem === undefined || pem === null || pem.trim() === '') return undefined;
+  try {
+    new X509Certificate(pem);
+  } catch (e) {
+    throw badRequest(`ca_certificate is not a PEM certificate: ${(e as Error).message}`);
+  }
+  return pem;
+}
 
 const registryFields: QueryFields<RegistryRecord> = {
   name: { type: 'string', get: (r) => r.name },
@@ -101,6 +116,7 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
       description: body.description,
       credential: sealCredential(d, body.credential),
       insecure: body.insecure,
+      ...(caCertificate(body.ca_certificate) !== undefined && { ca_certificate: body.ca_certificate! }),
       idc: null,
       creation_time: now,
       update_time: now,
@@ -115,7 +131,7 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
     if (body.id != null) {
       const record = await registries.get(body.id);
       if (!record) throw notFound(`registry ${body.id} not found`);
-      const merged = { ...record, ...(body.url && { url: body.url }), ...(body.type && { type: body.type }), ...(body.insecure != null && { insecure: body.insecure }) };
+      const merged = { ...record, ...(body.url && { url: body.url }), ...(body.type && { type: body.type }), ...(body.insecure != null && { insecure: body.insecure }), ...(body.ca_certificate != null && { ca_certificate: caCertificate(body.ca_certificate) }) };
       const secret = body.access_secret ?? body.credential?.access_secret;
       if (secret !== undefined && secret !== null) merged.credential = sealCredential(d, { type: 'basic', access_key: body.access_key ?? body.credential?.access_key ?? '', access_secret: secret });
       remote = RemoteRegistry.fromRecord(merged, d.cipher, 10_000, d.ca);
@@ -123,7 +139,11 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
       if (!body.url || !body.type) throw badRequest('url and type are required without an id');
       const key = body.access_key ?? body.credential?.access_key;
       const secret = body.access_secret ?? body.credential?.access_secret;
-      remote = new RemoteRegistry({ url: body.url, type: body.type, insecure: body.insecure ?? false, ...(d.ca && { ca: d.ca }), ...(key ? { username: key, password: secret ?? '' } : {}) }, 0, null, 10_000);
+      const probe: RegistryRecord = { id: 0, name: '', url: body.url, type: body.type, description: '', credential: null, insecure: body.insecure ?? false, idc: null, creation_time: '', update_time: '' };
+      const ca = caCertificate(body.ca_certificate);
+      if (ca) probe.ca_certificate = ca;
+      if (key) probe.credential = sealCredential(d, { type: 'basic', access_key: key, access_secret: secret ?? '' });
+      remote = RemoteRegistry.fromRecord(probe, d.cipher, 10_000, d.ca);
     }
     try {
       await remote.client.ping();
@@ -161,6 +181,11 @@ export function registryRoutes(router: Router, d: ReplicationApiDeps): void {
     }
     if (body.description != null) next.description = body.description;
     if (body.insecure != null) next.insecure = body.insecure;
+    if (body.ca_certificate != null) {
+      const ca = caCertificate(body.ca_certificate);
+      if (ca) next.ca_certificate = ca;
+      else delete next.ca_certificate;
+    }
     const key = body.access_key ?? body.credential?.access_key;
     const sent = body.access_secret ?? body.credential?.access_secret;
     // harbor-cli's `registry update` sends back the credential it read, secret masked: that keeps the secret
@@ -210,6 +235,8 @@ export function registryOut(r: RegistryRecord, d: ReplicationApiDeps) {
     description: r.description,
     credential: r.credential ? { type: r.credential.type, access_key: r.credential.access_key, access_secret: SECRET_MASK } : { type: 'basic', access_key: '', access_secret: '' },
     insecure: r.insecure,
+    // Harbor leaves it out when there is none (x-nullable)
+    ...(r.ca_certificate && { ca_certificate: r.ca_certificate }),
     status: d.engine?.registryStatus(r.id) ?? 'unknown',
     idc: r.idc,
     creation_time: r.creation_time,

@@ -28,6 +28,8 @@ const swagger = parse(readFileSync(SWAGGER_FILE, 'utf8')) as Swagger;
 function convert(node: Node): Node {
   if (node.$ref !== undefined) return withNull({ $ref: String(node.$ref).replace('#/definitions/', 'harbor#/definitions/') }, node, true);
   if (node.type === 'file') return {};
+  // go-swagger renders a bare `type: object` as interface{}: any JSON value (ExtraAttrs' values are strings)
+  if (node.type === 'object' && node.properties === undefined && node.additionalProperties === undefined && node.allOf === undefined) return withNull({}, node, true);
   const out: Node = {};
   for (const [k, v] of Object.entries(node)) {
     if (k.startsWith('x-') || k === 'discriminator' || k === 'example') continue;
@@ -94,7 +96,8 @@ function resolveResponse(r: Node): Node {
 
 /**
  * What is wrong with an answer by Harbor's swagger, or undefined when nothing is. `headers`, when given, must
- * carry a Location where the swagger declares one (terraform-provider-harbor reads a created resource's id off it).
+ * carry a Location where the swagger declares one (terraform-provider-harbor reads a created resource's id off it;
+ * Harbor itself leaves it out of a few, e.g. createTag, so pass headers only for the clients that need it).
  */
 export function responseProblem(method: string, path: string, status: number, body: unknown, headers?: Headers): string | undefined {
   const tpl = operationTemplate(method, path);

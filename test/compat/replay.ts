@@ -19,6 +19,8 @@ export class Replay {
   constructor(
     private readonly base: string,
     private readonly headers: Record<string, string>,
+    /** Whether the client reads a created resource off its Location header (terraform-provider-harbor does). */
+    private readonly needsLocation = false,
   ) {}
 
   /** `path` is what the client appends to <url>/api/v2.0, query included. */
@@ -37,7 +39,7 @@ export class Replay {
     }
     // a text/plain answer (GET /ping's "Pong") is judged as the string it is
     const body = reply.json ?? (reply.text !== '' ? reply.text : undefined);
-    const problem = responseProblem(method, o.template ?? path, reply.status, body, reply.headers);
+    const problem = responseProblem(method, o.template ?? path, reply.status, body, this.needsLocation ? reply.headers : undefined);
     if (problem) t.fail(`${problem}\n  body: ${reply.text.slice(0, 300)}`);
     else t.pass(`${what}, as Harbor's swagger has it`);
     return reply;

@@ -6,7 +6,7 @@ import { admin, basic, startTokenBerth } from '../auth/access.js';
 import { GO_ZERO_TIME, GONE, providerId, Replay } from './replay.js';
 
 const berth = await startTokenBerth(t);
-const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' });
+const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' }, true);
 
 /** resource "harbor_project" with the provider's defaults (see terraform-provider.test.ts for the whole body). */
 async function project(t: Test, name: string, storageLimit = -1): Promise<{ id: string; projectId: number }> {

@@ -5,11 +5,12 @@
 // is a perpetual diff in `terraform plan`).
 import t, { type Test } from 'tap';
 import { ADMIN_PASSWORD, admin, basic, pushImage, startTokenBerth, tokenReply } from '../auth/access.js';
+import { startTlsRegistry } from '../helpers/tls-registry.js';
 import { GONE, providerId, Replay } from './replay.js';
 
 const berth = await startTokenBerth(t);
 // provider.go: url + "/api/v2.0"; every request carries Basic auth and Content-Type: application/json
-const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' });
+const tf = new Replay(berth.url, { Authorization: basic(admin), 'Content-Type': 'application/json' }, true);
 
 /** ProjectBody(d) for `resource "harbor_project"` with the provider's defaults unless overridden. */
 function projectBody(name: string, o: { public?: boolean; vulnerabilityScanning?: boolean; deploymentSecurity?: string; cves?: string[]; storageQuotaGb?: number } = {}) {
@@ -118,6 +119,20 @@ t.test('harbor_project force_destroy: repositories (nested names sent as %252F) 
   const left = await tf.send(t, 'GET', '/projects/tf-force/repositories?page=1&page_size=100', { expect: 200 });
   t.same(left.json, [], 'every repository went');
   await tf.send(t, 'DELETE', id, { expect: 200 });
+});
+
+t.test('harbor_project as a proxy cache (registry_id, proxy_speed_kb, proxy_cache_local_on_not_found): create, read, destroy', async (t) => {
+  const reg = await tf.send(t, 'POST', '/registries', { body: { credential: { access_key: 'admin', access_secret: ADMIN_PASSWORD, type: 'basic' }, name: 'tf-upstream', url: berth.url, type: 'docker-registry' }, expect: 201 });
+  const registryId = Number(providerId(reg).split('/').pop());
+  // registry_id = harbor_registry.upstream.registry_id, proxy_speed_kb = 1000, proxy_cache_local_on_not_found = true
+  const body = projectBody('tf-proxy');
+  const created = await tf.send(t, 'POST', '/projects', { body: { ...body, registry_id: registryId, metadata: { ...body.metadata, proxy_speed_kb: '1000', proxy_cache_local_on_not_found: 'true' } }, expect: 201 });
+  const id = providerId(created);
+  const read = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(read.json.registry_id, registryId, 'registry_id read back (ForceNew: a difference would recreate the project)');
+  t.same({ speed: projectState(read.json).proxy_speed_kb, local: projectState(read.json).proxy_cache_local_on_not_found }, { speed: 1000, local: true });
+  await tf.send(t, 'DELETE', id, { expect: 200 });
+  await tf.send(t, 'DELETE', providerId(reg), { expect: 200 });
 });
 
 t.test('harbor_project_member_user: create, read, update role, read, destroy', async (t) => {
@@ -246,6 +261,26 @@ t.test('harbor_registry: create, read, update (description, insecure), read, des
   await tf.send(t, 'GET', id, GONE);
 });
 
+t.test('harbor_registry with ca_certificate: kept, read back, and trusted for that endpoint only', async (t) => {
+  const tls = await startTlsRegistry(t, { password: 'Tls-admin-1', robot: 'tf-puller' });
+  const pem = tls.ca.cert.toString();
+  // endpoint_url = "https://<tls registry>", ca_certificate = file("ca.crt")
+  const body = { credential: { access_key: tls.robot.name, access_secret: tls.robot.secret, type: 'basic' }, name: 'tf-tls', url: `https://${tls.registry}`, type: 'docker-registry', ca_certificate: pem };
+  const created = await tf.send(t, 'POST', '/registries', { body, expect: 201 });
+  const id = providerId(created);
+  const read = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(read.json.ca_certificate, pem, 'ca_certificate read back as configured');
+  const registryId = Number(id.split('/').pop());
+  t.equal((await tf.send(t, 'POST', '/registries/ping', { body: { id: registryId } })).status, 200, 'the registry\'s certificate verifies against its CA');
+  // ca_certificate removed from the configuration: the update sends ""
+  await tf.send(t, 'PUT', id, { body: { access_key: tls.robot.name, name: 'tf-tls', access_secret: tls.robot.secret, url: `https://${tls.registry}`, insecure: false, description: '', ca_certificate: '' }, expect: 200 });
+  const after = await tf.send(t, 'GET', id, { expect: 200 });
+  t.equal(after.json.ca_certificate ?? '', '', 'gone');
+  t.equal((await tf.send(t, 'POST', '/registries/ping', { body: { id: registryId } })).status, 400, 'and the certificate is untrusted again');
+  t.equal((await tf.send(t, 'POST', '/registries', { body: { ...body, name: 'tf-bad-ca', ca_certificate: 'not a certificate' } })).status, 400, 'a ca_certificate that is no PEM certificate: 400, as Harbor');
+  await tf.send(t, 'DELETE', id, { expect: 200 });
+});
+
 /** resourceReplicationRead's view of a policy. */
 function replicationState(p: any) {
   const dest = p.dest_registry?.id ?? 0;
@@ -302,13 +337,22 @@ t.test('harbor_replication (push, then pull): create, read, update (schedule, de
   const pullRead = await tf.send(t, 'GET', pullId, { expect: 200 });
   t.same({ action: replicationState(pullRead.json).action, registry_id: replicationState(pullRead.json).registry_id }, { action: 'pull', registry_id: registryId }, 'a pull policy reads back as pull from the registry');
 
+  // single_active_replication = true (what a start during a run does: test/replication/single-active.test.ts)
+  const single = { ...push, name: 'tf-single', single_active_replication: true };
+  const singleId = providerId(await tf.send(t, 'POST', '/replication/policies', { body: single, expect: 201 }));
+  const singleRead = await tf.send(t, 'GET', singleId, { expect: 200 });
+  t.equal(replicationState(singleRead.json).single_active_replication, true, 'single_active_replication read back');
+  const singlePolicy = Number(singleId.split('/').pop());
+
   await tf.send(t, 'DELETE', pullId, { expect: 200 });
-  // a replication started by execute_on_changed may still run; the provider's DELETE wants 200
+  // replications started above may still run; the provider's DELETE wants 200
   for (let i = 0; i < 50; i++) {
     const runs = await tf.send(t, 'GET', `/replication/executions?policy_id=${policyId}`);
-    if (!(runs.json as any[]).some((e) => e.status === 'InProgress')) break;
+    const singles = await tf.send(t, 'GET', `/replication/executions?policy_id=${singlePolicy}`);
+    if (![...runs.json, ...singles.json].some((e: any) => e.status === 'InProgress')) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   await tf.send(t, 'DELETE', id, { expect: 200 });
+  await tf.send(t, 'DELETE', singleId, { expect: 200 });
   await tf.send(t, 'GET', id, GONE);
 });

@@ -41,6 +41,11 @@ t.test('filters are doublestar globs with matches and excludes', async (t) => {
   t.ok(none.repositoryMatches('any/thing') && none.tagMatches('x'), 'no filter selects everything');
   t.match(checkFilters([{ type: 'label' as 'name', value: 'x', decoration: 'matches' }]), /unsupported filter type/);
   t.equal(checkFilters([{ type: 'tag', value: 'v*', decoration: 'matches' }]), undefined);
+  // Harbor's resource filter (harbor-cli's pull policies carry image): image or artifact, and it selects nothing out
+  t.equal(checkFilters([{ type: 'resource', value: 'image', decoration: 'matches' }]), undefined);
+  t.match(checkFilters([{ type: 'resource', value: 'chart', decoration: 'matches' }]), /invalid resource filter/);
+  const typed = new PolicySelector({ filters: [{ type: 'resource', value: 'image', decoration: 'matches' }], dest_namespace: '', dest_namespace_replace_count: -1 });
+  t.ok(typed.repositoryMatches('any/thing') && typed.tagMatches('x'), 'a resource filter alone selects everything');
 });
 
 t.test('credentials are sealed with AES-256-GCM under a key from config or a 0600 key file', async (t) => {
