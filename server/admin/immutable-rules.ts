@@ -19,7 +19,7 @@ const MAX_RULES = 15;
 
 const selector = (decorations: [string, string]) =>
   z.object({
-    kind: z.literal('doublestar'),
+    kind: z.literal('doublestar').default('doublestar'), // harbor-cli sends none
     decoration: z.enum(decorations),
     pattern: z.string().min(1).max(1024),
     extras: z.string().optional(),
