@@ -52,6 +52,9 @@ async function handle(m: HostRequest): Promise<void> {
         agents.push(await startAgent(config, log, { processMetrics: false, memoryBytes: Number(process.env.BENCH_AGENT_MEMORY_MIB ?? 16) * 1024 * 1024 }));
       }
     }
+    // A real agent is a daemon that has talked to its origin before: the first fetch() in a process loads and
+    // compiles undici, which with dozens of node processes starting on two cores would pass for a slow tracker.
+    if (mode === 'p2p') await (await fetch(`${origin}/healthz`)).arrayBuffer();
     send({ kind: 'ready' });
   } else if (m.kind === 'go') {
     const cpu = process.cpuUsage();

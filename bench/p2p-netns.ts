@@ -84,8 +84,19 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
+async function metricsText(url: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      return await (await fetch(`${url}/metrics`)).text();
+    } catch (e) {
+      if (i >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 async function servedBytes(url: string): Promise<{ all: number; seed: number; webseed: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await metricsText(url);
   const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { all: v('berth_blob_bytes_served_total'), seed: v('berth_p2p_seed_bytes_total'), webseed: v('berth_p2p_webseed_bytes_total') };
 }

@@ -28,6 +28,8 @@ export interface AnnouncerOptions {
   /** Whether an address was called before (an answer of only such addresses brought nobody new). */
   dialedBefore: (addr: string) => boolean;
   connect: (ip: string, port: number) => void;
+  /** The tracker answered (the agent has joined the swarm). */
+  answered?: () => void;
   /** Fetches the torrent again for fresh URLs (a refused ticket: the announce URL's signature expired). */
   renew: () => Promise<void>;
 }
@@ -117,6 +119,7 @@ export class Announcer {
       this.interval = reply.interval;
       this.minInterval = Math.max(1, reply.minInterval);
       const fresh = reply.peers.filter((p) => !this.o.dialedBefore(`${p.ip}:${p.port}`)).length;
+      this.o.answered?.();
       for (const p of reply.peers) this.o.connect(p.ip, p.port);
       next = this.o.complete() ? reply.interval * 1000 : Math.min(reply.interval, Math.max(5, reply.minInterval)) * 1000;
       // Short of peers while downloading: ask again soon (others are joining at the same moment), less often

@@ -114,6 +114,7 @@ export class Swarm extends EventEmitter {
       short: () => this.peers.short,
       dialedBefore: (addr) => this.peers.dialedBefore(addr),
       connect: (ip, port) => this.peers.connectTo(ip, port),
+      answered: () => this.stall.joined(),
       renew: () => this.renew(),
       ...(o.fetch && { fetch: o.fetch }),
     });

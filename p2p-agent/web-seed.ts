@@ -15,36 +15,48 @@ const parallel = 2;
 const fetchTimeoutMs = 30_000;
 
 /**
- * How long the swarm has given us nothing while nobody could (no peer that unchokes us holds a piece we lack),
- * counted in healthy time: each tick adds at most half a second, so a process starved of CPU does not mistake
- * its own slowness for a stalled swarm.
+ * How long the swarm has given us nothing — no piece bytes from anyone, no news of pieces — counted in healthy
+ * time: each tick adds at most half a second, so a process starved of CPU does not mistake its own slowness for
+ * a stalled swarm.
  */
 export class StallClock {
   ms = 0;
   private lastTickAt = Date.now();
   private noticed = false;
+  private hasJoined = false;
 
   constructor(private readonly stallMs: number) {}
 
-  /** The swarm's tick; `waiting`: nobody is giving us anything, nor could. */
+  /** The swarm's tick; `waiting`: we still lack pieces. */
   tick(now: number, waiting: boolean): void {
     const elapsed = Math.min(now - this.lastTickAt, 500);
     this.lastTickAt = now;
     if (waiting) this.ms += elapsed;
   }
 
-  /** Data arrived from a peer. */
+  /** Data arrived from a peer, or news that the swarm gained a piece. */
   progress(): void {
     this.ms = 0;
     this.noticed = false;
   }
 
   /**
+   * The tracker answered for the first time: the wait for first data starts now. Until then the time counts
+   * too (a tracker that never answers is a stuck swarm), but against a longer limit: a slow first announce —
+   * a busy origin link, a node starting many things at once — is not the swarm stalling.
+   */
+  joined(): void {
+    if (this.hasJoined) return;
+    this.hasJoined = true;
+    this.ms = 0;
+  }
+
+  /**
    * Waited past the stall time. Joining a large swarm takes a moment (peers are found, pieces have to reach
-   * someone first): before the first piece data it is twice as long.
+   * someone first): before the first piece data it is twice as long after joining, three times before.
    */
   stalled(hadData: boolean): boolean {
-    return this.ms > (hadData ? this.stallMs : 2 * this.stallMs);
+    return this.ms > (hadData ? 1 : this.hasJoined ? 2 : 3) * this.stallMs;
   }
 
   /** True once per stall (for the log line). */
