@@ -32,6 +32,8 @@ const FROM_FILE: Record<string, string> = {
 
 export function configurationRoutes(router: Router, a: AdminDeps): void {
   router.get('/configurations', (ctx) => getConfigurations(ctx, a));
+  // Harbor's internal view of the same settings (its components read it); here the same answer.
+  router.get('/internalconfig', (ctx) => getConfigurations(ctx, a));
   router.put('/configurations', (ctx) => putConfigurations(ctx, a));
 }
 
@@ -50,7 +52,8 @@ async function getConfigurations(ctx: Context, a: AdminDeps): Promise<void> {
     robot_name_prefix: item(ROBOT_PREFIX, false),
     // terraform-provider-harbor reads it before it updates a project's storage quota (Harbor's default: true)
     quota_per_project_enable: item(true, false),
-    notification_enable: item(false, false),
+    // Webhooks are delivered (registry/webhooks); they cannot be switched off system-wide here.
+    notification_enable: item(true, false),
   };
 }
 

@@ -275,4 +275,7 @@ export const operations: Record<string, Record<string, Op>> = {
     put: { id: 'updatePurgeSchedule', tag: 'purge', summary: 'Set the purge schedule', body: 'PurgeSchedule', auth: 'sysadmin' },
   },
   '/berth/p2p/swarms/{digest}': { get: { id: 'getBerthP2pSwarm', tag: 'berth', summary: 'The nodes holding a blob in its P2P swarm, per IDC', auth: 'sysadmin' } },
+  '/internalconfig': { get: { id: 'getInternalconfig', tag: 'configure', summary: 'The settings as /configurations reports them (system admins)', auth: 'sysadmin' } },
+  '/schedules': { get: { id: 'listSchedules', tag: 'schedule', summary: 'Crons of GC, audit purge, retention and preheat (system admins)', paged: true, auth: 'sysadmin' } },
+  '/schedules/{job_type}/paused': { get: { id: 'getSchedulePaused', tag: 'schedule', summary: 'Whether a job type is paused (never, in Berth)', auth: 'sysadmin' } },
 };

@@ -19,6 +19,7 @@ import { configurationRoutes } from './configurations.js';
 import { projectMetadataRoutes } from './project-metadata.js';
 import { searchRoutes } from './search.js';
 import { permissionRoutes } from './permissions.js';
+import { scheduleRoutes } from './schedules.js';
 import { userRoutes } from './users.js';
 
 /** Harbor-compatible admin API under /api/v2.0, and Harbor's /api/version (errors are shaped by the Harbor
@@ -38,6 +39,7 @@ export function adminRouter(a: AdminDeps): Router {
   configurationRoutes(router, a);
   searchRoutes(router, a);
   permissionRoutes(router, a);
+  scheduleRoutes(router, a);
   userRoutes(router, a);
   // Members, repositories and logs before the bare /projects/{id} routes they extend.
   memberRoutes(router, a);

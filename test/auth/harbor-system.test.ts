@@ -145,3 +145,24 @@ t.test('auditlog-exts: the audit log, by project, and its event types', async (t
   const types = (await root.get('/auditlog-exts/events')).json.map((e: any) => e.event_type);
   t.ok(types.includes('create_project') && types.includes('create_user'), `event types: ${types.join(', ')}`);
 });
+
+t.test('/schedules lists the crons of system jobs and policies; nothing is paused; /internalconfig', async (t) => {
+  t.same((await root.get('/schedules')).json, [], 'no schedule yet');
+  t.equal((await root.put('/system/gc/schedule', { schedule: { type: 'Custom', cron: '0 0 3 * * *' }, parameters: { delete_untagged: true } })).status, 200);
+  const appsId = (await root.get('/projects/apps')).json.project_id;
+  const r = await root.post('/retentions', {
+    algorithm: 'or',
+    rules: [{ disabled: false, action: 'retain', template: 'always', params: {}, tag_selectors: [{ kind: 'doublestar', decoration: 'matches', pattern: '**' }], scope_selectors: { repository: [{ kind: 'doublestar', decoration: 'repoMatches', pattern: '**' }] } }],
+    trigger: { kind: 'Schedule', settings: { cron: '0 0 4 * * *' } },
+    scope: { level: 'project', ref: appsId },
+  });
+  t.equal(r.status, 201, r.text);
+  const list = (await root.get('/schedules')).json as any[];
+  t.same(list.map((s) => [s.vendor_type, s.cron]).sort(), [['GARBAGE_COLLECTION', '0 0 3 * * *'], ['RETENTION', '0 0 4 * * *']]);
+  t.same((await root.get('/schedules/all/paused')).json, { paused: false });
+  t.equal((await root.get('/schedules/NOPE/paused')).status, 400);
+  t.equal((await asAlice.get('/schedules')).status, 403);
+  t.match((await root.get('/internalconfig')).json, { read_only: { value: false }, notification_enable: { value: true } });
+  await root.del(`/retentions/${r.headers.get('location')!.split('/').pop()}`);
+  await root.put('/system/gc/schedule', { schedule: { type: 'None' } });
+});
