@@ -69,6 +69,6 @@ export class Registry {
     this.proxy = new ProxyCache(this, opts.log.child({ component: 'proxy-cache' }), opts.proxyTagTtlMs ?? 60_000);
     this.labels = new Labels(meta);
     this.artifacts = new Artifacts(meta, this.manifests, this.blobs, this.versions, this.labels);
-    this.retention = new Retention(this.artifacts, this.pulls);
+    this.retention = new Retention(this.artifacts, this.pulls, this.immutability);
   }
 }

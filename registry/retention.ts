@@ -2,6 +2,7 @@ import picomatch from 'picomatch';
 import type { Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import type { Artifacts } from './artifacts.js';
+import type { Immutability } from './immutability.js';
 import type { PullStats } from './pull-stats.js';
 
 // Tag retention (Harbor's retention policies), decided and applied here so the deletes go through the domain
@@ -115,6 +116,7 @@ export class Retention {
   constructor(
     private readonly artifacts: Artifacts,
     private readonly pulls: PullStats,
+    private readonly immutability: Immutability,
   ) {}
 
   /** The repository's candidates: top-level artifacts with their tags, push and pull times. */
@@ -134,10 +136,17 @@ export class Retention {
   async apply(repository: string, name: string, rules: RetentionRule[], dryRun: boolean, stopped: () => boolean = () => false): Promise<RepositoryOutcome> {
     const candidates = await this.candidates(repository);
     const keep = decide(rules, name, candidates);
+    const immutable = await this.immutability.matcher(repository);
     const out: RepositoryOutcome = { repository, total: candidates.length, retained: [], deleted: [], kept: [] };
     for (const c of candidates) {
       if (keep.has(c.digest)) {
         out.retained.push(c);
+        continue;
+      }
+      // Said before any delete is tried, so a dry run shows what a real run would keep.
+      const locked = c.tags.filter(immutable);
+      if (locked.length > 0) {
+        out.kept.push({ candidate: c, reason: `immutable tag ${locked.join(', ')} (an immutable tag rule covers it)` });
         continue;
       }
       if (dryRun) {

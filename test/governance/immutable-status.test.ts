@@ -39,6 +39,14 @@ t.test('retention keeps the immutable artifact and says why', async (t) => {
   });
   t.equal(p.status, 201, p.text);
   const id = Number(p.headers.get('location')!.split('/').pop());
+  // A dry run already says v1 stays for its immutable tag.
+  const dry = await root.post(`/retentions/${id}/executions`, { dry_run: true });
+  const did = Number(dry.headers.get('location')!.split('/').pop());
+  await waitFor(async () => ((await root.get(`/retentions/${id}/executions`)).json as any[]).find((e) => e.id === did && e.status !== 'Running'), 30_000, 200);
+  const dryTasks = (await root.get(`/retentions/${id}/executions/${did}/tasks`)).json;
+  const dryLog = (await root.get(`/retentions/${id}/executions/${did}/tasks/${dryTasks[0].id}`)).text;
+  t.match(dryLog, /kept .*tags=\[v1\].*immutable/i, `the dry run keeps v1:\n${dryLog}`);
+  t.match(dryLog, /would delete .*tags=\[dev\]/, 'and would delete dev');
   const run = await root.post(`/retentions/${id}/executions`, { dry_run: false });
   const eid = Number(run.headers.get('location')!.split('/').pop());
   await waitFor(async () => ((await root.get(`/retentions/${id}/executions`)).json as any[]).find((e) => e.id === eid && e.status !== 'Running'), 30_000, 200);
