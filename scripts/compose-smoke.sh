@@ -89,9 +89,11 @@ docker tag node:20-bookworm-slim nginx:1.27-bookworm
 rm -rf "$work/base"
 
 # 4. Up: build the image, start both IDCs, wait for the one-shot setup to finish.
-# One build each of the runtime image and of the build stage (the s3rver stand-in); every service then uses them.
+# The s3rver stand-in for MinIO: this checkout's node_modules on the base image.
+printf 'FROM node:20-bookworm-slim\nWORKDIR /s3\nADD node_modules.tar /s3/\n' | docker build -q -t berth-s3rver:smoke -f - "$root/deploy/offline" >/dev/null
+# One build of Berth's image; every Berth service (serve, replicate, agent, setup) runs it.
 step "docker-compose build"
-"${compose[@]}" build minio-a berth-a1 > "$work/compose-build.log" 2>&1 || { tail -40 "$work/compose-build.log"; exit 1; }
+"${compose[@]}" build berth-a1 > "$work/compose-build.log" 2>&1 || { tail -40 "$work/compose-build.log"; exit 1; }
 docker images --format 'compose-smoke: image {{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'berth'
 step "docker-compose up"
 "${compose[@]}" up -d > "$work/compose-up.log" 2>&1 || { cat "$work/compose-up.log"; exit 1; }
