@@ -96,7 +96,12 @@ step "docker-compose build"
 "${compose[@]}" build berth-a1 > "$work/compose-build.log" 2>&1 || { tail -40 "$work/compose-build.log"; exit 1; }
 docker images --format 'compose-smoke: image {{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'berth'
 step "docker-compose up"
-"${compose[@]}" up -d > "$work/compose-up.log" 2>&1 || { cat "$work/compose-up.log"; exit 1; }
+# A loaded machine may make an instance miss its start-up store check (it exits and is restarted): up again.
+for try in 1 2 3; do
+  "${compose[@]}" up -d > "$work/compose-up.log" 2>&1 && break
+  [ "$try" = 3 ] && { cat "$work/compose-up.log"; exit 1; }
+  step "docker-compose up failed (try $try), again in 20 s"; sleep 20
+done
 setup=$("${compose[@]}" ps -q setup)
 for _ in $(seq 1 240); do
   [ "$(docker inspect -f '{{.State.Status}}' "$setup")" = exited ] && break
