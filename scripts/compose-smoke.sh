@@ -38,11 +38,12 @@ cleanup() {
     "${compose[@]}" down -v --remove-orphans --rmi all >/dev/null 2>&1
   fi
   if [ -f "$work/docker.pid" ]; then kill "$(cat "$work/docker.pid")" 2>/dev/null; fi
-  for _ in $(seq 1 30); do kill -0 "$(cat "$work/docker.pid" 2>/dev/null)" 2>/dev/null || break; sleep 1; done
+  # The engine stops its containers first; its files can go only once it is gone.
+  for _ in $(seq 1 120); do kill -0 "$(cat "$work/docker.pid" 2>/dev/null)" 2>/dev/null || break; sleep 1; done
   # Mounts the engine may leave behind (container rootfs, netns files) under its directories.
   grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   ip netns del "$ns" 2>/dev/null
-  rm -rf "$work" "$root/deploy/offline/node_modules.tar"
+  rm -rf "$work" "$root/deploy/offline/node_modules.tar" || { sleep 5; rm -rf "$work"; }
   [ $rc = 0 ] && step "PASS" || echo "compose-smoke: FAIL (exit $rc; logs in /tmp/berth-compose-smoke-failure.log)"
 }
 trap cleanup EXIT
