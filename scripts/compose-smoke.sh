@@ -5,7 +5,7 @@
 # pulled from IDC b and through an agent of b, one pushed to b pulled from a, one instance killed with pulls
 # still served; then everything torn down: containers, volumes, the engine, the namespace, its directories.
 #
-#   sudo bash scripts/compose-smoke.sh          # about 10 minutes on 2 cores (vfs copies every layer)
+#   sudo bash scripts/compose-smoke.sh          # 14 min on 2 cores (measured: up and checks 600 s, teardown 240 s)
 #
 # The Debian root filesystem made by debootstrap is cached in $BERTH_SMOKE_CACHE (default
 # /var/cache/berth-compose-smoke; delete it, or set BERTH_SMOKE_FRESH=1, to make it again).
