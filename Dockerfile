@@ -2,22 +2,27 @@
 # The base is a build argument so a site can point it at its own mirror (or a locally imported image).
 ARG BASE_IMAGE=node:20-bookworm-slim
 
+# The sources, gathered on an empty base: the build stage then takes them in one layer (cheap on any storage
+# driver), and a change to them never invalidates the dependency layer.
+FROM scratch AS sources
+COPY tsconfig.json /src/
+COPY core /src/core
+COPY storage-adapters /src/storage-adapters
+COPY registry /src/registry
+COPY server /src/server
+COPY replicator /src/replicator
+COPY p2p-agent /src/p2p-agent
+COPY cli /src/cli
+
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # Air-gapped builds: a node_modules.tar (`npm ci` output from a machine with the same Debian and Node major)
 # in deploy/offline/ is used instead of the npm registry.
 COPY deploy/offline/ /tmp/offline/
-RUN if [ -f /tmp/offline/node_modules.tar ]; then tar -xf /tmp/offline/node_modules.tar; \
+RUN if [ -f /tmp/offline/node_modules.tar ]; then tar -xf /tmp/offline/node_modules.tar && rm -rf /tmp/offline; \
     else npm ci --no-audit --no-fund; fi
-COPY tsconfig.json ./
-COPY core core
-COPY storage-adapters storage-adapters
-COPY registry registry
-COPY server server
-COPY replicator replicator
-COPY p2p-agent p2p-agent
-COPY cli cli
+COPY --from=sources /src/ ./
 RUN npx tsc -p tsconfig.json && rm -f dist/.tsbuildinfo && find dist -name '*.map' -delete
 
 FROM build AS production-modules
