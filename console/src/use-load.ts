@@ -35,3 +35,18 @@ export function useInterval(f: () => void, ms: number | null): void {
     return () => clearInterval(id);
   }, [f, ms]);
 }
+
+/** Runs a change, then `after` (a reload); keeps the last failure to show. */
+export function useAction(after: () => void): { error?: Error; run: (f: () => Promise<unknown>) => Promise<void> } {
+  const [error, setError] = useState<Error>();
+  const run = async (f: () => Promise<unknown>) => {
+    setError(undefined);
+    try {
+      await f();
+      after();
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  return { ...(error && { error }), run };
+}
