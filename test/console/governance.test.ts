@@ -1,7 +1,9 @@
 import t from 'tap';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startBerth, watchSecret } from '../helpers/berth-process.js';
+import { repoRoot, startBerth, watchSecret } from '../helpers/berth-process.js';
 import { openBrowser, profileProcesses } from '../helpers/browser.js';
 import { api, waitFor } from '../helpers/idc.js';
 import { image } from '../helpers/oci-fixtures.js';
@@ -10,7 +12,8 @@ import { skopeoPush } from '../helpers/tls-registry.js';
 // The console's governance pages in real headless Chromium against a real `berth serve`: a system admin sets a
 // project's quota and sees the usage after a skopeo push, adds an immutable tag rule and sees the tag marked,
 // writes a retention policy and reads a dry run's task log, adds a webhook to a receiver on 127.0.0.1 and sees
-// the delivery of a push, and runs GC by hand until it succeeds. Every result is checked on the server as well.
+// the delivery of a push, adds a preheat policy, and runs GC by hand until it succeeds. Every result is checked on
+// the server as well. BERTH_CONSOLE_DOCS=1 also refreshes the screenshots in docs/images.
 
 const PASSWORD = 'Governance-Admin-1';
 const admin = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
@@ -58,6 +61,12 @@ t.test('a system admin governs a project and the registry in the console', async
       t.comment(`step "${name}" failed; screenshot: ${shot}`);
       throw e;
     }
+  };
+  /** A picture for the README (BERTH_CONSOLE_DOCS=1). */
+  const keep = async (name: string) => {
+    if (process.env.BERTH_CONSOLE_DOCS !== '1') return;
+    await mkdir(join(repoRoot, 'docs', 'images'), { recursive: true });
+    await copyFile(await browser.screenshot(name), join(repoRoot, 'docs', 'images', `console-${name}.png`));
   };
   const tab = (label: string) => page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: label }).click();
   t.equal((await api(berth.url, 'POST', '/projects', { project_name: 'gov', metadata: { public: 'false' } }, admin)).status, 201);
@@ -139,6 +148,7 @@ t.test('a system admin governs a project and the registry in the console', async
     t.match(log, new RegExp(`retained ${v2.manifest.digest} tags=\\[v2\\]`), 'v2, the newest, is retained');
     t.match(log, new RegExp(`would delete ${v1.manifest.digest} tags=\\[v1\\]`), 'v1 would go');
     t.equal((await api(berth.url, 'GET', '/projects/gov/repositories/app/artifacts/v1', undefined, admin)).status, 200, 'a dry run deletes nothing');
+    await keep('retention');
   });
 
   await step('add a webhook and see the delivery of a push', async () => {
@@ -163,6 +173,7 @@ t.test('a system admin governs a project and the registry in the console', async
     await deliveries.getByRole('row').filter({ hasText: 'PUSH_ARTIFACT' }).getByText('Success').waitFor();
     await deliveries.getByRole('button', { name: /^Log of delivery \d+$/ }).first().click();
     t.match(await deliveries.locator('pre.log').first().textContent(), new RegExp(`PUSH_ARTIFACT to ${hook.url}: Success after 1 attempt`), 'the delivery log');
+    await keep('webhooks');
     await page.reload();
     const lastCell = page.getByRole('row').filter({ hasText: 'ci-hook' }).getByRole('cell').nth(4);
     // The last triggers load after the policies: wait for them rather than read the placeholder.
@@ -173,6 +184,29 @@ t.test('a system admin governs a project and the registry in the console', async
     t.equal((await api(berth.url, 'GET', '/projects/gov/webhook/policies', undefined, admin)).body[0].enabled, false, 'disabling reaches the server');
   });
 
+  await step('add a preheat policy', async () => {
+    await tab('P2P preheat');
+    await page.getByText('No preheat policies.').waitFor();
+    const form = page.getByRole('form', { name: 'Add preheat policy' });
+    await form.getByLabel('Name').fill('warm-app');
+    await form.getByLabel('Repository pattern').fill('app');
+    await form.getByLabel('Tag pattern').fill('v*');
+    await form.getByLabel('Trigger').selectOption({ label: 'On push' });
+    await form.getByRole('button', { name: 'Add policy' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'warm-app' });
+    await row.getByRole('cell', { name: 'On push', exact: true }).waitFor();
+    const policy = (await api(berth.url, 'GET', '/projects/gov/preheat/policies', undefined, admin)).body[0];
+    t.match(policy, { name: 'warm-app', enabled: true, provider_name: 'berth' }, 'the policy is on the server, on the built-in provider');
+    t.same(JSON.parse(policy.filters), [{ type: 'repository', value: 'app' }, { type: 'tag', value: 'v*' }], 'with its filters');
+    t.same(JSON.parse(policy.trigger), { type: 'event_based' }, 'and its trigger');
+    await page.getByRole('button', { name: 'Disable warm-app' }).click();
+    await row.getByRole('cell', { name: 'Disabled', exact: true }).waitFor();
+    t.ok(await page.getByRole('button', { name: 'Preheat now: warm-app' }).isDisabled(), 'a disabled policy cannot be run');
+    t.equal((await api(berth.url, 'GET', '/projects/gov/preheat/policies', undefined, admin)).body[0].enabled, false, 'disabling reaches the server');
+  });
+
+  // v3 deleted: its manifest and layer are garbage for the run below.
+  t.equal((await api(berth.url, 'DELETE', '/projects/gov/repositories/app/artifacts/v3', undefined, admin)).status, 200, 'v3 deleted');
   await step('run GC by hand until it succeeds', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clean-up' }).click();
     const gc = page.getByRole('region', { name: 'Garbage collection' });
@@ -184,9 +218,24 @@ t.test('a system admin governs a project and the registry in the console', async
     const runs = (await api(berth.url, 'GET', '/system/gc', undefined, admin)).body;
     t.match(runs, [{ job_kind: 'MANUAL', job_status: 'Success' }, { job_kind: 'MANUAL', job_status: 'Success' }], 'both runs succeeded on the server');
     t.equal(JSON.parse(runs[1].job_parameters).dry_run, true, 'the first was a dry run');
+    const freed = JSON.parse(runs[0].job_parameters).freed_space as number;
+    t.ok(freed >= 1000, `the real run freed v3's bytes (${freed})`);
+    t.match(await gc.getByRole('row').filter({ hasText: `#${runs[0].id}` }).textContent(), `freed space: ${freed}`, 'as the history shows');
     await gc.getByRole('button', { name: `Log of garbage collection run ${runs[0].id}` }).click();
     t.ok(((await gc.locator('pre.log').textContent()) ?? '').length > 0, 'the run has a log');
+    await keep('gc');
     t.ok(await page.getByRole('region', { name: 'Audit log purge' }).getByRole('button', { name: 'Run audit log purge now' }).isVisible(), 'the audit-log purge is on the same page');
+  });
+
+  await step('readable on a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ['/projects/gov/retention', '/projects/gov/webhooks', '/system']) {
+      await page.goto(`${berth.url}${path}`);
+      await page.getByRole('button', { name: /^(Dry run|Add webhook)$/ }).first().waitFor();
+      const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+      if (overflow > 1) t.comment(await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 8).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().width)).join(' | ')`));
+      t.ok(overflow <= 1, `no sideways scrolling of ${path} at 390 px (overflow ${overflow} px)`);
+    }
   });
 
   const profile = browser.profile;

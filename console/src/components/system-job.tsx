@@ -28,6 +28,17 @@ interface Schedule {
 
 const types = ['None', 'Hourly', 'Daily', 'Weekly', 'Custom'];
 
+/** Harbor sends the parameters and the run's report as one JSON string: "dry_run: true, freed_space: 0, …". */
+function describeParameters(json: string): string {
+  try {
+    return Object.entries(JSON.parse(json) as Record<string, unknown>)
+      .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${String(v)}`)
+      .join(', ');
+  } catch {
+    return json;
+  }
+}
+
 /** One of Harbor's scheduled system jobs (/system/gc, /system/purgeaudit): schedule, run now, dry run, history with logs. */
 export function SystemJob({ title, base, options }: { title: string; base: string; options: JobOption[] }) {
   const id = base.split('/').pop()!;
@@ -131,9 +142,7 @@ export function SystemJob({ title, base, options }: { title: string; base: strin
                 <td>
                   <Status value={r.job_status} />
                 </td>
-                <td>
-                  <code>{r.job_parameters}</code>
-                </td>
+                <td class="params">{describeParameters(r.job_parameters)}</td>
                 <td>{time(r.creation_time)}</td>
                 <td>{time(r.update_time)}</td>
                 <td>
