@@ -137,6 +137,11 @@ t.test('a system admin governs a project and the registry in the console', async
     const project = (await api(berth.url, 'GET', '/projects/gov', undefined, admin)).body;
     const policy = (await api(berth.url, 'GET', `/retentions/${project.metadata.retention_id}`, undefined, admin)).body;
     t.match(policy, { scope: { level: 'project', ref: projectId }, rules: [{ template: 'latestPushedK', params: { latestPushedK: 1 } }] }, 'the project names its new policy');
+    const schedule = page.getByRole('form', { name: 'Retention schedule' });
+    await schedule.getByLabel('Schedule (cron, empty for none)').fill('not a cron');
+    await schedule.getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('alert').filter({ hasText: 'invalid request body: trigger.settings.cron not a cron' }).waitFor();
+    t.pass("a bad cron is refused with the server's message");
     await page.getByRole('button', { name: 'Dry run' }).click();
     const executions = page.getByRole('table', { name: 'Retention executions' });
     await executions.getByRole('row').filter({ hasText: 'dry run' }).getByText('Success').waitFor({ timeout: 30_000 });

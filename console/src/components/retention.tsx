@@ -46,7 +46,7 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
     const data = new FormData(form);
     const template = String(data.get('template'));
     const rule: Rule = { template, params: byName.get(template)?.params.length ? { [template]: Number(data.get('count')) } : {}, disabled: false, ...selectorsFrom(data) };
-    void save([...(p?.rules ?? []), rule]).then(() => form.reset());
+    void save([...(p?.rules ?? []), rule]).then((done) => done && form.reset());
   };
   const run = (dryRun: boolean) =>
     action.run(async () => {
