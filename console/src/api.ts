@@ -57,6 +57,11 @@ export async function get<T>(path: string): Promise<T> {
   return json<T>(await send('GET', `/api/v2.0${path}`));
 }
 
+/** A plain-text answer (job and task logs). */
+export async function text(path: string): Promise<string> {
+  return (await send('GET', `/api/v2.0${path}`)).text();
+}
+
 export async function list<T>(path: string): Promise<Page<T>> {
   const r = await send('GET', `/api/v2.0${path}`);
   const total = r.headers.get('X-Total-Count');

@@ -35,7 +35,12 @@ export function App() {
     ['/topology', 'Topology'],
     ['/p2p', 'P2P'],
     ['/audit', 'Audit log'],
-    ...(me.sysadmin_flag ? ([['/users', 'Users']] as [string, string][]) : []),
+    ...(me.sysadmin_flag
+      ? ([
+          ['/users', 'Users'],
+          ['/system', 'Clean-up'],
+        ] as [string, string][])
+      : []),
   ];
   return (
     <>

@@ -35,3 +35,20 @@ export function useInterval(f: () => void, ms: number | null): void {
     return () => clearInterval(id);
   }, [f, ms]);
 }
+
+/** Runs a change, then `after` (a reload); keeps the last failure to show. Answers whether it worked. */
+export function useAction(after: () => void): { error?: Error; run: (f: () => Promise<unknown>) => Promise<boolean> } {
+  const [error, setError] = useState<Error>();
+  const run = async (f: () => Promise<unknown>) => {
+    setError(undefined);
+    try {
+      await f();
+      after();
+      return true;
+    } catch (e) {
+      setError(e as Error);
+      return false;
+    }
+  };
+  return { ...(error && { error }), run };
+}

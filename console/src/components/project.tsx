@@ -1,31 +1,32 @@
 import { useState } from 'preact/hooks';
-import { change, get } from '../api';
-import { bytes } from '../format';
+import { change, get, type Me } from '../api';
 import { useLoad } from '../use-load';
 import { Link } from './link';
+import { ImmutableRules } from './immutable-rules';
 import { Members } from './members';
 import { ErrorNote } from './notice';
+import { Preheat } from './preheat';
 import { ProjectLogs } from './project-logs';
 import type { Project as ProjectRecord } from './projects';
+import { Quota } from './quota';
 import { Repositories } from './repositories';
+import { Retention } from './retention';
 import { Robots } from './robots';
-
-interface Summary {
-  quota?: { hard: { storage: number }; used: { storage: number } };
-}
+import { Webhooks } from './webhooks';
 
 const tabs: [string, string][] = [
   ['repositories', 'Repositories'],
   ['members', 'Members'],
   ['robots', 'Robot accounts'],
+  ['immutability', 'Tag immutability'],
+  ['retention', 'Tag retention'],
+  ['webhooks', 'Webhooks'],
+  ['preheat', 'P2P preheat'],
   ['logs', 'Logs'],
 ];
 
-export function Project({ name, tab }: { name: string; tab: string }) {
+export function Project({ name, tab, me }: { name: string; tab: string; me: Me }) {
   const project = useLoad(() => get<ProjectRecord>(`/projects/${encodeURIComponent(name)}`), [name]);
-  // Harbor's summary carries the quota and its usage; a Berth without quotas answers 404 and shows none.
-  const summary = useLoad(() => get<Summary>(`/projects/${encodeURIComponent(name)}/summary`).catch(() => undefined), [name]);
-  const quota = summary.data?.quota;
   const [error, setError] = useState<Error>();
   const p = project.data;
   const setPublic = async (value: boolean) => {
@@ -51,13 +52,9 @@ export function Project({ name, tab }: { name: string; tab: string }) {
             Make {p.metadata.public === 'true' ? 'private' : 'public'}
           </button>
           <span>{p.repo_count} repositories</span>
-          {quota && (
-            <span>
-              storage {bytes(quota.used.storage)} used of {quota.hard.storage > 0 ? bytes(quota.hard.storage) : 'unlimited'}
-            </span>
-          )}
         </p>
       )}
+      {p && <Quota project={name} projectId={p.project_id} me={me} />}
       <nav class="tabs" aria-label="Project">
         <ul>
           {tabs.map(([id, label]) => (
@@ -72,6 +69,10 @@ export function Project({ name, tab }: { name: string; tab: string }) {
       {tab === 'repositories' && <Repositories project={name} />}
       {tab === 'members' && <Members project={name} />}
       {tab === 'robots' && p && <Robots project={name} projectId={p.project_id} />}
+      {tab === 'immutability' && <ImmutableRules project={name} />}
+      {tab === 'retention' && p && <Retention projectId={p.project_id} retentionId={Number(p.metadata.retention_id) || undefined} onCreated={project.reload} />}
+      {tab === 'webhooks' && <Webhooks project={name} />}
+      {tab === 'preheat' && <Preheat project={name} />}
       {tab === 'logs' && <ProjectLogs project={name} />}
     </section>
   );

@@ -23,7 +23,7 @@ export function Repository({ project, repo }: { project: string; repo: string })
   const [page, setPage] = useState(1);
   const base = `/projects/${encodeURIComponent(project)}/repositories/${repoParam(repo)}`;
   const summary = useLoad(() => get<RepositoryRecord>(base), [base]);
-  const artifacts = useLoad(() => list<Artifact>(`${base}/artifacts?page=${page}&page_size=${SIZE}&with_tag=true&with_accessory=true`), [base, page]);
+  const artifacts = useLoad(() => list<Artifact>(`${base}/artifacts?page=${page}&page_size=${SIZE}&with_tag=true&with_accessory=true&with_immutable_status=true`), [base, page]);
   const full = `${project}/${repo}`;
   const link = (a: Artifact) => `/projects/${encodeURIComponent(project)}/repositories/${encodeURIComponent(repo)}/artifacts/${encodeURIComponent(a.digest)}`;
   // Until this Berth has the artifacts API, the repository's own record is what there is.
@@ -70,8 +70,9 @@ export function Repository({ project, repo }: { project: string; repo: string })
                   </td>
                   <td>
                     {(a.tags ?? []).map((t) => (
-                      <span class="tag" key={t.name}>
+                      <span class={t.immutable ? 'tag immutable' : 'tag'} key={t.name}>
                         {t.name}
+                        {t.immutable && <span class="marker"> (immutable)</span>}
                       </span>
                     ))}
                     {a.accessories && a.accessories.length > 0 && <span class="muted"> +{a.accessories.length} referrers</span>}
