@@ -4,7 +4,8 @@ import type { Collection, MetaStore } from '../../storage-adapters/meta/meta-sto
 
 // The token service's ES256 keys. They live in the MetaStore so every instance sharing it signs with the same
 // key and verifies every other's tokens. A key signs for `rotationMs`; after that a new one is made and the old
-// public key is kept until the last token it signed has expired, then deleted. `kid` is the JWK thumbprint.
+// public key is kept until the last token it signed has expired, then deleted. Deleting a record by hand revokes
+// the key: every instance stops verifying with it at its next refresh (a minute). `kid` is the JWK thumbprint.
 
 export interface SigningKeyRecord {
   id: number;
@@ -41,6 +42,8 @@ const ALG = 'ES256';
 const LOCK = 'auth:signing-key';
 /** Unknown kids trigger a reload at most this often (a stream of forged kids must not hammer the store). */
 const RELOAD_INTERVAL_MS = 2_000;
+/** Known keys are read again this often: a key deleted from the store (revoked) stops verifying on every instance. */
+const REFRESH_INTERVAL_MS = 60_000;
 
 export class SigningKeys {
   private readonly keys: Collection<SigningKeyRecord>;
@@ -49,6 +52,7 @@ export class SigningKeys {
   private pendingSigner?: Promise<Signer>;
   private verifiers = new Map<string, Verifier>();
   private loadedAt = 0;
+  private pendingLoad?: Promise<SigningKeyRecord[]>;
 
   constructor(
     private readonly meta: MetaStore,
@@ -68,11 +72,9 @@ export class SigningKeys {
 
   /** The public key for `kid`, if it is one of ours and still valid for verification. */
   async publicKey(kid: string): Promise<CryptoKey | undefined> {
-    let v = this.verifiers.get(kid);
-    if (!v && this.clock() - this.loadedAt >= RELOAD_INTERVAL_MS) {
-      await this.load();
-      v = this.verifiers.get(kid);
-    }
+    const age = this.clock() - this.loadedAt;
+    if (age >= REFRESH_INTERVAL_MS || (!this.verifiers.has(kid) && age >= RELOAD_INTERVAL_MS)) await this.reload();
+    const v = this.verifiers.get(kid);
     return v && v.verifyUntil > this.clock() ? v.key : undefined;
   }
 
@@ -82,6 +84,12 @@ export class SigningKeys {
     if (this.clock() - this.loadedAt >= RELOAD_INTERVAL_MS) await this.load();
     const t = this.clock();
     return { keys: [...this.verifiers.values()].filter((v) => v.verifyUntil > t).map((v) => v.jwk) };
+  }
+
+  /** One load at a time however many requests find the keys due for a reload. */
+  private reload(): Promise<SigningKeyRecord[]> {
+    this.pendingLoad ??= this.load().finally(() => (this.pendingLoad = undefined));
+    return this.pendingLoad;
   }
 
   /** Reads every key record, drops the ones no token can need any more. */

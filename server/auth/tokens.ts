@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { parseRepositoryName } from '../../core/names.js';
 import type { RepositoryAction } from './authorizer.js';
 import type { AccessPolicy } from './policy.js';
@@ -81,8 +82,21 @@ export interface TokenServiceOptions {
   clock?: () => number;
 }
 
+/** A token that passed verification, trusted again without the signature check until `expMs` while `kid` verifies. */
+interface VerifiedEntry {
+  token: VerifiedToken;
+  kid: string;
+  expMs: number;
+}
+
+/** Distinct live tokens remembered (a few hundred bytes each): a client sends the same one until it expires. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class TokenService {
   private readonly clock: () => number;
+  // The ES256 check is about a third of the CPU of a manifest GET; keyed by the exact token string, so a
+  // forged or altered token is never a hit and goes through the full check.
+  private readonly verified = new LRUCache<string, VerifiedEntry>({ max: VERIFIED_CACHE_SIZE });
 
   constructor(
     private readonly keys: SigningKeys,
@@ -138,9 +152,15 @@ export class TokenService {
 
   /** Checks signature (ES256 with one of our keys, nothing else), issuer, audience and lifetime. */
   async verify(token: string): Promise<VerifiedToken> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expMs > this.clock() && (await this.keys.publicKey(hit.kid))) return hit.token;
+      this.verified.delete(token); // expired or its key is gone: the full check below gives the reason
+    }
     let payload: Record<string, unknown>;
+    let kid: string | undefined;
     try {
-      ({ payload } = await jwtVerify(
+      ({ payload, protectedHeader: { kid } } = await jwtVerify(
         token,
         async (header: JWTHeaderParameters) => {
           const key = header.kid ? await this.keys.publicKey(header.kid) : undefined;
@@ -161,7 +181,11 @@ export class TokenService {
     }
     const access = payload.access;
     if (!Array.isArray(access) || !access.every(isAccessEntry)) throw new InvalidToken('token has a malformed access claim');
-    return { subject: String(payload.sub), access };
+    const verified: VerifiedToken = Object.freeze({ subject: String(payload.sub), access });
+    // exp is a required claim; within jose's clock tolerance after it a token still passes but is not remembered.
+    const expMs = Number(payload.exp) * 1000;
+    if (kid && expMs > this.clock()) this.verified.set(token, { token: verified, kid, expMs });
+    return verified;
   }
 }
 

@@ -69,3 +69,54 @@ t.test('an unknown kid is refused without error', async (t) => {
   const a = new SigningKeys(meta, opts);
   t.equal(await a.publicKey('no-such-kid'), undefined);
 });
+
+// Verified tokens are remembered (the signature check is the costly part of a request); these pin that the memory
+// never outlives what a full check would accept.
+t.test('a remembered token is refused once past its exp', async (t) => {
+  const keys = new SigningKeys(meta, opts);
+  const short = new TokenService(keys, policy, { service: 'berth', issuer: 'berth', ttlSeconds: 60, clock });
+  const { token } = await short.issue(anonymous, []);
+  t.equal((await short.verify(token)).subject, '', 'verified');
+  now += 30_000;
+  t.equal((await short.verify(token)).subject, '', 'again, within its life');
+  now += 30_000 + 31_000; // past exp and past the 30 s clock tolerance
+  await t.rejects(short.verify(token), { name: 'InvalidToken', message: /exp/ }, 'refused after exp');
+});
+
+t.test('a remembered token is refused once its key is deleted from the store (revoked)', async (t) => {
+  const keys = new SigningKeys(meta, opts);
+  const svc = service(keys);
+  const { token } = await svc.issue(anonymous, []);
+  t.equal((await svc.verify(token)).subject, '', 'verified');
+  const kid = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+  const signingKeys = meta.collection<SigningKeyRecord>('signing_keys', { unique: ['kid'] });
+  const record = (await signingKeys.list()).items.find((r) => r.kid === kid)!;
+  await signingKeys.delete(record.id);
+  t.equal((await svc.verify(token)).subject, '', 'accepted until the instance reads its keys again');
+  now += 61_000; // the token lives an hour; the keys are read again after a minute
+  await t.rejects(svc.verify(token), { name: 'InvalidToken', message: /unknown key/ }, 'refused once the deletion is seen');
+});
+
+t.test('a remembered token is refused once its key has expired, even if the token has not', async (t) => {
+  // Keys kept for 1-minute tokens, a service that issues day-long ones: the key goes first.
+  const keys = new SigningKeys(meta, { ...opts, rotationMs: HOUR, tokenTtlMs: 60_000 });
+  const long = new TokenService(keys, policy, { service: 'berth', issuer: 'berth', ttlSeconds: 24 * 3600, clock });
+  now += 25 * HOUR; // past every earlier key's signing time, so this one makes a fresh key
+  const { token } = await long.issue(anonymous, []);
+  t.equal((await long.verify(token)).subject, '', 'verified');
+  now += HOUR + 2 * 60_000 + 1000; // past sign_until + tokenTtl + margin
+  await t.rejects(long.verify(token), { name: 'InvalidToken', message: /unknown key/ }, 'refused with the key gone');
+});
+
+t.test('a token altered after a genuine one was remembered is refused', async (t) => {
+  const svc = service(new SigningKeys(meta, opts));
+  const { token } = await svc.issue({ kind: 'anonymous' }, []);
+  await svc.verify(token);
+  const [h, p, sig] = token.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+  const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'admin' })).toString('base64url')}.${sig}`;
+  await t.rejects(svc.verify(forged), InvalidToken, 'claims changed, signature kept');
+  const flipped = `${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('A') ? 'B' : 'A'}${sig.slice(-1)}`;
+  await t.rejects(svc.verify(flipped), InvalidToken, 'signature changed');
+  t.equal((await svc.verify(token)).subject, '', 'the genuine one still passes');
+});
