@@ -67,8 +67,13 @@ export interface CursorRecord {
   seq: number;
 }
 
+/** How long a pull's webhook lookup trusts what it read (a manifest GET must not cost a store read): a policy
+ *  made on another instance starts getting pull events within this; on this instance at once. */
+const PULL_LOOKUP_MS = 2000;
+
 export class WebhookRecords {
   readonly policies: Collection<WebhookPolicyRecord>;
+  private readonly recent = new Map<string, { at: number; items: WebhookPolicyRecord[] }>();
   readonly jobs: Collection<WebhookJobRecord>;
   readonly cursors: Collection<CursorRecord>;
 
@@ -83,7 +88,19 @@ export class WebhookRecords {
   }
 
   async enabledFor(project: string, type: WebhookEventType): Promise<WebhookPolicyRecord[]> {
-    const { items } = await this.policies.list({ where: { project, enabled: true }, limit: 1000 });
+    // Pulls are the hot path; pushes, deletes and the rest always read the store.
+    const cached = type === 'PULL_ARTIFACT' ? this.recent.get(project) : undefined;
+    let items = cached && Date.now() - cached.at < PULL_LOOKUP_MS ? cached.items : undefined;
+    if (!items) {
+      items = (await this.policies.list({ where: { project, enabled: true }, limit: 1000 })).items;
+      if (this.recent.size > 10_000) this.recent.clear();
+      this.recent.set(project, { at: Date.now(), items });
+    }
     return items.filter((p) => p.event_types.includes(type));
+  }
+
+  /** A policy of `project` was made, changed or deleted here: the next lookup reads the store. */
+  changed(project: string): void {
+    this.recent.delete(project);
   }
 }

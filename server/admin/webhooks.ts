@@ -104,6 +104,7 @@ async function createPolicy(ctx: Context, a: AdminDeps, records: WebhookRecords)
     if (e instanceof ConflictError) throw conflict(`a webhook policy named ${body.name} exists in project ${project.name}`);
     throw e;
   }
+  records.changed(project.name);
   await auditChange(ctx, a, { operation: 'create', resource_type: 'webhook_policy', resource: `${project.name}:${policy.name}`, project_id: project.id });
   created(ctx, `/api/v2.0/projects/${ctx.params.project_name_or_id}/webhook/policies/${policy.id}`);
 }
@@ -137,6 +138,7 @@ async function updatePolicy(ctx: Context, a: AdminDeps, records: WebhookRecords)
     if (e instanceof ConflictError) throw conflict(`a webhook policy named ${body.name} exists in project ${project.name}`);
     throw e;
   }
+  records.changed(project.name);
   await auditChange(ctx, a, { operation: 'update', resource_type: 'webhook_policy', resource: `${project.name}:${body.name}`, project_id: project.id });
   ok(ctx);
 }
@@ -144,6 +146,7 @@ async function updatePolicy(ctx: Context, a: AdminDeps, records: WebhookRecords)
 async function deletePolicy(ctx: Context, a: AdminDeps, records: WebhookRecords): Promise<void> {
   const { project, policy } = await policyParam(ctx, a, records, 'webhook.manage');
   await records.policies.delete(policy.id);
+  records.changed(project.name);
   await auditChange(ctx, a, { operation: 'delete', resource_type: 'webhook_policy', resource: `${project.name}:${policy.name}`, project_id: project.id });
   ok(ctx);
 }
