@@ -109,7 +109,7 @@ export async function startRegistry(
     isPublic: async (name) => (await access.records.projectByName(name))?.public ?? false,
   });
   admin.webhooks = webhooks.records;
-  webhooks.start();
+  await webhooks.start();
   // Harbor's /system/gc: schedule and manual runs, executed by one instance per IDC.
   const gcSchedule = gcJob({ ...stores, log }, { graceMs: config.gc_grace_seconds * 1000, uploadTtlMs: config.upload_ttl_seconds * 1000 });
   admin.gc = gcSchedule;

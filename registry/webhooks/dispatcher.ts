@@ -5,7 +5,7 @@ import type { DirectEvent, GovernanceEvents } from '../governance-events.js';
 import { Lease } from '../lease.js';
 import { projectOf } from '../quotas.js';
 import { render, type WebhookEvent } from './payload.js';
-import { WebhookRecords, type WebhookJobRecord, type WebhookPolicyRecord } from './records.js';
+import { WebhookRecords, type CursorRecord, type WebhookJobRecord, type WebhookPolicyRecord } from './records.js';
 
 // Webhook delivery, one active dispatcher per IDC (a MetaStore lease). Two halves, joined by durable jobs:
 // - events become jobs: the outbox (tag and manifest changes, written with the change) is read from a stored
@@ -62,9 +62,22 @@ export class WebhookDispatcher {
     events.on((e) => void this.direct(e).catch((err: unknown) => log.warn({ err }, 'webhook: queueing an event')));
   }
 
-  start(): void {
+  /** Makes sure the outbox cursor exists before this instance serves (a push right after start is never taken
+   *  for history that predates webhooks), then delivers on a timer. */
+  async start(): Promise<void> {
+    await this.cursor();
     this.timer = setInterval(() => void this.tick(), this.opts.pollMs ?? POLL_MS);
     this.timer.unref();
+  }
+
+  /** The stored outbox cursor; created at the outbox's end the first time any instance starts. */
+  private async cursor(): Promise<CursorRecord> {
+    const found = await this.records.cursors.findOne('name', 'outbox');
+    if (found) return found;
+    return this.records.cursors.insert({ name: 'outbox', seq: await this.outboxEnd() }).catch(async (e) => {
+      if (e instanceof ConflictError) return (await this.records.cursors.findOne('name', 'outbox'))!;
+      throw e;
+    });
   }
 
   async stop(): Promise<void> {
@@ -90,11 +103,7 @@ export class WebhookDispatcher {
   }
 
   private async followOutbox(): Promise<void> {
-    let cursor = await this.records.cursors.findOne('name', 'outbox');
-    if (!cursor) cursor = await this.records.cursors.insert({ name: 'outbox', seq: await this.outboxEnd() }).catch(async (e) => {
-      if (e instanceof ConflictError) return (await this.records.cursors.findOne('name', 'outbox'))!;
-      throw e;
-    });
+    let cursor = await this.cursor();
     const readStart = Date.now();
     for (;;) {
       const events = await this.meta.readOutbox(cursor.seq, PAGE);
