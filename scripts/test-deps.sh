@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The tests drive real programs: skopeo, umoci, podman, buildah, containerd/ctr, dockerd/docker, openssl, ip,
-# redis-server, docker-registry (CNCF distribution), aria2c, chromium (the console's browser tests).
+# redis-server, docker-registry (CNCF distribution), aria2c, chromium (console tests), nginx (blob offload).
 # `npm test` runs this first; on a fresh Debian machine as root it installs what is missing.
 set -euo pipefail
-declare -A pkg_of=([skopeo]=skopeo [umoci]=umoci [podman]=podman [buildah]=buildah [ctr]=containerd [dockerd]=docker.io [openssl]=openssl [ip]=iproute2 [redis-server]=redis-server [docker-registry]=docker-registry [aria2c]=aria2 [chromium]=chromium)
+declare -A pkg_of=([skopeo]=skopeo [umoci]=umoci [podman]=podman [buildah]=buildah [ctr]=containerd [dockerd]=docker.io [openssl]=openssl [ip]=iproute2 [redis-server]=redis-server [docker-registry]=docker-registry [aria2c]=aria2 [chromium]=chromium [nginx]=nginx)
 missing=()
 for bin in "${!pkg_of[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_of[$bin]}"); done
 ((${#missing[@]} == 0)) && exit 0
