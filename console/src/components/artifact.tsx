@@ -5,6 +5,7 @@ import { useLoad } from '../use-load';
 import { CopyField } from './copy-button';
 import { Link } from './link';
 import { Empty, ErrorNote } from './notice';
+import { TableHead } from './table-head';
 
 interface HistoryEntry {
   created?: string;
@@ -57,14 +58,7 @@ export function Artifact({ project, repo, reference }: { project: string; repo: 
             <Empty>Untagged.</Empty>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Tag</th>
-                  <th scope="col">Pushed</th>
-                  <th scope="col">Pulled</th>
-                  <th scope="col">Pull command</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Tag', 'Pushed', 'Pulled', 'Pull command']} />
               <tbody>
                 {(a.tags ?? []).map((t) => (
                   <tr key={t.name}>
@@ -98,14 +92,7 @@ export function Artifact({ project, repo, reference }: { project: string; repo: 
             <Empty>No signatures, SBOMs or other referrers.</Empty>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Type</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Type', 'Digest', 'Size', 'Created']} />
               <tbody>
                 {(a.accessories ?? []).map((r) => (
                   <tr key={r.digest}>
@@ -150,14 +137,7 @@ function Layers({ layers }: { layers: Layer[] }) {
       <h2>Layers</h2>
       <table>
         <caption class="visually-hidden">Layers</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Digest</th>
-            <th scope="col">Media type</th>
-            <th scope="col">Size</th>
-          </tr>
-        </thead>
+        <TableHead columns={['#', 'Digest', 'Media type', 'Size']} />
         <tbody>
           {layers.map((l, i) => (
             <tr key={`${i}-${l.digest}`}>

@@ -1,5 +1,6 @@
 import { time } from '../format';
 import { Empty } from './notice';
+import { TableHead } from './table-head';
 
 export interface AuditEntry {
   id: number;
@@ -18,17 +19,7 @@ export function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (
     <table>
       <caption class="visually-hidden">Audit log</caption>
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          <th scope="col">User</th>
-          <th scope="col">Operation</th>
-          <th scope="col">Resource</th>
-          <th scope="col">Type</th>
-          <th scope="col">Result</th>
-          <th scope="col">From</th>
-        </tr>
-      </thead>
+      <TableHead columns={['Time', 'User', 'Operation', 'Resource', 'Type', 'Result', 'From']} />
       <tbody>
         {entries.map((e) => (
           <tr key={e.id}>

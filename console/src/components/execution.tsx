@@ -4,6 +4,7 @@ import type { Execution as ExecutionRecord, Task } from '../replication-types';
 import { useInterval, useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 /** One execution and its tasks: what was copied, bytes, attempts, errors. */
 export function Execution({ id }: { id: number }) {
@@ -42,17 +43,7 @@ export function Execution({ id }: { id: number }) {
       {tasks.data && tasks.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Tasks</caption>
-          <thead>
-            <tr>
-              <th scope="col">Operation</th>
-              <th scope="col">Source</th>
-              <th scope="col">Destination</th>
-              <th scope="col">Status</th>
-              <th scope="col">Bytes</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Operation', 'Source', 'Destination', 'Status', 'Bytes', 'Attempts', 'Error']} />
           <tbody>
             {tasks.data.items.map((t) => (
               <tr key={t.id}>

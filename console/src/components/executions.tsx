@@ -5,6 +5,7 @@ import type { Execution } from '../replication-types';
 import { useInterval, useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 /** The latest executions, refreshed every 2 s while one is running. */
 export function Executions({ policyNames, refresh }: { policyNames: Map<number, string>; refresh: number }) {
@@ -28,20 +29,7 @@ export function Executions({ policyNames, refresh }: { policyNames: Map<number, 
       {executions.data && executions.data.items.length > 0 && (
         <table aria-live="polite">
           <caption class="visually-hidden">Replication executions</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Policy</th>
-              <th scope="col">Status</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Tasks</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Policy', 'Status', 'Trigger', 'Tasks', 'Started', 'Ended']} actions />
           <tbody>
             {executions.data.items.map((e) => (
               <tr key={e.id}>

@@ -3,6 +3,7 @@ import { describe, selectorsFrom, type RuleSelectors } from '../selectors';
 import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { SelectorFields } from './selector-fields';
+import { TableHead } from './table-head';
 
 interface Rule extends RuleSelectors {
   id: number;
@@ -30,16 +31,7 @@ export function ImmutableRules({ project }: { project: string }) {
       {rules.data && rules.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Immutable tag rules of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Repositories</th>
-              <th scope="col">Tags</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Repositories', 'Tags', 'State']} actions />
           <tbody>
             {rules.data.items.map((r) => {
               const name = `rule ${describe(r.scope_selectors.repository)} / ${describe(r.tag_selectors)}`;

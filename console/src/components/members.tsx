@@ -3,6 +3,7 @@ import { change, list } from '../api';
 import { roles } from '../roles';
 import { useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
+import { TableHead } from './table-head';
 
 interface Member {
   id: number;
@@ -41,15 +42,7 @@ export function Members({ project }: { project: string }) {
       {members.data && members.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Members of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Role</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['User', 'Role']} actions />
           <tbody>
             {members.data.items.map((m) => (
               <tr key={m.id}>

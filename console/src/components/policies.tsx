@@ -5,6 +5,7 @@ import { useLoad } from '../use-load';
 import { Executions } from './executions';
 import { Empty, ErrorNote } from './notice';
 import { PolicyForm } from './policy-form';
+import { TableHead } from './table-head';
 
 function direction(p: Policy): string {
   return p.src_registry.id === 0 ? `push to ${p.dest_registry.name}` : `pull from ${p.src_registry.name}`;
@@ -34,18 +35,7 @@ export function Policies() {
       {policies.data && policies.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Replication policies</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Direction</th>
-              <th scope="col">Filters</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Enabled</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Direction', 'Filters', 'Trigger', 'Enabled']} actions />
           <tbody>
             {policies.data.items.map((p) => (
               <tr key={p.id}>

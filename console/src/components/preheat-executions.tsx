@@ -4,6 +4,7 @@ import { time } from '../format';
 import { useInterval, useLoad } from '../use-load';
 import { Empty, ErrorNote, Status } from './notice';
 import { PreheatTasks } from './preheat-tasks';
+import { TableHead } from './table-head';
 
 interface Execution {
   id: number;
@@ -28,19 +29,7 @@ export function PreheatExecutions({ path, name, refresh }: { path: string; name:
       {executions.data && executions.data.items.length > 0 && (
         <table aria-live="polite">
           <caption>Executions of {name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Status</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Tasks</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Status', 'Trigger', 'Tasks', 'Started', 'Ended']} actions />
           <tbody>
             {executions.data.items.map((e) => (
               <tr key={e.id}>

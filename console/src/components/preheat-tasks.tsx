@@ -2,6 +2,7 @@ import { list } from '../api';
 import { useLoad } from '../use-load';
 import { LogView } from './log-view';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 interface Task {
   id: number;
@@ -20,13 +21,7 @@ export function PreheatTasks({ path, id }: { path: string; id: number }) {
       {tasks.data && tasks.data.items.length > 0 && (
         <table>
           <caption>Tasks of preheat execution #{id}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Artifact</th>
-              <th scope="col">Status</th>
-              <th scope="col">Log</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Artifact', 'Status', 'Log']} />
           <tbody>
             {tasks.data.items.map((t) => (
               <tr key={t.id}>

@@ -3,6 +3,7 @@ import { change, list } from '../api';
 import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { PreheatExecutions } from './preheat-executions';
+import { TableHead } from './table-head';
 
 interface Policy {
   id: number;
@@ -62,19 +63,7 @@ export function Preheat({ project }: { project: string }) {
       {policies.data && policies.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Preheat policies of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Repositories</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Provider</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Repositories', 'Tags', 'Trigger', 'Provider', 'State']} actions />
           <tbody>
             {policies.data.items.map((p) => {
               const trigger = parse<{ type: string }>(p.trigger, { type: 'manual' }).type;

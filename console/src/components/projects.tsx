@@ -5,6 +5,7 @@ import { useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote } from './notice';
 import { Pager } from './pager';
+import { TableHead } from './table-head';
 
 export interface Project {
   project_id: number;
@@ -37,16 +38,7 @@ export function Projects({ me }: { me: Me }) {
       {projects.data && projects.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Projects</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Access</th>
-              <th scope="col">Repositories</th>
-              <th scope="col">Quota</th>
-              <th scope="col">Owner</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Access', 'Repositories', 'Quota', 'Owner', 'Created']} />
           <tbody>
             {projects.data.items.map((p) => (
               <tr key={p.project_id}>

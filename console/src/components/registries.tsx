@@ -3,6 +3,7 @@ import { change, list } from '../api';
 import type { RegistryEndpoint } from '../replication-types';
 import { useLoad } from '../use-load';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 export function Registries() {
   const registries = useLoad(() => list<RegistryEndpoint>('/registries?page_size=100'), []);
@@ -46,18 +47,7 @@ export function Registries() {
       {registries.data && registries.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Registries</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">URL</th>
-              <th scope="col">Type</th>
-              <th scope="col">IDC</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'URL', 'Type', 'IDC', 'Status']} actions />
           <tbody>
             {registries.data.items.map((r) => (
               <tr key={r.id}>

@@ -5,6 +5,7 @@ import { useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote } from './notice';
 import { Pager } from './pager';
+import { TableHead } from './table-head';
 
 interface Repository {
   name: string;
@@ -33,14 +34,7 @@ export function Repositories({ project }: { project: string }) {
       {repos.data && repos.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Repositories of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Artifacts</th>
-              <th scope="col">Pulls</th>
-              <th scope="col">Last push</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Repository', 'Artifacts', 'Pulls', 'Last push']} />
           <tbody>
             {repos.data.items.map((r) => {
               const inner = r.name.slice(project.length + 1);

@@ -7,6 +7,7 @@ import { CopyButton } from './copy-button';
 import { Link } from './link';
 import { Empty, ErrorNote } from './notice';
 import { Pager } from './pager';
+import { TableHead } from './table-head';
 
 interface RepositoryRecord {
   name: string;
@@ -47,17 +48,7 @@ export function Repository({ project, repo }: { project: string; repo: string })
       {artifacts.data && artifacts.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Artifacts of {full}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Digest</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Type</th>
-              <th scope="col">Size</th>
-              <th scope="col">Pushed</th>
-              <th scope="col">Pulled</th>
-              <th scope="col">Pull command</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Digest', 'Tags', 'Type', 'Size', 'Pushed', 'Pulled', 'Pull command']} />
           <tbody>
             {artifacts.data.items.map((a) => {
               const ref = a.tags?.[0]?.name ?? a.digest;

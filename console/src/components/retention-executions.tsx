@@ -4,6 +4,7 @@ import { time } from '../format';
 import { useAction, useInterval, useLoad } from '../use-load';
 import { Empty, ErrorNote, Status } from './notice';
 import { RetentionTasks } from './retention-tasks';
+import { TableHead } from './table-head';
 
 interface Execution {
   id: number;
@@ -30,18 +31,7 @@ export function RetentionExecutions({ policyId, refresh }: { policyId: number; r
       {executions.data && executions.data.items.length > 0 && (
         <table aria-live="polite">
           <caption class="visually-hidden">Retention executions</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Status</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Status', 'Kind', 'Started', 'Ended']} actions />
           <tbody>
             {executions.data.items.map((e) => (
               <tr key={e.id}>

@@ -2,6 +2,7 @@ import { list } from '../api';
 import { useLoad } from '../use-load';
 import { LogView } from './log-view';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 interface Task {
   id: number;
@@ -21,14 +22,7 @@ export function RetentionTasks({ path, id }: { path: string; id: number }) {
       {tasks.data && tasks.data.items.length > 0 && (
         <table>
           <caption>Tasks of execution #{id}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Status</th>
-              <th scope="col">Retained</th>
-              <th scope="col">Log</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Repository', 'Status', 'Retained', 'Log']} />
           <tbody>
             {tasks.data.items.map((t) => (
               <tr key={t.id}>

@@ -5,6 +5,7 @@ import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { RetentionExecutions } from './retention-executions';
 import { SelectorFields } from './selector-fields';
+import { TableHead } from './table-head';
 
 interface Template {
   rule_template: string;
@@ -63,16 +64,7 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
       {p && p.rules.length > 0 && (
         <table>
           <caption class="visually-hidden">Retention rules</caption>
-          <thead>
-            <tr>
-              <th scope="col">Retain</th>
-              <th scope="col">Repositories</th>
-              <th scope="col">Tags</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Retain', 'Repositories', 'Tags']} actions />
           <tbody>
             {p.rules.map((r, i) => (
               <tr key={i}>

@@ -4,6 +4,7 @@ import { time } from '../format';
 import { useLoad } from '../use-load';
 import { CopyField } from './copy-button';
 import { Empty, ErrorNote } from './notice';
+import { TableHead } from './table-head';
 
 interface Robot {
   id: number;
@@ -76,17 +77,7 @@ export function Robots({ project, projectId }: { project: string; projectId: num
       {mine.length > 0 && (
         <table>
           <caption class="visually-hidden">Robot accounts of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Permissions</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Permissions', 'Expires', 'Created']} actions />
           <tbody>
             {mine.map((r) => (
               <tr key={r.id}>

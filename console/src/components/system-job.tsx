@@ -4,6 +4,7 @@ import { time } from '../format';
 import { useAction, useInterval, useLoad } from '../use-load';
 import { LogView } from './log-view';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 /** A parameter the run form asks for: a checkbox (boolean) or a number. */
 export interface JobOption {
@@ -123,17 +124,7 @@ export function SystemJob({ title, base, options }: { title: string; base: strin
       {runs.data && runs.data.items.length > 0 && (
         <table aria-live="polite">
           <caption class="visually-hidden">{title} history</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Status</th>
-              <th scope="col">Parameters</th>
-              <th scope="col">Started</th>
-              <th scope="col">Updated</th>
-              <th scope="col">Log</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Kind', 'Status', 'Parameters', 'Started', 'Updated', 'Log']} />
           <tbody>
             {runs.data.items.map((r) => (
               <tr key={r.id}>

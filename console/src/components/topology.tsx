@@ -3,6 +3,7 @@ import { ago } from '../format';
 import type { Execution, Policy, RegistryEndpoint } from '../replication-types';
 import { useInterval, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
+import { TableHead } from './table-head';
 
 // The IDC topology: this registry and the registries its policies reach, one arrow per policy in the direction
 // images travel, labelled with the last execution's result and how long ago it ended (the replication lag a
@@ -63,14 +64,7 @@ export function Topology() {
       {p && p.edges.length > 0 && (
         <table>
           <caption>Policies on the picture</caption>
-          <thead>
-            <tr>
-              <th scope="col">Policy</th>
-              <th scope="col">From</th>
-              <th scope="col">To</th>
-              <th scope="col">Last result</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Policy', 'From', 'To', 'Last result']} />
           <tbody>
             {p.edges.map((e) => (
               <tr key={e.policy.id}>

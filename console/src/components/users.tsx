@@ -3,6 +3,7 @@ import { change, list } from '../api';
 import { time } from '../format';
 import { useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
+import { TableHead } from './table-head';
 
 interface User {
   user_id: number;
@@ -40,14 +41,7 @@ export function Users() {
       {users.data && users.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Users</caption>
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Email</th>
-              <th scope="col">Admin</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Username', 'Email', 'Admin', 'Created']} />
           <tbody>
             {users.data.items.map((u) => (
               <tr key={u.user_id}>

@@ -3,6 +3,7 @@ import { time } from '../format';
 import { useInterval, useLoad } from '../use-load';
 import { LogView } from './log-view';
 import { Empty, ErrorNote, Status } from './notice';
+import { TableHead } from './table-head';
 
 interface Execution {
   id: number;
@@ -25,16 +26,7 @@ export function WebhookExecutions({ path, name }: { path: string; name: string }
       {executions.data && executions.data.items.length > 0 && (
         <table aria-live="polite">
           <caption>Deliveries of {name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Event</th>
-              <th scope="col">Status</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">Log</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Event', 'Status', 'Started', 'Ended', 'Log']} />
           <tbody>
             {executions.data.items.map((e) => (
               <tr key={e.id}>

@@ -4,6 +4,7 @@ import { time } from '../format';
 import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { WebhookExecutions } from './webhook-executions';
+import { TableHead } from './table-head';
 
 interface Target {
   type: 'http';
@@ -61,18 +62,7 @@ export function Webhooks({ project }: { project: string }) {
       {policies.data && policies.data.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Webhooks of {project}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Events</th>
-              <th scope="col">State</th>
-              <th scope="col">Last triggered</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Endpoint', 'Events', 'State', 'Last triggered']} actions />
           <tbody>
             {policies.data.items.map((p) => (
               <tr key={p.id}>
