@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { Cron } from 'croner';
+import { checkCron } from '../../../registry/scheduled-job.js';
 import { z } from 'zod';
 import { readBody } from '../../../core/harbor-api/body.js';
 import { badRequest, conflict, notFound } from '../../../core/harbor-api/errors.js';
@@ -73,7 +73,7 @@ function checkPolicy(f: PolicyFilter[], t: PolicyTrigger): void {
     const cron = t.trigger_setting?.cron;
     if (!cron) throw badRequest('invalid request body: a scheduled trigger needs trigger_setting.cron');
     try {
-      new Cron(cron, { paused: true }).stop();
+      checkCron(cron);
     } catch (e) {
       throw badRequest(`invalid request body: cron ${cron.slice(0, 64)}: ${(e as Error).message}`);
     }

@@ -21,7 +21,8 @@ export function checkFilters(filters: PolicyFilter[]): string | undefined {
   return undefined;
 }
 
-function matcher(filters: PolicyFilter[], type: 'repository' | 'tag'): (s: string) => boolean {
+/** A policy's repository or tag filters as one predicate (every non-empty glob must match). */
+export function matcher(filters: PolicyFilter[], type: 'repository' | 'tag'): (s: string) => boolean {
   const globs = filters.filter((f) => f.type === type && typeof f.value === 'string' && f.value !== '').map((f) => picomatch(f.value as string, { dot: true }));
   return (s) => globs.every((m) => m(s));
 }

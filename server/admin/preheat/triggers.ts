@@ -1,10 +1,9 @@
-import picomatch from 'picomatch';
 import type { Logger } from '../../../core/log.js';
 import type { Collection, MetaStore } from '../../../storage-adapters/meta/meta-store.js';
 import type { AccessRecords } from '../../auth/records.js';
 import { CronSchedules } from '../cron-schedules.js';
 import type { PreheatPolicyRecord, PreheatRecords } from './records.js';
-import type { PreheatRunner } from './runner.js';
+import { matcher, type PreheatRunner } from './runner.js';
 
 // The automatic preheat triggers. event_based: a tag pushed into a project runs its matching policies on that
 // artifact, read from the MetaStore outbox by one instance at a time (a lease), its place kept in the store so
@@ -93,7 +92,8 @@ export class PreheatTriggers {
         if (e.type !== 'tag.put' || !e.tag) continue;
         for (const p of policies) {
           const project = projects.get(p.project_id);
-          if (!project || !e.repository.startsWith(`${project}/`) || !this.selects(p, e.repository.slice(project.length + 1), e.tag)) continue;
+          if (!project || !e.repository.startsWith(`${project}/`)) continue;
+          if (!matcher(p.filters, 'repository')(e.repository.slice(project.length + 1)) || !matcher(p.filters, 'tag')(e.tag)) continue;
           const id = await this.runner.execute(p, project, 'EVENT', { repository: e.repository, tag: e.tag });
           this.log.info({ policy: p.name, repository: e.repository, tag: e.tag, execution: id }, 'preheat: on push');
         }
@@ -102,10 +102,5 @@ export class PreheatTriggers {
     } finally {
       await lock.release();
     }
-  }
-
-  private selects(p: PreheatPolicyRecord, repository: string, tag: string): boolean {
-    const globs = (type: string) => p.filters.filter((f) => f.type === type && typeof f.value === 'string' && f.value !== '').map((f) => picomatch(f.value as string, { dot: true }));
-    return globs('repository').every((m) => m(repository)) && globs('tag').every((m) => m(tag));
   }
 }

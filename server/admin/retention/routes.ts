@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { Cron } from 'croner';
+import { checkCron } from '../../../registry/scheduled-job.js';
 import { z } from 'zod';
 import { readBody, readOptionalBody } from '../../../core/harbor-api/body.js';
 import { badRequest, conflict, notFound } from '../../../core/harbor-api/errors.js';
@@ -55,10 +55,10 @@ export interface RetentionApiDeps {
   runner: RetentionRunner;
 }
 
-function checkCron(cron: string | undefined): void {
+function validCron(cron: string | undefined): void {
   if (!cron) return;
   try {
-    new Cron(cron, { paused: true }).stop();
+    checkCron(cron);
   } catch (e) {
     throw badRequest(`invalid request body: trigger.settings.cron ${cron.slice(0, 64)}: ${(e as Error).message}`);
   }
@@ -112,7 +112,7 @@ export function retentionRoutes(router: Router, d: RetentionApiDeps): void {
     const body = await readBody(ctx, policyIn);
     const project = await projectOf(body.scope.ref);
     await requireProject(ctx, a, project, 'project.update');
-    checkCron(body.trigger.settings.cron);
+    validCron(body.trigger.settings.cron);
     checkConflicts(body.rules);
     if ((await records.policies.list({ where: { project_id: project.id }, limit: 1 })).total > 0) throw conflict(`project ${project.name} already has a retention policy`);
     const p = await records.policies.insert({ project_id: project.id, algorithm: 'or', rules: body.rules as RetentionPolicyRecord['rules'], trigger: body.trigger as RetentionPolicyRecord['trigger'] });
@@ -128,7 +128,7 @@ export function retentionRoutes(router: Router, d: RetentionApiDeps): void {
     const { policy, project } = await policyFor(ctx, 'project.update');
     const body = await readBody(ctx, policyIn);
     if (body.scope.ref !== policy.project_id) throw badRequest('a retention policy cannot move to another project');
-    checkCron(body.trigger.settings.cron);
+    validCron(body.trigger.settings.cron);
     checkConflicts(body.rules);
     await records.policies.update({ ...policy, rules: body.rules as RetentionPolicyRecord['rules'], trigger: body.trigger as RetentionPolicyRecord['trigger'] });
     await auditChange(ctx, a, { operation: 'update', resource_type: 'retention', resource: project.name, project_id: project.id });
