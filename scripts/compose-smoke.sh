@@ -68,7 +68,9 @@ trap cleanup EXIT
 if [ -n "${BERTH_SMOKE_FRESH:-}" ] || [ ! -f "$cache/rootfs.tar" ]; then
   step "debootstrap bookworm (cached in $cache)"
   mkdir -p "$cache"
-  debootstrap --variant=minbase --include=redis-server,nginx-light,ca-certificates bookworm "$work/rootfs" http://deb.debian.org/debian > "$work/debootstrap.log"
+  # The mirror apt uses here (a site's own, where there is one).
+  mirror=${BERTH_SMOKE_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)}
+  debootstrap --variant=minbase --include=redis-server,nginx-light,ca-certificates bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log"
   rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/*
   tar -C "$work/rootfs" -cf "$cache/rootfs.tar" .
   rm -rf "$work/rootfs"
