@@ -13,6 +13,7 @@ COPY server /src/server
 COPY replicator /src/replicator
 COPY p2p-agent /src/p2p-agent
 COPY cli /src/cli
+COPY console /src/console
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
@@ -23,7 +24,8 @@ COPY deploy/offline/ /tmp/offline/
 RUN if [ -f /tmp/offline/node_modules.tar ]; then tar -xf /tmp/offline/node_modules.tar && rm -rf /tmp/offline; \
     else npm ci --no-audit --no-fund; fi
 COPY --from=sources /src/ ./
-RUN npx tsc -p tsconfig.json && rm -f dist/.tsbuildinfo && find dist -name '*.map' -delete
+# The server, then the web console (Vite, into dist/console) that `berth serve` answers at `/`.
+RUN npm run -s build && rm -f dist/.tsbuildinfo && find dist -name '*.map' -delete
 
 FROM build AS production-modules
 RUN npm prune --omit=dev --no-audit --no-fund

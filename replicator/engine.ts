@@ -217,7 +217,11 @@ export class Replicator {
       for (const s of this.policies.values()) {
         if (followsOutbox(s.policy)) await this.follow(s);
       }
-      for (const ex of await this.executions.unplanned()) void this.planning.plan(ex);
+      const unplanned = await this.executions.unplanned();
+      // Made by another process (`berth replicate` beside `berth serve`), an execution can name a policy created
+      // or edited after the last re-read: read the policies again before planning it, not up to 2 s later.
+      if (unplanned.length > 0) await this.loadPolicies();
+      for (const ex of unplanned) void this.planning.plan(ex);
       await this.executions.closeWindows();
       if (now - this.lastStopCheck > 1000) await this.checkStops();
       this.planning.scheduleReconciles();

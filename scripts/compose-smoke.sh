@@ -5,7 +5,13 @@
 # pulled from IDC b and through an agent of b, one pushed to b pulled from a, one instance killed with pulls
 # still served; then everything torn down: containers, volumes, the engine, the namespace, its directories.
 #
-#   sudo bash scripts/compose-smoke.sh          # 14 min on 2 cores (measured: up and checks 600 s, teardown 240 s)
+#   sudo bash scripts/compose-smoke.sh          # about 4 min on 2 cores (overlay2; 14 min with vfs)
+#
+# BERTH_SMOKE_CONSOLE=1 (test/compose/compose.test.ts sets it) adds the console walk: the script stops at two
+# points, prints "compose-smoke: pause <name> ns=… a=… b=…" and reads one line from stdin. At console-setup the
+# driver logs in to IDC a's console, makes a project `team`, a member and a robot, and answers
+# "continue <robot> <secret>"; the script pushes with docker as that robot and pulls from IDC b. At
+# console-replication the driver adds IDC b as a registry and runs a replication policy from the console.
 #
 # The Debian root filesystem made by debootstrap is cached in $BERTH_SMOKE_CACHE (default
 # /var/cache/berth-compose-smoke; delete it, or set BERTH_SMOKE_FRESH=1, to make it again).
@@ -23,11 +29,20 @@ ns=berth-smoke-$$
 sock=$work/docker.sock
 started=$(date +%s)
 export DOCKER_HOST=unix://$sock DOCKER_CONFIG=$work/docker-cli COMPOSE_PROJECT_NAME=berthsmoke
-export BERTH_ADMIN_PASSWORD=Smoke-Admin-Pass-1 MINIO_ROOT_USER=S3RVER MINIO_ROOT_PASSWORD=S3RVER
+export BERTH_ADMIN_PASSWORD=${BERTH_SMOKE_ADMIN_PASSWORD:-Smoke-Admin-Pass-1} MINIO_ROOT_USER=S3RVER MINIO_ROOT_PASSWORD=S3RVER
 export BERTH_REPLICATION_KEY=smoke-replication-key-0123 BERTH_TRUSTED_PROXIES=198.19.0.0/16 BERTH_LOG_LEVEL=warn
 compose=(docker-compose -f "$root/docker-compose.yml" -f "$root/test/compose/docker-compose.smoke.yml" --project-directory "$root")
 step() { echo "compose-smoke: [$(( $(date +%s) - started ))s] $*"; }
 in_ns() { nsenter --net="/var/run/netns/$ns" "$@"; }
+# pause NAME: the driving test does its part in the console while the IDCs run, then answers one line on stdin
+# ("continue [words]"; the words land in $reply_args).
+pause() {
+  echo "compose-smoke: pause $1 ns=$ns a=http://$A b=http://$B"
+  local reply=''
+  read -r reply || true
+  [ "${reply%% *}" = continue ] || { echo "compose-smoke: the driver answered '$reply' at $1"; exit 1; }
+  reply_args=${reply#continue}
+}
 admin() { in_ns node "$root/dist/cli/main.js" admin --user admin --password "$BERTH_ADMIN_PASSWORD" --config "$work/admin.yaml" "$@"; }
 
 cleanup() {
@@ -53,7 +68,9 @@ trap cleanup EXIT
 if [ -n "${BERTH_SMOKE_FRESH:-}" ] || [ ! -f "$cache/rootfs.tar" ]; then
   step "debootstrap bookworm (cached in $cache)"
   mkdir -p "$cache"
-  debootstrap --variant=minbase --include=redis-server,nginx-light,ca-certificates bookworm "$work/rootfs" http://deb.debian.org/debian > "$work/debootstrap.log"
+  # The mirror apt uses here (a site's own, where there is one).
+  mirror=${BERTH_SMOKE_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)}
+  debootstrap --variant=minbase --include=redis-server,nginx-light,ca-certificates bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log"
   rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/*
   tar -C "$work/rootfs" -cf "$cache/rootfs.tar" .
   rm -rf "$work/rootfs"
@@ -80,10 +97,16 @@ tar -C "$(dirname "$modules")" -cf "$root/deploy/offline/node_modules.tar" --tra
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 step "dockerd in namespace $ns"
-in_ns dockerd --storage-driver=vfs --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" \
+# overlay2 where the kernel has overlayfs and the data root is not itself on overlayfs (every container then shares
+# the image's layers); vfs, a full copy of the image per container and per build step, only where it must.
+driver=vfs
+if grep -qw overlay /proc/filesystems && [ "$(stat -f -c %T "$work")" != overlayfs ]; then driver=overlay2; fi
+driver=${BERTH_SMOKE_STORAGE_DRIVER:-$driver}
+in_ns dockerd --storage-driver="$driver" --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" \
   -H "$DOCKER_HOST" --bridge=none --default-address-pool base=198.19.0.0/16,size=24 > "$work/dockerd.log" 2>&1 &
 for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && break; sleep 1; done
 docker version --format 'compose-smoke: engine {{.Server.Version}}'
+docker info --format 'compose-smoke: storage driver {{.Driver}}'
 tar -C "$work/base" -c . | docker import --change 'CMD ["bash"]' - node:20-bookworm-slim >/dev/null
 docker tag node:20-bookworm-slim redis:7-bookworm
 docker tag node:20-bookworm-slim nginx:1.27-bookworm
@@ -165,6 +188,27 @@ got_a=$(pull_until "$A/library/smoke:from-b")
 admin --url "http://$A" replication list -n 5
 
 # 6. Kill one instance of IDC a: nginx sends everything to the other, pulls go on.
+if [ "${BERTH_SMOKE_CONSOLE:-}" = 1 ]; then
+  step "console walk on IDC a: a project, a member, a robot"
+  pause console-setup
+  read -r robot secret <<<"$reply_args"
+  [ -n "$secret" ] || { echo "compose-smoke: no robot secret from the console walk"; exit 1; }
+  step "docker push to IDC a as $robot (made in the console), pull from IDC b"
+  docker logout "$A" >/dev/null
+  printf '%s' "$secret" | docker login -u "$robot" --password-stdin "$A" >/dev/null
+  docker tag "$A/library/smoke:from-b" "$A/team/app:1"
+  docker push "$A/team/app:1" | tail -1
+  docker rmi "$A/team/app:1" >/dev/null
+  got_team=$(pull_until "$B/team/app:1")
+  [ "$got_team" = "$digest" ] || { echo "compose-smoke: b has $got_team for team/app:1"; exit 1; }
+  docker rmi "$B/team/app:1" >/dev/null
+  echo "$BERTH_ADMIN_PASSWORD" | docker login -u admin --password-stdin "$A" >/dev/null
+  echo "compose-smoke: the console's robot pushed team/app:1 to a; b serves it"
+  step "console walk on IDC a: a registry for IDC b and a replication policy run from the console"
+  pause console-replication
+  admin --url "http://$A" replication list -n 3
+fi
+
 step "kill berth-a1; pull from IDC a again"
 "${compose[@]}" kill berth-a1 >/dev/null 2>&1
 docker rmi "$A/library/smoke:from-b" >/dev/null

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tests drive real programs: skopeo, umoci, podman, buildah, containerd/ctr, dockerd/docker, openssl, ip,
-# redis-server, docker-registry (CNCF distribution), aria2c, chromium (console tests), nginx (blob offload).
-# `npm test` runs this first; on a fresh Debian machine as root it installs what is missing.
+# redis-server, docker-registry (CNCF distribution), aria2c, chromium (console tests), nginx (blob offload),
+# docker-compose and debootstrap (the compose test builds its base images and brings docker-compose.yml up).
+# `npm test` runs this first (and .ci/run); on a fresh Debian machine as root it installs what is missing.
 set -euo pipefail
-declare -A pkg_of=([skopeo]=skopeo [umoci]=umoci [podman]=podman [buildah]=buildah [ctr]=containerd [dockerd]=docker.io [openssl]=openssl [ip]=iproute2 [redis-server]=redis-server [docker-registry]=docker-registry [aria2c]=aria2 [chromium]=chromium [nginx]=nginx)
+declare -A pkg_of=([skopeo]=skopeo [umoci]=umoci [podman]=podman [buildah]=buildah [ctr]=containerd [dockerd]=docker.io [openssl]=openssl [ip]=iproute2 [redis-server]=redis-server [docker-registry]=docker-registry [aria2c]=aria2 [chromium]=chromium [nginx]=nginx [docker-compose]=docker-compose [debootstrap]=debootstrap [nsenter]=util-linux)
 missing=()
 for bin in "${!pkg_of[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_of[$bin]}"); done
 ((${#missing[@]} == 0)) && exit 0

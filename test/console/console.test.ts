@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { OciClient } from '../../core/oci-client.js';
 import { repoRoot, watchSecret } from '../helpers/berth-process.js';
 import { openBrowser, profileProcesses } from '../helpers/browser.js';
+import { consoleWalk } from '../helpers/console-walk.js';
 import { api, startIdc, waitFor } from '../helpers/idc.js';
 import { artifact, blobOf, image, multiArch } from '../helpers/oci-fixtures.js';
 import type { Locator } from 'playwright-core';
@@ -49,7 +50,8 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
       throw e;
     }
   };
-  const nav = (label: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
+  const walk = consoleWalk(page);
+  const { nav } = walk;
 
   await step('log in with the keyboard', async () => {
     await page.goto(`${a.url}/`);
@@ -71,20 +73,11 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
   });
 
   await step('create a user', async () => {
-    await nav('Users');
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Email').fill('alice@example.com');
-    await page.getByLabel('Password').fill('Alice-Pass-1');
-    await page.getByRole('button', { name: 'Create user' }).click();
-    await page.getByRole('status').filter({ hasText: 'User alice created.' }).waitFor();
-    await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
+    await walk.createUser('alice', 'alice@example.com', 'Alice-Pass-1');
   });
 
   await step('create a project', async () => {
-    await nav('Projects');
-    await page.getByLabel('Name', { exact: true }).fill('team');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await page.getByRole('link', { name: 'team', exact: true }).waitFor();
+    await walk.createProject('team');
     const p = await api(a.url, 'GET', '/projects/team', undefined, admin);
     t.equal(p.status, 200, 'the project exists on the server');
     t.equal(p.body.metadata.public, 'false', 'private, as the form left it');
@@ -107,29 +100,18 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
 
   await step('add a member', async () => {
     await page.getByRole('link', { name: 'team', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Members' }).click();
-    const form = page.getByRole('form', { name: 'Add member' });
-    await form.getByLabel('Username').fill('alice');
-    await form.getByLabel('Role').selectOption({ label: 'Developer' });
-    await form.getByRole('button', { name: 'Add member' }).click();
-    await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
+    await walk.addMember('alice', 'Developer');
     const members = await api(a.url, 'GET', '/projects/team/members', undefined, admin);
     t.ok(members.body.some((m: { entity_name: string; role_id: number }) => m.entity_name === 'alice' && m.role_id === 2), 'alice has the developer role on the server');
   });
 
   let robotName = '';
   await step('create a robot and copy its secret', async () => {
-    await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Robot accounts' }).click();
-    await page.getByLabel('Name', { exact: true }).fill('ci');
-    await page.getByLabel('Description').fill('pipeline');
-    await page.getByRole('button', { name: 'Create robot' }).click();
-    await page.getByRole('heading', { name: 'Robot robot$team+ci created' }).waitFor();
-    robotName = 'robot$team+ci';
+    robotName = await walk.createRobot('team', 'ci', 'pipeline');
+    t.equal(robotName, 'robot$team+ci');
     // The kept picture must not carry a working-looking secret.
     await keep('robot-secret', [page.locator('.secret code').nth(1)]);
-    await page.getByRole('button', { name: 'Copy robot secret' }).click();
-    await page.getByRole('button', { name: 'Copy robot secret' }).filter({ hasText: 'Copied' }).waitFor();
-    const secret = await clipboard();
+    const secret = await walk.copyRobotSecret();
     watchSecret(secret);
     t.match(secret, /^\S{16,}$/, 'the clipboard holds the secret');
     const asRobot = await fetch(`${a.url}/api/v2.0/projects/team/repositories`, { headers: { Authorization: basic(robotName, secret) } });
@@ -141,7 +123,7 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
   });
 
   await step('browse the pushed image', async () => {
-    await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Repositories' }).click();
+    await walk.projectNav('Repositories');
     await page.getByRole('link', { name: 'team/app', exact: true }).click();
     await page.getByRole('heading', { name: 'team/app' }).waitFor();
     await page.getByText(/^\d+ artifacts$/).waitFor();
@@ -176,30 +158,15 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
   });
 
   await step('add the second IDC as a registry', async () => {
-    await nav('Registries');
-    await page.getByLabel('Name', { exact: true }).fill('idc-b');
-    await page.getByLabel('URL').fill(b.url);
-    await page.getByLabel('Type').selectOption('berth');
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password or secret').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Add registry' }).click();
+    await walk.addRegistry({ name: 'idc-b', url: b.url, username: 'admin', password: PASSWORD });
     const row = page.getByRole('row').filter({ hasText: b.url });
-    await row.waitFor();
     t.same(await row.getByRole('cell').allTextContents().then((c) => c.slice(0, 4)), ['idc-b', b.url, 'berth', 'idc-b'], 'listed with the IDC the peer reported');
-    await page.getByRole('button', { name: 'Test connection' }).click();
-    await page.getByRole('status').filter({ hasText: 'idc-b answers.' }).waitFor();
     t.pass('the registry is added and answers');
   });
 
   await step('create a replication policy and run it until it succeeds', async () => {
-    await nav('Replication');
-    await page.getByLabel('Name', { exact: true }).fill('team-to-b');
-    await page.getByLabel('Destination registry').selectOption({ label: `idc-b (${b.url})` });
-    await page.getByLabel('Repositories').fill('team/**');
-    await page.getByRole('button', { name: 'Create policy' }).click();
-    await page.getByRole('cell', { name: 'team-to-b', exact: true }).waitFor();
-    await page.getByRole('button', { name: 'Replicate now: team-to-b' }).click();
-    await page.getByRole('table', { name: 'Replication executions' }).getByText('Succeed').waitFor({ timeout: 60_000 });
+    await walk.createPolicy('team-to-b', 'push', `idc-b (${b.url})`, 'team/**');
+    await walk.replicateNow('team-to-b');
     t.pass('the execution succeeded, as the page shows');
     const onB = new OciClient({ baseUrl: b.url, username: 'admin', password: PASSWORD });
     t.equal((await onB.headManifest('team/app', 'v1'))?.digest, pushed.manifest.digest, 'the image is at idc-b');
@@ -210,27 +177,20 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     t.ok((await page.getByRole('table', { name: 'Tasks' }).textContent())?.includes('KiB'), 'the task shows the bytes it copied');
 
     // The other direction, pull-based: with the push policy this is the dual-master pair.
-    await nav('Replication');
-    await page.getByLabel('Name', { exact: true }).fill('team-from-b');
-    await page.getByLabel('Mode').selectOption('pull');
-    await page.getByLabel('Source registry').selectOption({ label: `idc-b (${b.url})` });
-    await page.getByLabel('Repositories').fill('team/**');
-    await page.getByRole('button', { name: 'Create policy' }).click();
+    await walk.createPolicy('team-from-b', 'pull', `idc-b (${b.url})`, 'team/**');
     await page.getByRole('cell', { name: 'pull from idc-b' }).waitFor();
-    await page.getByRole('button', { name: 'Replicate now: team-from-b' }).click();
-    const executions = page.getByRole('table', { name: 'Replication executions' });
-    await executions.getByRole('row').filter({ hasText: 'team-from-b' }).getByText('Succeed').waitFor({ timeout: 60_000 });
+    await walk.replicateNow('team-from-b');
     t.pass('the pull-based policy ran too');
   });
 
   await step('see the policy on the topology picture', async () => {
     await nav('Topology');
-    const edge = page.locator('svg[data-testid="topology"] g.edge[data-policy="team-to-b"]');
+    const edge = walk.topologyEdge('team-to-b');
     await edge.waitFor();
     t.equal(await edge.getAttribute('data-status'), 'Succeed', 'the edge carries the last result');
     t.match(await edge.textContent(), /team-to-b: Succeed, \d+ s ago/, 'and says it, with how long ago');
     t.match(await page.locator('svg[data-testid="topology"]').textContent(), /IDC idc-a[\s\S]*idc-b/, 'both IDCs are on the picture');
-    const back = page.locator('svg[data-testid="topology"] g.edge[data-policy="team-from-b"]');
+    const back = walk.topologyEdge('team-from-b');
     t.equal(await back.getAttribute('data-status'), 'Succeed', 'the pull policy is the arrow back, with its result');
     await keep('topology');
   });

@@ -1,6 +1,6 @@
 // Real headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, for the console's tests: a
 // fresh profile per run, screenshots on failure, and every process of that profile gone afterwards.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -23,11 +23,23 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function openBrowser(origin: string): Promise<Browser> {
+export interface BrowserOptions {
+  /** A network namespace (`ip netns` name) to run Chromium in, so it reaches what listens only there (the
+   *  compose test's published ports); playwright still drives it over a pipe from here. */
+  netns?: string;
+}
+
+export async function openBrowser(origin: string, options: BrowserOptions = {}): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'berth-chromium-'));
   const shots = await mkdtemp(join(tmpdir(), 'berth-console-shots-'));
+  let executablePath = CHROMIUM;
+  if (options.netns) {
+    executablePath = `${profile}.chromium-in-netns`;
+    await writeFile(executablePath, `#!/bin/sh\nexec nsenter --net=/var/run/netns/${options.netns} ${CHROMIUM} "$@"\n`);
+    await chmod(executablePath, 0o755);
+  }
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: ARGS,
     viewport: { width: 1280, height: 860 },
@@ -51,6 +63,7 @@ export async function openBrowser(origin: string): Promise<Browser> {
       await context.close().catch(() => {});
       await killProfileProcesses(profile);
       await rm(profile, { recursive: true, force: true });
+      if (executablePath !== CHROMIUM) await rm(executablePath, { force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { berthBin } from '../helpers/berth-process.js';
-import { addPolicy, addRegistry, digestOfTag, fastReplication, pushImage, startIdc, waitFor } from '../helpers/idc.js';
+import { addPolicy, addRegistry, digestOfTag, fastReplication, pushImage, startExecution, startIdc, waitExecution, waitFor } from '../helpers/idc.js';
 
 interface Worker {
   child: ChildProcess;
@@ -42,6 +42,16 @@ t.test('berth replicate runs the engine for a berth serve that does not; a secon
   t.pass(`the separate replicator delivered a push (${Date.now() - t0} ms)`);
   const active = await waitFor(async () => workers.find((w) => w.output().includes('replicator active')));
   t.equal(workers.filter((w) => w.output().includes('replicator active')).length, 1, 'exactly one is active');
+
+  // An admin creates a manual policy and runs it at once (the console's "Replicate now"): the separate
+  // replicator must plan it with the new policy, not fail it as unknown because it last read the policies
+  // before it was created. Three times, as one run could fall just after a periodic re-read.
+  const dest = (await addRegistry(a.url, 'b-manual', b.url));
+  for (const n of [1, 2, 3]) {
+    const policy = await addPolicy(a.url, { name: `manual-${n}`, dest, trigger: 'manual', filters: [{ type: 'name', value: 'solo/**' }] });
+    const done = await waitExecution(a.url, await startExecution(a.url, policy));
+    t.equal(done.status, 'Succeed', `a policy run right after it was created succeeds (${n}: ${done.status_text || done.status})`);
+  }
 
   t0 = Date.now();
   await active.stop();
