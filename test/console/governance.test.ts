@@ -188,6 +188,23 @@ t.test('a system admin governs a project and the registry in the console', async
     await page.getByRole('button', { name: 'Disable ci-hook' }).click();
     await page.getByRole('cell', { name: 'Disabled', exact: true }).waitFor();
     t.equal((await api(berth.url, 'GET', '/projects/gov/webhook/policies', undefined, admin)).body[0].enabled, false, 'disabling reaches the server');
+
+    // Edited in place: other events; the auth header left empty keeps the stored one (the page only sees it masked).
+    await page.getByRole('button', { name: 'Edit ci-hook' }).click();
+    const edit = page.getByRole('form', { name: 'Edit webhook ci-hook' });
+    t.equal(await edit.getByLabel('Endpoint URL').inputValue(), hook.url, 'the edit form starts from the webhook');
+    t.ok(await edit.getByLabel('pull artifact').isChecked(), 'with its events');
+    await edit.getByLabel('pull artifact').uncheck();
+    await edit.getByLabel('delete artifact').check();
+    await edit.getByRole('button', { name: 'Save webhook' }).click();
+    await page.getByRole('cell', { name: 'push artifact, delete artifact' }).waitFor();
+    const edited = (await api(berth.url, 'GET', '/projects/gov/webhook/policies', undefined, admin)).body[0];
+    t.same([edited.event_types, edited.enabled, edited.targets[0].address], [['PUSH_ARTIFACT', 'DELETE_ARTIFACT'], false, hook.url], 'the server has the edited webhook, still disabled');
+    await page.getByRole('button', { name: 'Enable ci-hook' }).click();
+    await page.getByRole('cell', { name: 'Enabled', exact: true }).waitFor();
+    await skopeoPush(registry, image({ layers: 1, layerSize: 1001 }), 'gov/app', 'v4');
+    const v4 = await waitFor(async () => hook.got.find((g) => g.body.type === 'PUSH_ARTIFACT' && g.body.event_data.resources[0].tag === 'v4'), 20_000, 100);
+    t.equal(v4.headers.authorization, 'Bearer hook-t0ken', 'after the edit the receiver still gets the stored auth header');
   });
 
   await step('add a preheat policy', async () => {
