@@ -23,6 +23,7 @@ export interface Policy {
   trigger: { type: string; trigger_settings?: { cron?: string } };
   replicate_deletion: boolean;
   enabled: boolean;
+  override?: boolean;
   speed?: number;
 }
 

@@ -176,6 +176,25 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     await page.getByRole('cell', { name: 'team/app:v1' }).first().waitFor();
     t.ok((await page.getByRole('table', { name: 'Tasks' }).textContent())?.includes('KiB'), 'the task shows the bytes it copied');
 
+    // Edited in place: the form comes back filled with the policy; a tag filter and deletions added.
+    await nav('Replication');
+    await page.getByRole('button', { name: 'Edit policy team-to-b' }).click();
+    const form = page.getByRole('form', { name: 'Edit policy team-to-b' });
+    t.equal(await form.getByLabel('Name', { exact: true }).inputValue(), 'team-to-b', 'the edit form starts from the policy');
+    t.equal(await form.getByLabel('Repositories').inputValue(), 'team/**', 'with its repository filter');
+    t.equal(await page.evaluate('document.activeElement?.getAttribute("name")'), 'name', 'and the keyboard focus in it');
+    await form.getByLabel('Tags').fill('v*');
+    await form.getByLabel('Replicate deletions').check();
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('cell', { name: 'name = team/**, tag = v*' }).waitFor();
+    const edited = (await api(a.url, 'GET', '/replication/policies?name=team-to-b', undefined, admin)).body.find((p: { name: string }) => p.name === 'team-to-b');
+    t.same(
+      [edited.filters.map((f: { type: string; value: string }) => `${f.type}=${f.value}`), edited.replicate_deletion, edited.dest_registry.url, edited.trigger.type],
+      [['name=team/**', 'tag=v*'], true, b.url, 'manual'],
+      'the server has the edited policy, same destination and trigger',
+    );
+    t.equal(await page.getByRole('form', { name: 'New replication policy' }).count(), 1, 'after saving, the form is for a new policy again');
+
     // The other direction, pull-based: with the push policy this is the dual-master pair.
     await walk.createPolicy('team-from-b', 'pull', `idc-b (${b.url})`, 'team/**');
     await page.getByRole('cell', { name: 'pull from idc-b' }).waitFor();

@@ -155,6 +155,21 @@ t.test('a system admin governs a project and the registry in the console', async
     t.match(log, new RegExp(`kept ${v1.manifest.digest} tags=\\[v1\\].*immutable`), 'v1 would stay for its immutable tag');
     t.equal((await api(berth.url, 'GET', '/projects/gov/repositories/app/artifacts/v1', undefined, admin)).status, 200, 'a dry run deletes nothing');
     await keep('retention');
+
+    // A rule edited in place (the form comes back filled with it), then disabled.
+    await page.getByRole('button', { name: 'Edit rule the most recently pushed 1 artifacts' }).click();
+    const edit = page.getByRole('form', { name: 'Edit retention rule the most recently pushed 1 artifacts' });
+    t.equal(await edit.getByLabel('Count').inputValue(), '1', 'the edit form starts from the rule');
+    t.equal(await edit.getByLabel('Repository pattern').inputValue(), '**', 'with its repository pattern');
+    await edit.getByLabel('Count').fill('2');
+    await edit.getByLabel('Tag pattern').fill('v*');
+    await edit.getByRole('button', { name: 'Save rule' }).click();
+    await page.getByRole('cell', { name: 'the most recently pushed 2 artifacts', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Disable rule the most recently pushed 2 artifacts' }).click();
+    await page.getByRole('row').filter({ hasText: 'the most recently pushed 2 artifacts' }).getByRole('cell', { name: 'Disabled' }).waitFor();
+    const rules = (await api(berth.url, 'GET', `/retentions/${project.metadata.retention_id}`, undefined, admin)).body.rules;
+    t.match(rules, [{ template: 'latestPushedK', params: { latestPushedK: 2 }, disabled: true, tag_selectors: [{ decoration: 'matches', pattern: 'v*' }] }], 'the server has the one edited, disabled rule');
+    t.equal(rules.length, 1, 'edited, not added');
   });
 
   await step('add a webhook and see the delivery of a push', async () => {
@@ -188,6 +203,23 @@ t.test('a system admin governs a project and the registry in the console', async
     await page.getByRole('button', { name: 'Disable ci-hook' }).click();
     await page.getByRole('cell', { name: 'Disabled', exact: true }).waitFor();
     t.equal((await api(berth.url, 'GET', '/projects/gov/webhook/policies', undefined, admin)).body[0].enabled, false, 'disabling reaches the server');
+
+    // Edited in place: other events; the auth header left empty keeps the stored one (the page only sees it masked).
+    await page.getByRole('button', { name: 'Edit ci-hook' }).click();
+    const edit = page.getByRole('form', { name: 'Edit webhook ci-hook' });
+    t.equal(await edit.getByLabel('Endpoint URL').inputValue(), hook.url, 'the edit form starts from the webhook');
+    t.ok(await edit.getByLabel('pull artifact').isChecked(), 'with its events');
+    await edit.getByLabel('pull artifact').uncheck();
+    await edit.getByLabel('delete artifact').check();
+    await edit.getByRole('button', { name: 'Save webhook' }).click();
+    await page.getByRole('cell', { name: 'push artifact, delete artifact' }).waitFor();
+    const edited = (await api(berth.url, 'GET', '/projects/gov/webhook/policies', undefined, admin)).body[0];
+    t.same([edited.event_types, edited.enabled, edited.targets[0].address], [['PUSH_ARTIFACT', 'DELETE_ARTIFACT'], false, hook.url], 'the server has the edited webhook, still disabled');
+    await page.getByRole('button', { name: 'Enable ci-hook' }).click();
+    await page.getByRole('cell', { name: 'Enabled', exact: true }).waitFor();
+    await skopeoPush(registry, image({ layers: 1, layerSize: 1001 }), 'gov/app', 'v4');
+    const v4 = await waitFor(async () => hook.got.find((g) => g.body.type === 'PUSH_ARTIFACT' && g.body.event_data.resources[0].tag === 'v4'), 20_000, 100);
+    t.equal(v4.headers.authorization, 'Bearer hook-t0ken', 'after the edit the receiver still gets the stored auth header');
   });
 
   await step('add a preheat policy', async () => {

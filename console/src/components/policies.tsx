@@ -15,6 +15,7 @@ export function Policies() {
   const policies = useLoad(() => list<Policy>('/replication/policies?page_size=100'), []);
   const [error, setError] = useState<Error>();
   const [started, setStarted] = useState(0);
+  const [editing, setEditing] = useState<Policy>();
   const act = async (f: () => Promise<unknown>) => {
     setError(undefined);
     try {
@@ -54,6 +55,9 @@ export function Policies() {
                   <button type="button" onClick={() => act(() => change('PUT', `/replication/policies/${p.id}`, { ...p, enabled: !p.enabled }))}>
                     {p.enabled ? 'Disable' : 'Enable'}
                   </button>
+                  <button type="button" onClick={() => setEditing(p)} aria-label={`Edit policy ${p.name}`}>
+                    Edit
+                  </button>
                   <button type="button" class="danger" onClick={() => act(() => change('DELETE', `/replication/policies/${p.id}`))} aria-label={`Delete policy ${p.name}`}>
                     Delete
                   </button>
@@ -64,7 +68,11 @@ export function Policies() {
         </table>
       )}
       <Executions policyNames={names} refresh={started} />
-      <PolicyForm onCreated={policies.reload} />
+      {editing ? (
+        <PolicyForm key={editing.id} editing={editing} onCreated={policies.reload} onDone={() => setEditing(undefined)} />
+      ) : (
+        <PolicyForm key="new" onCreated={policies.reload} />
+      )}
     </section>
   );
 }

@@ -41,13 +41,26 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
       if (p) await change('PUT', `/retentions/${p.id}`, { ...body, id: p.id });
       else if (idOf((await change('POST', '/retentions', body)).location)) onCreated();
     });
-  const addRule = (e: Event) => {
+  // The rule being edited (its index), or none: the form adds one.
+  const [editing, setEditing] = useState<number>();
+  const edited = editing === undefined ? undefined : p?.rules[editing];
+  const submitRule = (e: Event) => {
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
     const data = new FormData(form);
     const template = String(data.get('template'));
-    const rule: Rule = { template, params: byName.get(template)?.params.length ? { [template]: Number(data.get('count')) } : {}, disabled: false, ...selectorsFrom(data) };
-    void save([...(p?.rules ?? []), rule]).then((done) => done && form.reset());
+    const rule: Rule = { template, params: byName.get(template)?.params.length ? { [template]: Number(data.get('count')) } : {}, disabled: edited?.disabled ?? false, ...selectorsFrom(data) };
+    const rules = edited ? p!.rules.map((r, i) => (i === editing ? rule : r)) : [...(p?.rules ?? []), rule];
+    void save(rules).then((done) => {
+      if (!done) return;
+      form.reset();
+      setEditing(undefined);
+      setTemplate('latestPushedK');
+    });
+  };
+  const edit = (i: number) => {
+    setEditing(i);
+    setTemplate(p!.rules[i].template);
   };
   const run = (dryRun: boolean) =>
     action.run(async () => {
@@ -64,14 +77,21 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
       {p && p.rules.length > 0 && (
         <table>
           <caption class="visually-hidden">Retention rules</caption>
-          <TableHead columns={['Retain', 'Repositories', 'Tags']} actions />
+          <TableHead columns={['Retain', 'Repositories', 'Tags', 'State']} actions />
           <tbody>
             {p.rules.map((r, i) => (
               <tr key={i}>
                 <td>{text(r)}</td>
                 <td>{describe(r.scope_selectors.repository)}</td>
                 <td>{describe(r.tag_selectors)}</td>
-                <td>
+                <td>{r.disabled ? 'Disabled' : 'Enabled'}</td>
+                <td class="actions">
+                  <button type="button" aria-label={`Edit rule ${text(r)}`} onClick={() => edit(i)}>
+                    Edit
+                  </button>
+                  <button type="button" aria-label={`${r.disabled ? 'Enable' : 'Disable'} rule ${text(r)}`} onClick={() => save(p.rules.map((x, j) => (j === i ? { ...x, disabled: !x.disabled } : x)))}>
+                    {r.disabled ? 'Enable' : 'Disable'}
+                  </button>
                   <button type="button" class="danger" aria-label={`Remove rule ${text(r)}`} onClick={() => save(p.rules.filter((_, j) => j !== i))}>
                     Remove
                   </button>
@@ -81,8 +101,8 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
           </tbody>
         </table>
       )}
-      <form class="card" onSubmit={addRule} aria-labelledby="add-retention">
-        <h2 id="add-retention">Add retention rule</h2>
+      <form class="card" key={editing ?? 'new'} onSubmit={submitRule} aria-labelledby="retention-rule-title">
+        <h2 id="retention-rule-title">{edited ? `Edit retention rule ${text(edited)}` : 'Add retention rule'}</h2>
         <div class="row">
           <label>
             Retain
@@ -97,13 +117,18 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
           {unit && (
             <label>
               {unit === 'DAYS' ? 'Days' : 'Count'}
-              <input name="count" type="number" min="0" required />
+              <input name="count" type="number" min="0" required defaultValue={edited?.template === template ? String(Object.values(edited.params ?? {})[0] ?? '') : undefined} />
             </label>
           )}
-          <SelectorFields />
+          <SelectorFields initial={edited} />
           <button type="submit" class="primary">
-            Add rule
+            {edited ? 'Save rule' : 'Add rule'}
           </button>
+          {edited && (
+            <button type="button" onClick={() => (setEditing(undefined), setTemplate('latestPushedK'))}>
+              Cancel
+            </button>
+          )}
         </div>
       </form>
       {p && (
