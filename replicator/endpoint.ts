@@ -1,6 +1,7 @@
 import { OciClient, TlsCertificateError } from '../core/oci-client.js';
 import type { CredentialCipher } from './credentials.js';
 import type { RegistryRecord, RegistryType } from './records.js';
+import type { Topology } from './topology-types.js';
 import { fromWire, type SourceTag, type WireTag } from './tags.js';
 
 // A remote registry as replication uses it: the OCI client (the one code path to Berth, CNCF distribution and
@@ -80,6 +81,19 @@ export class RemoteRegistry {
     return (await r.json()) as { idc: string };
   }
 
+  /** A Berth peer's view of the replication graph, `depth` hops on, leaving out the IDCs in `visited`; undefined
+   *  when the peer has no such API. A refusal (401/403) or another failure throws with the peer's answer. */
+  async topology(depth: number, visited: string[], timeoutMs: number): Promise<Topology | undefined> {
+    const query = `depth=${depth}&visited=${encodeURIComponent(visited.join(','))}`;
+    const r = await this.api('GET', `/api/v2.0/berth/replication/topology?${query}`, undefined, timeoutMs);
+    if (r.status === 404 || r.status === 405) {
+      await r.body?.cancel();
+      return undefined;
+    }
+    if (r.status !== 200) throw new Error(`${r.status} ${(await r.text().catch(() => '')).slice(0, 200)}`);
+    return (await r.json()) as Topology;
+  }
+
   /** Every tag record (tombstones and versions included) of a repository on a Berth peer; undefined when the
    *  peer does not offer the API. */
   async tagRecords(repository: string): Promise<SourceTag[] | undefined> {
@@ -119,7 +133,7 @@ export class RemoteRegistry {
     throw new Error(`creating project ${project} at ${this.base}: ${r.status} ${text.slice(0, 200)}`);
   }
 
-  private async api(method: string, path: string, body?: unknown): Promise<Response> {
+  private async api(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'berth-replicator' };
     if (this.access.username !== undefined) {
       headers.Authorization = `Basic ${Buffer.from(`${this.access.username}:${this.access.password ?? ''}`).toString('base64')}`;
@@ -129,7 +143,7 @@ export class RemoteRegistry {
       method,
       headers,
       ...(body !== undefined && { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   }
 }

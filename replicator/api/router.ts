@@ -5,6 +5,7 @@ import { executionRoutes } from './executions.js';
 import { peerRoutes } from './peers.js';
 import { policyRoutes } from './policies.js';
 import { registryRoutes } from './registries.js';
+import { topologyRoutes } from './topology.js';
 
 // The replication configuration API in Harbor's shapes (api/v2.0: /registries, /replication/policies,
 // /replication/executions), system admins only, plus Berth's own /berth/replication/* (the IDC, tag records
@@ -23,5 +24,6 @@ export function replicationRouter(d: ReplicationApiDeps): Router {
   policyRoutes(router, d);
   executionRoutes(router, d);
   peerRoutes(router, d);
+  topologyRoutes(router, d);
   return router;
 }

@@ -146,6 +146,7 @@ export const operations: Record<string, Record<string, Op>> = {
   '/replication/executions/{id}/tasks/{task_id}/log': { get: { id: 'getReplicationLog', tag: 'replication', summary: "A task's log (text)", auth: 'sysadmin' } },
   '/berth/replication/info': { get: { id: 'getBerthReplicationInfo', tag: 'berth', summary: "This registry's IDC and clock, for peers", auth: 'sysadmin' } },
   '/berth/replication/tags': { get: { id: 'listBerthReplicationTags', tag: 'berth', summary: "A repository's tag records with versions, tombstones included (anti-entropy)", query: ['repository'], auth: 'sysadmin' } },
+  '/berth/replication/topology': { get: { id: 'getBerthReplicationTopology', tag: 'berth', summary: "The replication graph: this IDC's policies and, asked of its Berth peers with their stored credentials, theirs (depth hops, visited IDCs left out)", query: ['depth', 'visited'], auth: 'sysadmin' } },
   '/berth/replication/conflicts': { get: { id: 'listBerthReplicationConflicts', tag: 'berth', summary: 'Tag writes last-writer-wins overrode, newest first', paged: true, query: ['repository'], auth: 'sysadmin' } },
   '/berth/p2p/preheat': { post: { id: 'preheatBerthP2p', tag: 'berth', summary: "Ask the seed agents to fetch a tag's layers ahead of demand (pull and push on the repository)", body: 'PreheatReq', returns: 'PreheatTask', status: 201 } },
   // Search, statistics, configurations, project metadata, system settings.

@@ -5,7 +5,7 @@ import { OciClient } from '../../core/oci-client.js';
 import { repoRoot, watchSecret } from '../helpers/berth-process.js';
 import { openBrowser, profileProcesses } from '../helpers/browser.js';
 import { consoleWalk } from '../helpers/console-walk.js';
-import { api, startIdc, waitFor } from '../helpers/idc.js';
+import { addPolicy, addRegistry, api, startExecution, startIdc, waitExecution, waitFor } from '../helpers/idc.js';
 import { artifact, blobOf, image, multiArch } from '../helpers/oci-fixtures.js';
 import type { Locator } from 'playwright-core';
 import { skopeoPush } from '../helpers/tls-registry.js';
@@ -23,11 +23,12 @@ const docs = process.env.BERTH_CONSOLE_DOCS === '1';
 t.test('an admin sets up a project, a robot and replication to a second IDC in the console', async (t) => {
   watchSecret(PASSWORD);
   const env = { BERTH_AUTH: 'token', BERTH_ADMIN_PASSWORD: PASSWORD };
-  const [a, b] = await Promise.all([startIdc('idc-a', { env }), startIdc('idc-b', { env })]);
+  // c: a sub-IDC b replicates to, which a's topology learns of from b.
+  const [a, b, c] = await Promise.all([startIdc('idc-a', { env }), startIdc('idc-b', { env }), startIdc('idc-c', { env })]);
   const browser = await openBrowser(a.url);
   t.teardown(async () => {
     await browser.close();
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
   });
   const { page, context } = browser;
   const host = new URL(a.url).host;
@@ -202,7 +203,12 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     t.pass('the pull-based policy ran too');
   });
 
-  await step('see the policy on the topology picture', async () => {
+  await step('see the policy on the topology picture, and the IDCs beyond b', async () => {
+    // b replicates on to its sub-IDC c, and has a policy back to a (a cycle the topology must not follow twice).
+    const credential = { access_key: 'admin', access_secret: PASSWORD };
+    const toC = await addPolicy(b.url, { name: 'b-to-c', dest: await addRegistry(b.url, 'idc-c', c.url, 'berth', credential, admin), trigger: 'manual' }, admin);
+    t.equal((await waitExecution(b.url, await startExecution(b.url, toC, admin), 30_000, admin)).status, 'Succeed', 'b replicated to c');
+    await addPolicy(b.url, { name: 'b-to-a', dest: await addRegistry(b.url, 'idc-a', a.url, 'berth', credential, admin), trigger: 'manual' }, admin);
     await nav('Topology');
     const edge = walk.topologyEdge('team-to-b');
     await edge.waitFor();
@@ -211,6 +217,13 @@ t.test('an admin sets up a project, a robot and replication to a second IDC in t
     t.match(await page.locator('svg[data-testid="topology"]').textContent(), /IDC idc-a[\s\S]*idc-b/, 'both IDCs are on the picture');
     const back = walk.topologyEdge('team-from-b');
     t.equal(await back.getAttribute('data-status'), 'Succeed', 'the pull policy is the arrow back, with its result');
+    const beyond = walk.topologyEdge('b-to-c');
+    await beyond.waitFor();
+    t.same([await beyond.getAttribute('data-held-by'), await beyond.getAttribute('data-status')], ['idc-b', 'Succeed'], "b's policy to its sub-IDC c is on a's picture, with its result");
+    t.match(await beyond.textContent(), /b-to-c: Succeed, \d+ s ago \(on idc-b\)/, 'labelled with where it is held');
+    t.equal(await walk.topologyEdge('b-to-a').getAttribute('data-status'), 'none', "and b's policy back to a, never run");
+    t.equal(await page.locator('svg[data-testid="topology"] g.edge').count(), 4, 'each policy once, though a and b reach each other both ways');
+    t.match(await page.locator('svg[data-testid="topology"]').textContent(), /Berth · IDC idc-c/, 'c is a node of its own');
     await keep('topology');
   });
 
