@@ -5,8 +5,9 @@ import { collectGarbage } from './gc.js';
 import { recountAll } from './quotas.js';
 import { ScheduledJob } from './scheduled-job.js';
 
-// Harbor's GC job (/system/gc) over the online collector. delete_untagged is kept as sent: the collector always
-// removes untagged manifests nothing references once they are older than the grace period.
+// Harbor's GC job (/system/gc) over the online collector. delete_untagged (the default) removes untagged manifests
+// nothing references once they are older than the grace period; false keeps every manifest and collects only the
+// blobs none of them references.
 
 export interface GcParameters {
   delete_untagged: boolean;
@@ -18,9 +19,10 @@ export const DEFAULT_GC_PARAMETERS: GcParameters = { delete_untagged: true, dry_
 
 export function gcJob(stores: { blobs: BlobStore; meta: MetaStore; log: Logger }, gc: { graceMs: number; uploadTtlMs: number }): ScheduledJob<GcParameters> {
   return new ScheduledJob<GcParameters>('gc', stores.meta, stores.log, async (p) => {
-    const r = await collectGarbage(stores, { ...gc, dryRun: p.dry_run });
+    const r = await collectGarbage(stores, { ...gc, dryRun: p.dry_run, keepUntagged: !p.delete_untagged });
     if (r.skipped) return { ok: false, lines: ['another collector holds the GC lock; nothing done'] };
     const lines = [`${p.dry_run ? 'dry run: would delete' : 'deleted'} ${r.manifestsDeleted} manifests, ${r.linksDeleted} blob links, ${r.blobsDeleted} blobs (${r.bytesFreed} bytes), purged ${r.uploadsPurged} uploads in ${r.ms} ms`];
+    if (!p.delete_untagged) lines.push('untagged manifests kept (delete_untagged is false)');
     // The quota recount: usage made to match what each project holds (drift from a crash between charge and link).
     if (!p.dry_run) {
       const changed = await recountAll(stores.meta, stores.log);

@@ -23,6 +23,9 @@ export interface GcOptions {
   graceMs: number;
   uploadTtlMs: number;
   dryRun?: boolean;
+  /** Harbor's delete_untagged false: every manifest is kept, tagged or not; only blobs none references, and stale
+   *  uploads, go. */
+  keepUntagged?: boolean;
   now?: () => number;
 }
 
@@ -55,7 +58,7 @@ export async function collectGarbage(stores: GcStores, opts: GcOptions): Promise
     const live = new Set<string>();
     for await (const repository of allRepositories(meta)) {
       report.repositories++;
-      const kept = await markRepository(meta, repository, cutoff);
+      const kept = await markRepository(meta, repository, cutoff, opts.keepUntagged ?? false);
       const referenced = new Set<string>();
       for (const m of kept.records) {
         live.add(m.digest);
@@ -167,7 +170,7 @@ async function* allRepositories(meta: MetaStore): AsyncIterable<string> {
   }
 }
 
-async function markRepository(meta: MetaStore, repository: string, cutoff: number): Promise<{ records: ManifestRecord[]; unreachable: ManifestRecord[] }> {
+async function markRepository(meta: MetaStore, repository: string, cutoff: number, keepUntagged: boolean): Promise<{ records: ManifestRecord[]; unreachable: ManifestRecord[] }> {
   const manifests = await meta.listManifests(repository);
   const byDigest = new Map(manifests.map((m) => [m.digest as string, m]));
   const referrers = new Map<string, Digest[]>();
@@ -176,7 +179,7 @@ async function markRepository(meta: MetaStore, repository: string, cutoff: numbe
   }
   const roots: string[] = [];
   for (const t of await meta.listTagRecords(repository)) if (t.digest) roots.push(t.digest);
-  for (const m of manifests) if (m.createdAt >= cutoff) roots.push(m.digest);
+  for (const m of manifests) if (keepUntagged || m.createdAt >= cutoff) roots.push(m.digest);
   const keep = new Set<string>();
   const stack = [...roots];
   while (stack.length > 0) {

@@ -42,12 +42,22 @@ t.test('manual and dry runs; a cron schedule fires and survives a restart', asyn
   t.match(dryLog, /dry run: would delete 1 manifests/);
   t.equal(await manifestStatus(berth.url, 'library/app', old.manifest.digest), 200, 'a dry run deletes nothing');
 
+  // delete_untagged false: the untagged image stays, with its layer.
+  const keep = await api.post('/system/gc/schedule', { schedule: { type: 'Manual' }, parameters: { dry_run: false, delete_untagged: false } });
+  const kept = await waitRun(api, Number(keep.headers.get('location')!.split('/').pop()));
+  t.equal(kept.job_status, 'Success');
+  const keptLog = await (await fetch(`${berth.url}/api/v2.0/system/gc/${kept.id}/log`, { headers: { Authorization: auth } })).text();
+  t.match(keptLog, /deleted 0 manifests[\s\S]*untagged manifests kept/, 'the log says untagged manifests were kept');
+  t.equal(await manifestStatus(berth.url, 'library/app', old.manifest.digest), 200, 'delete_untagged false keeps the untagged manifest');
+  const layer = await fetch(`${berth.url}/v2/library/app/blobs/${old.blobs[old.blobs.length - 1]!.digest}`, { method: 'HEAD', headers: { Authorization: auth } });
+  t.equal(layer.status, 200, 'and the layer it references');
+
   const real = await api.post('/system/gc/schedule', { schedule: { type: 'Manual' }, parameters: { dry_run: false } });
   const run = await waitRun(api, Number(real.headers.get('location')!.split('/').pop()));
   t.equal(run.job_status, 'Success');
   t.ok(JSON.parse(run.job_parameters).freed_space >= 5000, 'freed bytes are reported');
   t.equal(await manifestStatus(berth.url, 'library/app', old.manifest.digest), 404, 'the unreferenced manifest is gone');
-  t.equal((await api.get('/system/gc?page_size=10')).json.length, 2, 'history');
+  t.equal((await api.get('/system/gc?page_size=10')).json.length, 3, 'history');
   t.equal((await api.get('/system/gc/999')).status, 404);
 
   t.equal((await api.put('/system/gc/schedule', { schedule: { type: 'Custom', cron: 'not a cron' } })).status, 400);
