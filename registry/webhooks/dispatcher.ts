@@ -23,6 +23,11 @@ const MAX_ATTEMPTS = 8;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000];
 /** Pending jobs are looked for at least this often (jobs other instances made); sooner when something changed. */
 const RESCAN_MS = 2000;
+/** Finished jobs kept per policy (Harbor's webhook executions), pruned by the active dispatcher this often; a
+ *  finished job younger than PRUNE_MIN_AGE_MS always stays. */
+const JOBS_KEPT = 500;
+const PRUNE_EVERY_MS = 10 * 60_000;
+const PRUNE_MIN_AGE_MS = 60 * 60_000;
 
 export interface DispatcherOptions {
   /** The host shown in resource URLs (the registry's public host). */
@@ -32,6 +37,10 @@ export interface DispatcherOptions {
   pollMs?: number;
   backoffMs?: number[];
   maxAttempts?: number;
+  /** Finished jobs kept per policy (default 500). */
+  jobsKept?: number;
+  pruneEveryMs?: number;
+  pruneMinAgeMs?: number;
 }
 
 export class WebhookDispatcher {
@@ -45,6 +54,7 @@ export class WebhookDispatcher {
   /** Something this instance did may have made a queue runnable: look at the pending jobs next round. */
   private dirty = true;
   private lastScan = 0;
+  private lastPrune = 0;
   /** The earliest retry time among the jobs seen waiting. */
   private nextDue = Infinity;
   /** The outbox held nothing newer than this (ms) at the last read: a pull or quota job after it waits, so it
@@ -95,11 +105,21 @@ export class WebhookDispatcher {
       if (!this.lease.held && !(await this.lease.take())) return;
       await this.followOutbox();
       await this.deliverQueues();
+      await this.prune();
     } catch (err) {
       this.log.warn({ err }, 'webhook dispatcher round failed');
     } finally {
       this.ticking = false;
     }
+  }
+
+  private async prune(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPrune < (this.opts.pruneEveryMs ?? PRUNE_EVERY_MS)) return;
+    this.lastPrune = now;
+    const endedBefore = new Date(now - (this.opts.pruneMinAgeMs ?? PRUNE_MIN_AGE_MS)).toISOString();
+    const n = await this.records.pruneJobs(this.opts.jobsKept ?? JOBS_KEPT, endedBefore);
+    if (n > 0) this.log.info({ jobs: n }, 'webhook: old deliveries pruned');
   }
 
   private async followOutbox(): Promise<void> {

@@ -100,6 +100,31 @@ export class WebhookRecords {
   }
 
   /** A policy of `project` was made, changed or deleted here: the next lookup reads the store. */
+  /**
+   * Keeps the delivery history bounded: a finished job (Success or Error) goes once its policy has `keep` newer
+   * ones, or its policy is gone, and it ended before `endedBefore`. Pending and running jobs always stay, and so
+   * do recent ones (whose keys stop a re-read of the outbox after a crash from delivering twice). Returns how
+   * many were deleted.
+   */
+  async pruneJobs(keep: number, endedBefore: string): Promise<number> {
+    const policies = new Set((await this.policies.list({ limit: 100_000 })).items.map((p) => p.id));
+    const seen = new Map<number, number>();
+    const doomed: number[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const { items } = await this.jobs.list({ order: 'desc', offset, limit: 1000 });
+      for (const j of items) {
+        const newer = seen.get(j.policy_id) ?? 0;
+        seen.set(j.policy_id, newer + 1);
+        const finished = j.status === 'Success' || j.status === 'Error';
+        const ended = (j.end_time ?? j.update_time) < endedBefore;
+        if (finished && ended && (newer >= keep || !policies.has(j.policy_id))) doomed.push(j.id);
+      }
+      if (items.length < 1000) break;
+    }
+    for (const id of doomed) await this.jobs.delete(id);
+    return doomed.length;
+  }
+
   changed(project: string): void {
     this.recent.delete(project);
   }
