@@ -57,28 +57,5 @@ export interface Task {
   note?: string | null;
 }
 
-/** GET /berth/replication/topology: the replication graph as far as this IDC and its Berth peers can tell. */
-export interface TopologyNode {
-  id: string;
-  label: string;
-  type: string;
-}
-
-export interface TopologyLink {
-  from: string;
-  to: string;
-  policy: string;
-  policy_id: number;
-  held_by: string;
-  mode: 'push' | 'pull';
-  trigger: string;
-  enabled: boolean;
-  last?: { status: string; start_time: string; end_time: string | null };
-}
-
-export interface Topology {
-  idc: string;
-  nodes: TopologyNode[];
-  links: TopologyLink[];
-  unreachable: { node: string; seen_from: string; reason: string }[];
-}
+/** GET /berth/replication/topology: the replication graph, as the server defines it (type-only, erased in the build). */
+export type { Topology, TopologyLink, TopologyNode } from '../../replicator/topology-types';

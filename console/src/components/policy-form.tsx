@@ -4,6 +4,7 @@ import type { Policy, RegistryEndpoint } from '../replication-types';
 import { useLoad } from '../use-load';
 import { Link } from './link';
 import { ErrorNote } from './notice';
+import { FormActions } from './form-actions';
 
 const filterOf = (p: Policy | undefined, type: string) => p?.filters.find((f) => f.type === type && f.decoration !== 'excludes')?.value ?? '';
 
@@ -127,14 +128,7 @@ export function PolicyForm({ onCreated, editing, onDone }: { onCreated: () => vo
         </label>
       </div>
       <ErrorNote error={error} />
-      <button type="submit" class="primary" disabled={items.length === 0}>
-        {editing ? 'Save policy' : 'Create policy'}
-      </button>
-      {editing && (
-        <button type="button" onClick={onDone}>
-          Cancel
-        </button>
-      )}
+      <FormActions editing={Boolean(editing)} add="Create policy" save="Save policy" onCancel={onDone} disabled={items.length === 0} />
     </form>
   );
 }

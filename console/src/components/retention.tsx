@@ -6,6 +6,7 @@ import { Empty, ErrorNote } from './notice';
 import { RetentionExecutions } from './retention-executions';
 import { SelectorFields } from './selector-fields';
 import { TableHead } from './table-head';
+import { FormActions } from './form-actions';
 
 interface Template {
   rule_template: string;
@@ -121,14 +122,7 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
             </label>
           )}
           <SelectorFields initial={edited} />
-          <button type="submit" class="primary">
-            {edited ? 'Save rule' : 'Add rule'}
-          </button>
-          {edited && (
-            <button type="button" onClick={() => (setEditing(undefined), setTemplate('latestPushedK'))}>
-              Cancel
-            </button>
-          )}
+          <FormActions editing={Boolean(edited)} add="Add rule" save="Save rule" onCancel={() => (setEditing(undefined), setTemplate('latestPushedK'))} />
         </div>
       </form>
       {p && (

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { change } from '../api';
 import { useAction } from '../use-load';
 import { ErrorNote } from './notice';
+import { FormActions } from './form-actions';
 
 export interface Target {
   type: 'http';
@@ -86,14 +87,7 @@ export function WebhookForm({ base, events, editing, onSaved, onDone }: { base: 
           </label>
         ))}
       </fieldset>
-      <button type="submit" class="primary">
-        {editing ? 'Save webhook' : 'Add webhook'}
-      </button>
-      {editing && (
-        <button type="button" onClick={onDone}>
-          Cancel
-        </button>
-      )}
+      <FormActions editing={Boolean(editing)} add="Add webhook" save="Save webhook" onCancel={onDone} />
     </form>
   );
 }
