@@ -1,9 +1,9 @@
 import type { Digest } from '../core/digest.js';
 import type { Collection, ManifestRecord, MetaStore, Page } from '../storage-adapters/meta/meta-store.js';
-import { ConflictError } from '../storage-adapters/meta/meta-store.js';
 import type { Immutability } from './immutability.js';
 import type { Quotas } from './quotas.js';
 import type { TagVersions } from './tag-versions.js';
+import { upsert } from '../storage-adapters/meta/upsert.js';
 
 // Repositories as a whole: the catalog, the referrers of a subject, what people wrote about one, deleting one.
 
@@ -38,16 +38,7 @@ export class Repositories {
   /** Sets the description (Harbor's PUT /repositories/{name}). */
   async describe(repository: string, description: string): Promise<void> {
     const update_time = new Date().toISOString();
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const stored = await this.infos.findOne('repository', repository);
-      try {
-        if (stored) await this.infos.update({ ...stored, description, update_time });
-        else await this.infos.insert({ repository, description, update_time });
-        return;
-      } catch (e) {
-        if (!(e instanceof ConflictError)) throw e; // inserted meanwhile by another instance: update theirs
-      }
-    }
+    await upsert(this.infos, 'repository', repository, (stored) => ({ ...stored, repository, description, update_time }));
   }
 
   /** Repository names in lexical order, paged. */

@@ -1,5 +1,6 @@
 import type { ServerConfig } from '../core/config.js';
-import { ConflictError, type Collection, type MetaStore } from '../storage-adapters/meta/meta-store.js';
+import type { Collection, MetaStore } from '../storage-adapters/meta/meta-store.js';
+import { upsert } from '../storage-adapters/meta/upsert.js';
 
 // The settings an admin changes at run time (Harbor's PUT /configurations), kept in the MetaStore so every
 // instance sharing it obeys the same value; read through a short cache, so a change holds everywhere within
@@ -52,18 +53,7 @@ export class RuntimeSettings {
     for (const [name, v] of Object.entries(patch)) {
       if (v === undefined) continue;
       const value = JSON.stringify(v);
-      const doc = await this.docs.findOne('name', name);
-      if (doc) await this.docs.update({ ...doc, value });
-      else {
-        try {
-          await this.docs.insert({ name, value });
-        } catch (e) {
-          // Another instance inserted it first: update theirs.
-          if (!(e instanceof ConflictError)) throw e;
-          const theirs = await this.docs.findOne('name', name);
-          if (theirs) await this.docs.update({ ...theirs, value });
-        }
-      }
+      await upsert(this.docs, 'name', name, () => ({ name, value }));
     }
     this.cached = undefined;
   }

@@ -6,6 +6,7 @@ import { Lease } from '../lease.js';
 import { projectOf } from '../quotas.js';
 import { render, type WebhookEvent } from './payload.js';
 import { WebhookRecords, type CursorRecord, type WebhookJobRecord, type WebhookPolicyRecord } from './records.js';
+import { findOrInsert } from '../../storage-adapters/meta/upsert.js';
 
 // Webhook delivery, one active dispatcher per IDC (a MetaStore lease). Two halves, joined by durable jobs:
 // - events become jobs: the outbox (tag and manifest changes, written with the change) is read from a stored
@@ -84,10 +85,8 @@ export class WebhookDispatcher {
   private async cursor(): Promise<CursorRecord> {
     const found = await this.records.cursors.findOne('name', 'outbox');
     if (found) return found;
-    return this.records.cursors.insert({ name: 'outbox', seq: await this.outboxEnd() }).catch(async (e) => {
-      if (e instanceof ConflictError) return (await this.records.cursors.findOne('name', 'outbox'))!;
-      throw e;
-    });
+    const end = await this.outboxEnd();
+    return findOrInsert(this.records.cursors, 'name', 'outbox', () => ({ name: 'outbox', seq: end }));
   }
 
   async stop(): Promise<void> {

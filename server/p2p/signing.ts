@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConflictError, type MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import type { MetaStore } from '../../storage-adapters/meta/meta-store.js';
+import { findOrInsert } from '../../storage-adapters/meta/upsert.js';
 
 // Short-lived capabilities the origin hands out inside a .torrent, where no Authorization header can travel:
 // - a tracker ticket: "this caller had pull rights on the blob behind this infohash, until exp";
@@ -17,16 +18,7 @@ export class UrlSigner {
 
   static async open(meta: MetaStore): Promise<UrlSigner> {
     const keys = meta.collection<KeyRecord>('p2p_keys', { unique: ['name'] });
-    let record = await keys.findOne('name', 'hmac');
-    if (!record) {
-      try {
-        record = await keys.insert({ name: 'hmac', key: randomBytes(32).toString('base64') });
-      } catch (e) {
-        if (!(e instanceof ConflictError)) throw e;
-        record = await keys.findOne('name', 'hmac');
-      }
-    }
-    if (!record) throw new Error('p2p signing key could not be stored');
+    const record = await findOrInsert(keys, 'name', 'hmac', () => ({ name: 'hmac', key: randomBytes(32).toString('base64') }));
     return new UrlSigner(Buffer.from(record.key, 'base64'));
   }
 
