@@ -94,6 +94,23 @@ export class RemoteRegistry {
     return (await r.json()) as Topology;
   }
 
+  /** The label names on an artifact of a Berth or Harbor registry (its artifact API); undefined for registries
+   *  without labels (distribution, Docker Hub). */
+  async artifactLabels(repository: string, digest: string): Promise<string[] | undefined> {
+    if (this.access.type !== 'berth' && this.access.type !== 'harbor') return undefined;
+    const [project, ...rest] = repository.split('/');
+    // Harbor's artifact API takes the repository inside the project with its slashes encoded twice.
+    const repo = encodeURIComponent(encodeURIComponent(rest.join('/')));
+    const r = await this.api('GET', `/api/v2.0/projects/${encodeURIComponent(project!)}/repositories/${repo}/artifacts/${digest}?with_label=true`);
+    if (r.status === 404) {
+      await r.body?.cancel();
+      return [];
+    }
+    if (r.status !== 200) throw new Error(`labels of ${repository}@${digest}: ${r.status} ${(await r.text().catch(() => '')).slice(0, 200)}`);
+    const body = (await r.json()) as { labels?: { name: string }[] | null };
+    return (body.labels ?? []).map((l) => l.name);
+  }
+
   /** Every tag record (tombstones and versions included) of a repository on a Berth peer; undefined when the
    *  peer does not offer the API. */
   async tagRecords(repository: string): Promise<SourceTag[] | undefined> {

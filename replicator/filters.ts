@@ -6,14 +6,30 @@ import type { PolicyFilter, PolicyRecord } from './records.js';
 
 type Matcher = (s: string) => boolean;
 
+/** A label filter's names: Harbor sends a list; a single string is one name. */
+export const labelNames = (f: PolicyFilter): string[] => (Array.isArray(f.value) ? f.value : [f.value]).filter((n) => n !== '');
+
 export class PolicySelector {
   private readonly names: { match: Matcher; exclude: boolean }[];
   private readonly tags: { match: Matcher; exclude: boolean }[];
+  private readonly labels: { names: string[]; exclude: boolean }[];
 
   constructor(private readonly policy: Pick<PolicyRecord, 'filters' | 'dest_namespace' | 'dest_namespace_replace_count'>) {
-    const compile = (f: PolicyFilter) => ({ match: picomatch(f.value || '**', { dot: true }), exclude: f.decoration === 'excludes' });
+    const compile = (f: PolicyFilter) => ({ match: picomatch(String(f.value) || '**', { dot: true }), exclude: f.decoration === 'excludes' });
     this.names = policy.filters.filter((f) => f.type === 'name').map(compile);
     this.tags = policy.filters.filter((f) => f.type === 'tag').map(compile);
+    this.labels = policy.filters.filter((f) => f.type === 'label').map((f) => ({ names: labelNames(f), exclude: f.decoration === 'excludes' }));
+  }
+
+  /** The policy filters by label: what a tag points to must be looked up. */
+  get byLabel(): boolean {
+    return this.labels.length > 0;
+  }
+
+  /** The artifact's labels pass: every `matches` filter's names are all on it, no `excludes` filter's name is. */
+  labelsMatch(on: string[]): boolean {
+    const have = new Set(on);
+    return this.labels.every((f) => (f.exclude ? f.names.every((n) => !have.has(n)) : f.names.every((n) => have.has(n))));
   }
 
   repositoryMatches(repository: string): boolean {
@@ -27,8 +43,8 @@ export class PolicySelector {
   /** A name filter without glob characters names exactly one repository (no catalog needed, e.g. Docker Hub). */
   literalRepositories(): string[] | undefined {
     const inc = this.policy.filters.filter((f) => f.type === 'name' && f.decoration !== 'excludes');
-    if (inc.length !== 1 || picomatch.scan(inc[0]!.value).isGlob) return undefined;
-    return [inc[0]!.value];
+    if (inc.length !== 1 || picomatch.scan(String(inc[0]!.value)).isGlob) return undefined;
+    return [String(inc[0]!.value)];
   }
 
   destination(repository: string): string {
@@ -64,7 +80,12 @@ export function checkFilters(filters: PolicyFilter[]): string | undefined {
       if (f.value !== 'image' && f.value !== 'artifact') return `invalid resource filter ${JSON.stringify(f.value)} (image or artifact)`;
       continue;
     }
-    if (f.type !== 'name' && f.type !== 'tag') return `unsupported filter type ${String(f.type)} (name, tag or resource)`;
+    if (f.type === 'label') {
+      if (labelNames(f).length === 0) return 'a label filter names at least one label';
+      continue;
+    }
+    if (f.type !== 'name' && f.type !== 'tag') return `unsupported filter type ${String(f.type)} (name, tag, label or resource)`;
+    if (Array.isArray(f.value)) return `a ${f.type} filter is one pattern, not a list`;
     try {
       picomatch(f.value || '**');
     } catch (e) {

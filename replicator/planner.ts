@@ -103,7 +103,8 @@ export async function planTasks(route: Route, policy: PolicyRecord, selector: Po
     } catch {
       continue;
     }
-    const srcTags = (await route.source.tags(repo)).filter((t) => selector.tagMatches(t.name));
+    let srcTags = (await route.source.tags(repo)).filter((t) => selector.tagMatches(t.name));
+    if (selector.byLabel) srcTags = await labelled(route, repo, srcTags, selector);
     if (srcTags.length === 0) continue;
     const destTags = await route.destination.tags(dst, srcTags);
     for (const t of srcTags) {
@@ -131,4 +132,17 @@ export function diffTag(
   if (!policy.replicate_deletion || !dest?.digest) return undefined;
   if (dest.version && src.version && compareVersions(dest.version, src.version) >= 0) return undefined;
   return { operation: 'deletion', resource_type: 'artifact' };
+}
+
+/** The tags whose artifacts pass the policy's label filters. A deleted tag has no artifact to carry labels, so
+ *  deletions are not planned under label filters (an event-based policy still sends them, see outbox.ts). */
+async function labelled(route: Route, repo: string, tags: SourceTag[], selector: PolicySelector): Promise<SourceTag[]> {
+  const out: SourceTag[] = [];
+  for (const t of tags) {
+    if (t.digest === null) continue;
+    const labels = await route.source.labels(repo, t.digest);
+    if (labels === undefined) throw new Error('the source registry cannot tell which labels an artifact carries: label filters need a Berth or Harbor source');
+    if (selector.labelsMatch(labels)) out.push(t);
+  }
+  return out;
 }

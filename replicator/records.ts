@@ -26,10 +26,12 @@ export interface RegistryRecord {
 
 export interface PolicyFilter {
   /** `resource` (image or artifact) is kept as Harbor keeps it: Harbor v2.15 filters by name, tag and label
-   *  only (pkg/reg/filter), the resource type merely has to be one the registry supports — every OCI artifact. */
-  type: 'name' | 'tag' | 'resource';
-  /** A doublestar glob (`library/**`, `v1.*`, `{a,b}`); for `resource`, image or artifact. */
-  value: string;
+   *  only (pkg/reg/filter), the resource type merely has to be one the registry supports — every OCI artifact.
+   *  `label`: the artifact a tag points to carries (matches: all of) or lacks (excludes: any of) these labels. */
+  type: 'name' | 'tag' | 'resource' | 'label';
+  /** A doublestar glob (`library/**`, `v1.*`, `{a,b}`); for `resource`, image or artifact; for `label`, the
+   *  label names (as Harbor sends them). */
+  value: string | string[];
   decoration: 'matches' | 'excludes';
 }
 

@@ -25,6 +25,8 @@ export interface ArtifactSource {
   tags(repository: string): Promise<SourceTag[]>;
   /** The current state of one tag (undefined: never known; digest null: deleted). */
   tag(repository: string, tag: string): Promise<SourceTag | undefined>;
+  /** The names of the labels an artifact carries (label filters); undefined when the source cannot tell. */
+  labels(repository: string, digest: Digest): Promise<string[] | undefined>;
 }
 
 /** This registry, read through its domain layer (a blob is readable only where it is linked). */
@@ -53,6 +55,10 @@ export class LocalSource implements ArtifactSource {
     if (live) return { name: tag, digest: live.digest, version: live.version };
     const rec = (await this.registry.manifests.tagRecords(repository)).find((r) => r.name === tag);
     return rec && { name: tag, digest: rec.digest, version: rec.version };
+  }
+
+  async labels(repository: string, digest: Digest): Promise<string[]> {
+    return (await this.registry.labels.of(repository, digest)).map((l) => l.name);
   }
 
   /** Repositories here that hold `digest` (candidates for a cross-repository mount). */
@@ -104,5 +110,9 @@ export class RemoteSource implements ArtifactSource {
     }
     const head = await this.client.headManifest(repository, tag);
     return head && { name: tag, digest: head.digest };
+  }
+
+  labels(repository: string, digest: Digest): Promise<string[] | undefined> {
+    return this.remote.artifactLabels(repository, digest);
   }
 }

@@ -18,8 +18,9 @@ import { registryOut } from './registries.js';
 // `{}` or id 0 is this registry (Harbor: the local side of a push's source or a pull's destination).
 const registryRef = z.object({ id: z.number().int().min(0).optional() }).passthrough().nullish();
 const filterIn = z.object({
-  type: z.enum(['name', 'tag', 'resource']),
-  value: z.union([z.string(), z.number()]).transform(String),
+  type: z.enum(['name', 'tag', 'resource', 'label']),
+  // A label filter's value is a list of label names (Harbor's shape); the others are one string.
+  value: z.union([z.string(), z.number().transform(String), z.array(z.string())]),
   decoration: z.enum(['matches', 'excludes']).default('matches'),
 });
 const policyIn = z.object({
@@ -109,6 +110,9 @@ async function policyFrom(d: ReplicationApiDeps, body: z.infer<typeof policyIn>)
   const filters = (body.filters ?? []).map((f) => ({ type: f.type, value: f.value, decoration: f.decoration }));
   const filterError = checkFilters(filters);
   if (filterError) throw badRequest(filterError);
+  if (src !== null && filters.some((f) => f.type === 'label') && remote.type !== 'berth' && remote.type !== 'harbor') {
+    throw badRequest(`label filters need a source that keeps labels (Berth or Harbor), not ${remote.type}`);
+  }
   if (body.dest_namespace) {
     try {
       parseRepositoryName(destinationRepository('a', body.dest_namespace, 0));

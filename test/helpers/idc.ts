@@ -57,7 +57,7 @@ export interface PolicyOptions {
   src?: number;
   trigger?: 'manual' | 'scheduled' | 'event_based';
   cron?: string;
-  filters?: { type: 'name' | 'tag'; value: string; decoration?: string }[];
+  filters?: { type: 'name' | 'tag' | 'label'; value: string | string[]; decoration?: string }[];
   deletion?: boolean;
   override?: boolean;
   speed?: number;
@@ -143,8 +143,8 @@ export async function pushImage(base: string, repository: string, tag: string, o
 }
 
 /** Points `tag` at an already pushed manifest. */
-export async function retag(base: string, repository: string, tag: string, img: PushedImage): Promise<void> {
-  await new OciClient({ baseUrl: base }).putManifest(repository, tag, img.manifest, manifestType);
+export async function retag(base: string, repository: string, tag: string, img: PushedImage, client = new OciClient({ baseUrl: base })): Promise<void> {
+  await client.putManifest(repository, tag, img.manifest, manifestType);
 }
 
 export async function deleteTag(base: string, repository: string, tag: string): Promise<boolean> {

@@ -39,7 +39,14 @@ t.test('filters are doublestar globs with matches and excludes', async (t) => {
   t.same(literal.literalRepositories(), ['library/hello'], 'a literal name needs no catalog');
   const none = new PolicySelector({ filters: [], dest_namespace: '', dest_namespace_replace_count: -1 });
   t.ok(none.repositoryMatches('any/thing') && none.tagMatches('x'), 'no filter selects everything');
-  t.match(checkFilters([{ type: 'label' as 'name', value: 'x', decoration: 'matches' }]), /unsupported filter type/);
+  t.match(checkFilters([{ type: 'chart' as 'name', value: 'x', decoration: 'matches' }]), /unsupported filter type/);
+  t.equal(checkFilters([{ type: 'label', value: ['release'], decoration: 'matches' }]), undefined);
+  t.match(checkFilters([{ type: 'tag', value: ['a', 'b'], decoration: 'matches' }]), /one pattern, not a list/);
+  const labelled = new PolicySelector({ filters: [{ type: 'label', value: ['release', 'signed'], decoration: 'matches' }, { type: 'label', value: 'wip', decoration: 'excludes' }], dest_namespace: '', dest_namespace_replace_count: -1 });
+  t.ok(labelled.byLabel && labelled.labelsMatch(['signed', 'release', 'other']), 'every matched label present, no excluded one');
+  t.notOk(labelled.labelsMatch(['release']), 'one matched label missing');
+  t.notOk(labelled.labelsMatch(['release', 'signed', 'wip']), 'an excluded label present');
+  t.notOk(none.byLabel, 'no label filter: no label lookups');
   t.equal(checkFilters([{ type: 'tag', value: 'v*', decoration: 'matches' }]), undefined);
   // Harbor's resource filter (harbor-cli's pull policies carry image): image or artifact, and it selects nothing out
   t.equal(checkFilters([{ type: 'resource', value: 'image', decoration: 'matches' }]), undefined);
