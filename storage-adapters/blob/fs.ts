@@ -5,8 +5,9 @@
 //                                     incarnation tag (so a hash state cached for an aborted-and-recreated upload
 //                                     of the same id is never trusted)
 // put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
-// The parts, in fs/: the staged file an append writes (staged-file.ts), the uploads' running hash states
-// (running-digests.ts), small file-system steps (files.ts).
+// The parts, in fs/: the staged file an append writes (staged-file.ts) through a reusable ring (byte-ring.ts),
+// the uploads' running hash states (running-digests.ts), hashed here or on a worker thread (running-hash.ts,
+// hash-worker.ts), small file-system steps (files.ts).
 import { access, constants, mkdir, open, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -28,14 +29,19 @@ import {
   type UploadInfo,
 } from './blob-store.js';
 import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
+import { ByteRingPool } from './fs/byte-ring.js';
+import { HashWorker } from './fs/hash-worker.js';
 import { RecyclingFileStream } from './fs/recycling-read.js';
 import { RunningDigests } from './fs/running-digests.js';
+import { LocalHash } from './fs/running-hash.js';
 import { StagedFile } from './fs/staged-file.js';
 
 export interface FsBlobStoreOptions {
   root: string;
   /** fsync staged bytes before an append resolves, and files and directories around each rename (power-loss safety). */
   fsync?: boolean;
+  /** sha256 of uploads on a worker thread instead of the event loop's (started at the first upload). */
+  hashWorker?: boolean;
 }
 
 const algorithms: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
@@ -44,11 +50,14 @@ const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly fsync: boolean;
-  private readonly running = new RunningDigests();
+  private readonly running: RunningDigests;
+  private readonly rings = new ByteRingPool();
+  private worker: HashWorker | undefined;
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
     this.fsync = opts.fsync ?? false;
+    this.running = new RunningDigests(opts.hashWorker ? () => (this.worker ??= new HashWorker()).newHash() : () => new LocalHash());
   }
 
   async stat(digest: Digest): Promise<BlobInfo | undefined> {
@@ -160,7 +169,8 @@ export class FsBlobStore implements BlobStore {
         throw new SizeMismatchError(maxTotal, offset + expectedLength);
       }
       let running = await this.running.take(id, dir, size);
-      const sink = new StagedFile(fh, offset, running?.digester);
+      const ring = this.rings.acquire();
+      const sink = new StagedFile(fh, offset, running?.hash, ring);
       try {
         await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
       } catch (err) {
@@ -168,11 +178,14 @@ export class FsBlobStore implements BlobStore {
         if (expectedLength !== undefined || err instanceof SizeMismatchError) {
           if (sink.written > 0) {
             await fh.truncate(offset);
-            running = undefined; // it has hashed bytes that are no longer staged
+            if (running) this.running.discard(running); // it has hashed bytes that are no longer staged
+            running = undefined;
           }
         }
         if (running) this.running.keep(id, running);
         throw err;
+      } finally {
+        this.rings.release(ring); // take() returns only once the ring is written and hashed
       }
       if (this.fsync) await fh.sync();
       if (running) this.running.keep(id, running);
@@ -228,7 +241,9 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
 
   blobFile(digest: Digest): string {
     // Parsing the digest first is what keeps a crafted digest from naming a path outside root.
