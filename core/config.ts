@@ -53,7 +53,7 @@ export const serverSchema = z
 
     storage: z.enum(['fs', 's3']).default('fs'),
     fsync: bool.default(false),
-    /** fs storage: sha256 of uploads on a worker thread (measured slower on 2 cores; see README Performance). */
+    /** fs storage: sha256 of uploads on a worker thread (no faster on 2 cores, see README Performance). */
     hash_worker: bool.default(false),
     s3_endpoint: z.string().url().optional(),
     s3_bucket: z.string().optional(),

@@ -5,9 +5,9 @@
 //                                     incarnation tag (so a hash state cached for an aborted-and-recreated upload
 //                                     of the same id is never trusted)
 // put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
-// The parts, in fs/: the staged file an append writes (staged-file.ts) through a reusable ring (byte-ring.ts),
-// the uploads' running hash states (running-digests.ts), hashed here or on a worker thread (running-hash.ts,
-// hash-worker.ts), small file-system steps (files.ts).
+// The parts, in fs/: the staged file an append writes (staged-file.ts), the uploads' running hash states
+// (running-digests.ts), hashed here (running-hash.ts) or, with hashWorker, on a worker thread (hash-worker.ts)
+// that reads the bytes from a shared ring (byte-ring.ts, ring-staged-file.ts), small file-system steps (files.ts).
 import { access, constants, mkdir, open, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +33,8 @@ import { ByteRingPool } from './fs/byte-ring.js';
 import { HashWorker } from './fs/hash-worker.js';
 import { RecyclingFileStream } from './fs/recycling-read.js';
 import { RunningDigests } from './fs/running-digests.js';
-import { LocalHash } from './fs/running-hash.js';
+import { LocalHash, type RunningHash } from './fs/running-hash.js';
+import { RingStagedFile } from './fs/ring-staged-file.js';
 import { StagedFile } from './fs/staged-file.js';
 
 export interface FsBlobStoreOptions {
@@ -50,14 +51,24 @@ const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly fsync: boolean;
+  private readonly hashWorker: boolean;
   private readonly running: RunningDigests;
   private readonly rings = new ByteRingPool();
   private worker: HashWorker | undefined;
+  private closed = false;
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
     this.fsync = opts.fsync ?? false;
-    this.running = new RunningDigests(opts.hashWorker ? () => (this.worker ??= new HashWorker()).newHash() : () => new LocalHash());
+    this.hashWorker = opts.hashWorker ?? false;
+    this.running = new RunningDigests(opts.hashWorker ? () => this.workerHash() : () => new LocalHash());
+  }
+
+  /** A state on the hash worker, started at first use and again if it died (its old states then re-read). */
+  private workerHash(): RunningHash {
+    if (this.closed) return new LocalHash();
+    if (!this.worker || this.worker.dead) this.worker = new HashWorker();
+    return this.worker.newHash();
   }
 
   async stat(digest: Digest): Promise<BlobInfo | undefined> {
@@ -169,8 +180,10 @@ export class FsBlobStore implements BlobStore {
         throw new SizeMismatchError(maxTotal, offset + expectedLength);
       }
       let running = await this.running.take(id, dir, size);
-      const ring = this.rings.acquire();
-      const sink = new StagedFile(fh, offset, running?.hash, ring);
+      const hash = running?.hash;
+      // A hash worker reads the bytes from a shared ring; hashing here takes the socket's buffers as they are.
+      const ring = this.hashWorker ? this.rings.acquire() : undefined;
+      const sink = ring ? new RingStagedFile(fh, offset, hash, ring) : new StagedFile(fh, offset, hash instanceof LocalHash ? hash : undefined);
       try {
         await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
       } catch (err) {
@@ -185,7 +198,7 @@ export class FsBlobStore implements BlobStore {
         if (running) this.running.keep(id, running);
         throw err;
       } finally {
-        this.rings.release(ring); // take() returns only once the ring is written and hashed
+        if (ring) this.rings.release(ring); // take() returns only once the ring is written and hashed
       }
       if (this.fsync) await fh.sync();
       if (running) this.running.keep(id, running);
@@ -242,6 +255,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.worker?.close();
   }
 

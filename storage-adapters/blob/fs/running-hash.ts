@@ -17,12 +17,16 @@ export interface RunningHash {
   readonly gone?: Promise<void>;
 }
 
-/** Hashing on the calling thread, right after each slot is written. */
+/** Hashing on the calling thread, right after each batch is written. */
 export class LocalHash implements RunningHash {
   private readonly digester = new Digester('sha256');
 
   get bytes(): number {
     return this.digester.bytes;
+  }
+
+  update(buf: Uint8Array): void {
+    this.digester.update(buf);
   }
 
   absorb(ring: ByteRing, seq: number, len: number): void {
