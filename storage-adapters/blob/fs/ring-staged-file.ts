@@ -21,6 +21,8 @@ export class RingStagedFile implements Batches {
   private readonly writes: Promise<void>[];
   /** Slots handed to the hash so far. */
   private absorbed = 0;
+  /** Slots completely written. */
+  private writtenSlots = 0;
 
   constructor(
     private readonly fh: FileHandle,
@@ -77,10 +79,12 @@ export class RingStagedFile implements Batches {
   /** Undefined when slot `seq`'s previous use is written and hashed; else a promise for that. */
   private slotFree(): Promise<void> | undefined {
     const used = this.seq - this.ring.slots + 1;
+    const hashed = Math.min(used, this.absorbed);
+    if (this.writtenSlots >= used && (!this.hash || this.ring.hashed >= hashed)) return undefined;
     const written = this.writes[this.seq % this.ring.slots]!;
     return (async () => {
       await written.catch(() => undefined);
-      if (this.hash) await this.ring.waitHashed(Math.min(used, this.absorbed), this.hash.gone);
+      if (this.hash) await this.ring.waitHashed(hashed, this.hash.gone);
     })();
   }
 
@@ -95,6 +99,7 @@ export class RingStagedFile implements Batches {
         this.written += bytesWritten;
         done += bytesWritten;
       }
+      this.writtenSlots = seq + 1;
     } finally {
       // hash exactly what landed, even when a short write was followed by a failure
       if (done > 0 && this.hash) {
