@@ -53,6 +53,8 @@ export const serverSchema = z
 
     storage: z.enum(['fs', 's3']).default('fs'),
     fsync: bool.default(false),
+    /** fs storage: sha256 of uploads on a worker thread (no faster on 2 cores, see README Performance). */
+    hash_worker: bool.default(false),
     s3_endpoint: z.string().url().optional(),
     s3_bucket: z.string().optional(),
     s3_region: z.string().default('us-east-1'),

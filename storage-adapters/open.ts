@@ -24,7 +24,7 @@ export async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
   const { FsBlobStore } = await import('./blob/fs.js');
   const root = resolve(config.data_dir);
   await mkdir(root, { recursive: true });
-  return new FsBlobStore({ root, fsync: config.fsync });
+  return new FsBlobStore({ root, fsync: config.fsync, hashWorker: config.hash_worker });
 }
 
 export async function openMetaStore(config: ServerConfig): Promise<MetaStore> {

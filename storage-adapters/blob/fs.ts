@@ -6,7 +6,8 @@
 //                                     of the same id is never trusted)
 // put() stages in uploads/put-<uuid>/ too, so a crash mid-write leaves an upload for GC, never a blob.
 // The parts, in fs/: the staged file an append writes (staged-file.ts), the uploads' running hash states
-// (running-digests.ts), small file-system steps (files.ts).
+// (running-digests.ts), hashed here (running-hash.ts) or, with hashWorker, on a worker thread (hash-worker.ts)
+// that reads the bytes from a shared ring (byte-ring.ts, ring-staged-file.ts), small file-system steps (files.ts).
 import { access, constants, mkdir, open, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -28,14 +29,20 @@ import {
   type UploadInfo,
 } from './blob-store.js';
 import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
+import { ByteRingPool } from './fs/byte-ring.js';
+import { HashWorker } from './fs/hash-worker.js';
 import { RecyclingFileStream } from './fs/recycling-read.js';
 import { RunningDigests } from './fs/running-digests.js';
+import { LocalHash, type RunningHash } from './fs/running-hash.js';
+import { RingStagedFile } from './fs/ring-staged-file.js';
 import { StagedFile } from './fs/staged-file.js';
 
 export interface FsBlobStoreOptions {
   root: string;
   /** fsync staged bytes before an append resolves, and files and directories around each rename (power-loss safety). */
   fsync?: boolean;
+  /** sha256 of uploads on a worker thread instead of the event loop's (started at the first upload). */
+  hashWorker?: boolean;
 }
 
 const algorithms: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
@@ -44,11 +51,24 @@ const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly fsync: boolean;
-  private readonly running = new RunningDigests();
+  private readonly hashWorker: boolean;
+  private readonly running: RunningDigests;
+  private readonly rings = new ByteRingPool();
+  private worker: HashWorker | undefined;
+  private closed = false;
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
     this.fsync = opts.fsync ?? false;
+    this.hashWorker = opts.hashWorker ?? false;
+    this.running = new RunningDigests(opts.hashWorker ? () => this.workerHash() : () => new LocalHash());
+  }
+
+  /** A state on the hash worker, started at first use and again if it died (its old states then re-read). */
+  private workerHash(): RunningHash {
+    if (this.closed) return new LocalHash();
+    if (!this.worker || this.worker.dead) this.worker = new HashWorker();
+    return this.worker.newHash();
   }
 
   async stat(digest: Digest): Promise<BlobInfo | undefined> {
@@ -160,7 +180,10 @@ export class FsBlobStore implements BlobStore {
         throw new SizeMismatchError(maxTotal, offset + expectedLength);
       }
       let running = await this.running.take(id, dir, size);
-      const sink = new StagedFile(fh, offset, running?.digester);
+      const hash = running?.hash;
+      // A hash worker reads the bytes from a shared ring; hashing here takes the socket's buffers as they are.
+      const ring = this.hashWorker ? this.rings.acquire() : undefined;
+      const sink = ring ? new RingStagedFile(fh, offset, hash, ring) : new StagedFile(fh, offset, hash instanceof LocalHash ? hash : undefined);
       try {
         await sink.take(data, { expectedLength, maxTotal, keepOnError: expectedLength === undefined });
       } catch (err) {
@@ -168,11 +191,14 @@ export class FsBlobStore implements BlobStore {
         if (expectedLength !== undefined || err instanceof SizeMismatchError) {
           if (sink.written > 0) {
             await fh.truncate(offset);
-            running = undefined; // it has hashed bytes that are no longer staged
+            if (running) this.running.discard(running); // it has hashed bytes that are no longer staged
+            running = undefined;
           }
         }
         if (running) this.running.keep(id, running);
         throw err;
+      } finally {
+        if (ring) this.rings.release(ring); // take() returns only once the ring is written and hashed
       }
       if (this.fsync) await fh.sync();
       if (running) this.running.keep(id, running);
@@ -228,7 +254,10 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker?.close();
+  }
 
   blobFile(digest: Digest): string {
     // Parsing the digest first is what keeps a crafted digest from naming a path outside root.

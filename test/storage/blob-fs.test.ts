@@ -50,6 +50,17 @@ t.test('contract with fsync', (t) =>
   }),
 );
 
+t.test('contract with sha256 on a hash worker', (t) =>
+  blobStoreContract(t, async () => {
+    const root = await tempRoot();
+    return {
+      store: new FsBlobStore({ root, hashWorker: true }),
+      reopen: async () => new FsBlobStore({ root, hashWorker: true }),
+      cleanup: () => rm(root, { recursive: true, force: true }),
+    };
+  }),
+);
+
 t.test('no file exists at the final path before commit, and staging stays inside root', async (t) => {
   const root = await tempRoot();
   t.teardown(() => rm(root, { recursive: true, force: true }));
