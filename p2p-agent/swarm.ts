@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type Wire from 'bittorrent-protocol';
 import type { Logger } from '../core/log.js';
 import { Announcer } from './announcer.js';
-import { Choker } from './choking.js';
+import { Choker, turnPieces } from './choking.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Peer } from './peer.js';
 import { PeerSet } from './peers.js';
@@ -33,6 +33,14 @@ import { StallClock, WebSeed } from './web-seed.js';
  */
 const pipelineBytes = 512 * 1024;
 const pipelineSeconds = 1;
+/**
+ * Peers (other than the origin's seed) we download from at once. Every flow into a thin NIC shares its one queue:
+ * at 50 nodes with no bound each node received from 10–20 peers at once and its switch port dropped a packet in
+ * five, handshakes included. A few flows fill a link as well as many.
+ */
+export const downloadPeers = 4;
+/** With the origin's seed connected, the web seed waits this many stall times (see stalled()). */
+export const originPatience = 6;
 /** How long a peer may send no piece bytes while we wait on a request before the request is withdrawn. */
 const requestTimeoutMs = 10_000;
 
@@ -82,7 +90,9 @@ export class Swarm extends EventEmitter {
     this.torrent = o.torrent;
     this.store = new PieceStore(o.torrent, o.file, o.memory, o.metrics);
     this.stall = new StallClock(o.stallMs);
-    this.seeder = new Seeder(o.torrent, this.store, o.metrics, o.log);
+    this.seeder = new Seeder(o.torrent, this.store, o.metrics, o.log, (peer) => {
+      if (peer.turnSent >= turnPieces) this.choker.rechoke(this.peers.values());
+    });
     this.picker = new PiecePicker(o.torrent, this.store, this.inFlight);
     this.peers = new PeerSet({ torrent: o.torrent, peerId: o.peerId, maxPeers: o.maxPeers, admitted: (peer) => this.follow(peer) });
     this.webSeed = new WebSeed({
@@ -130,6 +140,7 @@ export class Swarm extends EventEmitter {
       cursor: this.store.cursor,
       active: this.inFlight.describe(),
       peers: [...this.peers.values()].map((p) => ({ addr: p.addr, origin: p.isOrigin, has: p.has.count, choking: p.wire.peerChoking, interested: p.wire.amInterested, inflight: p.inflight.size })),
+      connections: this.peers.counts,
       webSeedBusy: this.webSeed.busy,
       stalledMs: this.stall.ms,
     };
@@ -141,6 +152,11 @@ export class Swarm extends EventEmitter {
 
   get have() {
     return this.store.have;
+  }
+
+  /** What became of this swarm's connections (dialed, failed, admitted, duplicates…). */
+  get connections(): Record<string, number> {
+    return this.peers.counts;
   }
 
   get peerCount(): number {
@@ -206,7 +222,12 @@ export class Swarm extends EventEmitter {
       if (i < n && this.store.missing(i)) this.fill(peer);
     });
     wire.on('unchoke', () => this.fill(peer));
-    wire.on('choke', () => this.releaseRequests(peer));
+    // With the fast extension a choke leaves our requests standing: the peer rejects those it will not answer
+    // (each reject frees its block), and a piece it is sending still arrives. Dropping them here threw that
+    // piece away on arrival, and a peer's turn ends with one in flight every time (choking.ts).
+    wire.on('choke', () => {
+      if (!wire.hasFast) this.releaseRequests(peer);
+    });
     wire.on('interested', () => {
       peer.interestedAt = Date.now();
       this.choker.rechoke(this.peers.values());
@@ -250,6 +271,7 @@ export class Swarm extends EventEmitter {
   /** Keeps `peer`'s request pipeline full. */
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
+    if (peer.inflight.size === 0 && !peer.isOrigin && this.downloadingFrom() >= downloadPeers) return;
     peer.batch();
     let bytes = 0;
     for (const r of peer.inflight.values()) bytes += r.length;
@@ -262,13 +284,22 @@ export class Swarm extends EventEmitter {
     }
   }
 
+  /** Peers other than the origin's seed that owe us blocks. */
+  private downloadingFrom(): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.inflight.size > 0 && !p.isOrigin) n++;
+    return n;
+  }
+
   /** Asks `peer` for one block; returns its length. */
   private request(peer: Peer, ap: ActivePiece, block: number): number {
     const length = this.inFlight.asked(peer, ap, block);
     peer.wire.request(ap.index, ap.blockOffset(block), length, (err, data) => {
       if (!this.inFlight.answered(peer, ap, block)) return;
       if (err || !data) {
-        if (!peer.closed) this.fill(peer);
+        // Rejected (a choke at the end of our turn, or a piece it lacks): the piece is free for someone else.
+        if (ap.owner === peer && ![...peer.inflight.values()].some((r) => r.piece === ap.index)) ap.owner = undefined;
+        for (const p of this.peers.values()) this.fill(p);
         return;
       }
       this.onBlock(peer, ap, block, data);
@@ -344,8 +375,16 @@ export class Swarm extends EventEmitter {
     for (const p of this.peers.values()) if (p.has.complete || p.isOrigin) p.destroy();
   }
 
+  /**
+   * Stalled, so the web seed should help. While the origin's seed is connected the wait is `originPatience`
+   * times longer: every piece the swarm lacks is then on its way out of the origin (its seed sends each piece
+   * once, to someone), and the web seed's copy would leave through that same origin link — at 50 nodes on thin
+   * links the web seed sent 3–5 copies of the blob to nodes whose swarm was just waiting on the origin.
+   */
   private stalled(): boolean {
-    return !this.closed && !this.complete && this.stall.stalled(this.downloaded > 0);
+    if (this.closed || this.complete || !this.stall.stalled(this.downloaded > 0)) return false;
+    for (const p of this.peers.values()) if (p.isOrigin) return this.stall.ms > originPatience * this.o.stallMs;
+    return true;
   }
 
   /** Fresh URLs from the origin (one renewal at a time). */
@@ -409,7 +448,8 @@ export class Swarm extends EventEmitter {
         this.drop(peer);
       }
     }
-    if (this.choker.due(now)) this.choker.rechoke(this.peers.values());
+    // Every tick: turns end on idleness too (choking.ts).
+    this.choker.rechoke(this.peers.values(), now);
     if (now - this.lastRepairAt >= 1000) this.repair(now);
     if (!this.complete) {
       for (const p of this.peers.values()) this.fill(p);

@@ -182,8 +182,9 @@ export class Tracker {
     const complete = everyone.filter((p) => !p.origin && p.left === 0).length;
     const incomplete = everyone.filter((p) => !p.origin && p.left > 0).length;
     // A seeder waits for leechers to call it; it needs no list.
-    const chosen = a.left > 0 ? this.choose(others.filter((p) => !p.origin), a, torrent.size) : [];
-    if (a.left > 0) chosen.push(...others.filter((p) => p.origin));
+    // The origin's seed first: an agent calls the addresses in order until its peer slots are full, and with the
+    // seed last an agent handed numwant busy peers never called it (every piece of a fresh blob starts there).
+    const chosen = a.left > 0 ? [...others.filter((p) => p.origin), ...this.choose(others.filter((p) => !p.origin), a, torrent.size)] : [];
     for (const p of chosen) this.handouts.add(p.key);
     return Buffer.from(
       bencode.encode({
