@@ -7,7 +7,7 @@
 //
 //   npm run build && node dist/bench/p2p-netns.js [--nodes 10,25] [--size 16MiB] [--rate 8] (Mbit/s per NIC)
 //        [--idcs 1|2] [--inter-idc 8] (Mbit/s) [--stall ms] [--out bench/results/p2p-netns.md]
-//        [--fault none|churn|cut|flap] [--direct K]
+//        [--fault none|churn|cut|flap] [--direct K] [--arp] [--prefix bp2p]
 //
 // Faults, during the pulls: churn kills 10 % of the node processes (agent and client) mid-download and starts
 // them again on the same data dir, their client pulling again; cut takes one node's link down for 20 s; flap
@@ -56,6 +56,8 @@ const out = process.argv.includes('--out') ? arg('out', '') : undefined;
 const fault = arg('fault', 'none') as 'none' | 'churn' | 'cut' | 'flap';
 if (!['none', 'churn', 'cut', 'flap'].includes(fault)) throw new Error(`unknown fault ${fault}`);
 const directPulls = Number(arg('direct', '0'));
+/** --arp: hosts resolve each other by ARP over the capped links instead of knowing each other's MACs (see Datacenter.staticNeighbours). */
+const dynamicArp = process.argv.includes('--arp');
 prefix = arg('prefix', prefix);
 if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix)) throw new Error('--prefix: 2 to 8 lowercase letters and digits');
 const rate = (rateMbit * 1e6) / 8; // bytes per second
@@ -217,6 +219,7 @@ async function scenario(nodes: number, mode: 'p2p' | 'direct' = 'p2p'): Promise<
   const originHost = dc.addHost('o', 'a');
   const mgmt = dc.manage(originHost);
   const nodeHosts = Array.from({ length: nodes }, (_, i) => dc.addHost(`n${i}`, idcs[i % idcs.length]!));
+  if (!dynamicArp) dc.staticNeighbours();
 
   const originDir = join(runDir, `origin-${nodes}`);
   // The origin is a host of its own in a real deployment: here it runs at a higher priority than the nodes, so
@@ -283,6 +286,7 @@ async function scenario(nodes: number, mode: 'p2p' | 'direct' = 'p2p'): Promise<
   const after = await servedBytes(adminUrl);
   const nic1 = deviceBytes(originHost.ns, 'eth0').tx;
   const net1 = network(dc);
+  const unresolved = dc.unresolvedNeighbours();
   const inter1 = dc.interIdcDevice ? deviceBytes(dc.switchNs, dc.interIdcDevice) : undefined;
   const originCpuS = (cpuMsOf(origin.pid!) - originCpu0) / 1000;
 
@@ -309,7 +313,7 @@ async function scenario(nodes: number, mode: 'p2p' | 'direct' = 'p2p'): Promise<
   console.error(`  origin NIC: half its bytes out at ${half.toFixed(1)} s, 95 % at ${busyUntil.toFixed(1)} s (its link alone: one copy in ${bound.toFixed(1)} s)`);
   const d = (k: keyof typeof net0) => net1[k] - net0[k];
   console.error(
-    `  network: ${d('drops')} packets dropped at full NIC queues, SYN retransmits ${d('synRetrans')}, listen overflows ${d('listenOverflows')}, all NICs sent ${(d('txBytes') / size).toFixed(1)} copies for ${nodes} delivered`,
+    `  network: ${d('drops')} packets dropped at full NIC queues, SYN retransmits ${d('synRetrans')}, listen overflows ${d('listenOverflows')}, unresolved neighbours at the end ${unresolved}${dynamicArp ? ' (ARP)' : ' (static neighbours)'}, all NICs sent ${(d('txBytes') / size).toFixed(1)} copies for ${nodes} delivered`,
   );
   console.error(`  agent CPU: user ${(sum((r) => r.userMs) / 1000).toFixed(1)} s, system ${(sum((r) => r.cpuMs - r.userMs) / 1000).toFixed(1)} s`);
   console.error(`  agents counted: from peers ${(fromPeers / size).toFixed(2)} copies, from the origin's seed ${(agentSeed / size).toFixed(2)}, web seed ${(agentWebSeed / size).toFixed(2)}`);

@@ -11,7 +11,7 @@ import { PeerSet } from './peers.js';
 import { PiecesInFlight, type ActivePiece } from './piece-assembly.js';
 import type { PieceFile } from './piece-file.js';
 import type { PieceMemory } from './piece-memory.js';
-import { PiecePicker } from './piece-picker.js';
+import { mayDownloadFrom, PiecePicker } from './piece-picker.js';
 import { PieceStore } from './piece-store.js';
 import { Seeder, type Respond } from './seeding.js';
 import type { Torrent } from './torrent.js';
@@ -33,14 +33,6 @@ import { StallClock, WebSeed } from './web-seed.js';
  */
 const pipelineBytes = 512 * 1024;
 const pipelineSeconds = 1;
-/**
- * Peers (other than the origin's seed) we download from at once. Every flow into a thin NIC shares its one queue:
- * at 50 nodes with no bound each node received from 10–20 peers at once and its switch port dropped a packet in
- * five, handshakes included. A few flows fill a link as well as many.
- */
-export const downloadPeers = 4;
-/** With the origin's seed connected, the web seed waits this many stall times (see stalled()). */
-export const originPatience = 6;
 /** How long a peer may send no piece bytes while we wait on a request before the request is withdrawn. */
 const requestTimeoutMs = 10_000;
 
@@ -271,7 +263,7 @@ export class Swarm extends EventEmitter {
   /** Keeps `peer`'s request pipeline full. */
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
-    if (peer.inflight.size === 0 && !peer.isOrigin && this.downloadingFrom() >= downloadPeers) return;
+    if (!mayDownloadFrom(peer, this.peers.values())) return;
     peer.batch();
     let bytes = 0;
     for (const r of peer.inflight.values()) bytes += r.length;
@@ -284,13 +276,6 @@ export class Swarm extends EventEmitter {
     }
   }
 
-  /** Peers other than the origin's seed that owe us blocks. */
-  private downloadingFrom(): number {
-    let n = 0;
-    for (const p of this.peers.values()) if (p.inflight.size > 0 && !p.isOrigin) n++;
-    return n;
-  }
-
   /** Asks `peer` for one block; returns its length. */
   private request(peer: Peer, ap: ActivePiece, block: number): number {
     const length = this.inFlight.asked(peer, ap, block);
@@ -298,7 +283,7 @@ export class Swarm extends EventEmitter {
       if (!this.inFlight.answered(peer, ap, block)) return;
       if (err || !data) {
         // Rejected (a choke at the end of our turn, or a piece it lacks): the piece is free for someone else.
-        if (ap.owner === peer && ![...peer.inflight.values()].some((r) => r.piece === ap.index)) ap.owner = undefined;
+        this.inFlight.rejected(peer, ap);
         for (const p of this.peers.values()) this.fill(p);
         return;
       }
@@ -375,16 +360,12 @@ export class Swarm extends EventEmitter {
     for (const p of this.peers.values()) if (p.has.complete || p.isOrigin) p.destroy();
   }
 
-  /**
-   * Stalled, so the web seed should help. While the origin's seed is connected the wait is `originPatience`
-   * times longer: every piece the swarm lacks is then on its way out of the origin (its seed sends each piece
-   * once, to someone), and the web seed's copy would leave through that same origin link — at 50 nodes on thin
-   * links the web seed sent 3–5 copies of the blob to nodes whose swarm was just waiting on the origin.
-   */
+  /** Stalled, so the web seed should help (later while the origin's seed is connected: StallClock.stalled). */
   private stalled(): boolean {
-    if (this.closed || this.complete || !this.stall.stalled(this.downloaded > 0)) return false;
-    for (const p of this.peers.values()) if (p.isOrigin) return this.stall.ms > originPatience * this.o.stallMs;
-    return true;
+    if (this.closed || this.complete) return false;
+    let originSeed = false;
+    for (const p of this.peers.values()) if (p.isOrigin) originSeed = true;
+    return this.stall.stalled(this.downloaded > 0, originSeed);
   }
 
   /** Fresh URLs from the origin (one renewal at a time). */
