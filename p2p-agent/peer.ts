@@ -53,9 +53,6 @@ export class Peer implements PieceSource {
   timeouts = 0;
   unchokedAt = 0;
   interestedAt = 0;
-  /** Pieces (blocks) sent to this peer since it was last unchoked, and when the last one went: its turn. */
-  turnSent = 0;
-  servedAt = 0;
   closed = false;
   /** We called it at the address the tracker gave (so that address is worth reporting). */
   outgoing = false;

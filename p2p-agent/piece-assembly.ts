@@ -121,7 +121,7 @@ export class PiecesInFlight {
   }
 
   /**
-   * `peer` rejected a request for `ap` (it choked us at the end of our turn, with the fast extension): once it
+   * `peer` rejected a request for `ap` (it choked us at the end of a turn, with the fast extension): once it
    * owes us nothing more of the piece, the piece is free for another peer — its owner would otherwise keep it
    * until it unchoked us again.
    */

@@ -26,21 +26,6 @@ const endgameSlowness = 2;
 /** How far the download may run ahead of the readers' next piece before that piece goes first. */
 const cursorLead = 4;
 
-/**
- * Peers (other than the origin's seed) we download from at once. Every flow into a thin NIC shares its one
- * queue: with no bound a node at 50 received from 10–20 peers at once and the NIC queues dropped 2.6 times
- * as many packets (bench/results/p2p-netns.md). A few flows fill a link as well as many.
- */
-export const downloadPeers = 4;
-
-/** Whether `peer` may be asked for blocks: it already owes us some, it is the origin's seed, or fewer than downloadPeers peers do. */
-export function mayDownloadFrom(peer: Peer, peers: Iterable<Peer>): boolean {
-  if (peer.inflight.size > 0 || peer.isOrigin) return true;
-  let n = 0;
-  for (const p of peers) if (p.inflight.size > 0 && !p.isOrigin && ++n >= downloadPeers) return false;
-  return true;
-}
-
 export class PiecePicker {
   /** How long a piece fetched from a peer usually takes, ms (a moving average). */
   pieceMs = 0;

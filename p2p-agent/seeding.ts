@@ -20,8 +20,6 @@ export class Seeder {
     private readonly store: PieceStore,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
-    /** A block went out (the swarm rechokes when the peer's turn is over). */
-    private readonly sent?: (peer: Peer) => void,
   ) {}
 
   /** Answers a peer's request: the block, or an error for a piece we lack or a block out of bounds. */
@@ -35,12 +33,8 @@ export class Seeder {
         if (peer.closed) return;
         this.uploaded += length;
         this.metrics.bytesToPeers.inc(length);
-        // The peer's turn is counted in pieces (choking.ts).
-        peer.turnSent += length / this.torrent.pieceLength;
-        peer.servedAt = Date.now();
         peer.batch();
         respond(null, data.subarray(offset, offset + length));
-        this.sent?.(peer);
       },
       (err: unknown) => {
         this.log.warn({ err, index }, 'p2p: reading a piece for a peer failed');

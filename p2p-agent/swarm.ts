@@ -4,14 +4,14 @@ import type { Socket } from 'node:net';
 import type Wire from 'bittorrent-protocol';
 import type { Logger } from '../core/log.js';
 import { Announcer } from './announcer.js';
-import { Choker, turnPieces } from './choking.js';
+import { Choker } from './choking.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Peer } from './peer.js';
 import { PeerSet } from './peers.js';
 import { PiecesInFlight, type ActivePiece } from './piece-assembly.js';
 import type { PieceFile } from './piece-file.js';
 import type { PieceMemory } from './piece-memory.js';
-import { mayDownloadFrom, PiecePicker } from './piece-picker.js';
+import { PiecePicker } from './piece-picker.js';
 import { PieceStore } from './piece-store.js';
 import { Seeder, type Respond } from './seeding.js';
 import type { Torrent } from './torrent.js';
@@ -82,9 +82,7 @@ export class Swarm extends EventEmitter {
     this.torrent = o.torrent;
     this.store = new PieceStore(o.torrent, o.file, o.memory, o.metrics);
     this.stall = new StallClock(o.stallMs);
-    this.seeder = new Seeder(o.torrent, this.store, o.metrics, o.log, (peer) => {
-      if (peer.turnSent >= turnPieces) this.choker.rechoke(this.peers.values());
-    });
+    this.seeder = new Seeder(o.torrent, this.store, o.metrics, o.log);
     this.picker = new PiecePicker(o.torrent, this.store, this.inFlight);
     this.peers = new PeerSet({ torrent: o.torrent, peerId: o.peerId, maxPeers: o.maxPeers, admitted: (peer) => this.follow(peer) });
     this.webSeed = new WebSeed({
@@ -216,7 +214,7 @@ export class Swarm extends EventEmitter {
     wire.on('unchoke', () => this.fill(peer));
     // With the fast extension a choke leaves our requests standing: the peer rejects those it will not answer
     // (each reject frees its block), and a piece it is sending still arrives. Dropping them here threw that
-    // piece away on arrival, and a peer's turn ends with one in flight every time (choking.ts).
+    // piece away on arrival — the origin's seed chokes us at the end of every turn (server/p2p/origin-seed.ts).
     wire.on('choke', () => {
       if (!wire.hasFast) this.releaseRequests(peer);
     });
@@ -263,7 +261,6 @@ export class Swarm extends EventEmitter {
   /** Keeps `peer`'s request pipeline full. */
   private fill(peer: Peer): void {
     if (this.closed || peer.closed || this.complete || peer.wire.peerChoking) return;
-    if (!mayDownloadFrom(peer, this.peers.values())) return;
     peer.batch();
     let bytes = 0;
     for (const r of peer.inflight.values()) bytes += r.length;
@@ -282,7 +279,7 @@ export class Swarm extends EventEmitter {
     peer.wire.request(ap.index, ap.blockOffset(block), length, (err, data) => {
       if (!this.inFlight.answered(peer, ap, block)) return;
       if (err || !data) {
-        // Rejected (a choke at the end of our turn, or a piece it lacks): the piece is free for someone else.
+        // Rejected (a choke at the end of a turn, or a piece it lacks): the piece is free for someone else.
         this.inFlight.rejected(peer, ap);
         for (const p of this.peers.values()) this.fill(p);
         return;
@@ -429,8 +426,7 @@ export class Swarm extends EventEmitter {
         this.drop(peer);
       }
     }
-    // Every tick: turns end on idleness too (choking.ts).
-    this.choker.rechoke(this.peers.values(), now);
+    if (this.choker.due(now)) this.choker.rechoke(this.peers.values());
     if (now - this.lastRepairAt >= 1000) this.repair(now);
     if (!this.complete) {
       for (const p of this.peers.values()) this.fill(p);

@@ -1,8 +1,8 @@
-// Who we upload to: Berth peers take turns in four slots (two pieces a turn while others wait); standard clients
-// share four slots, rotated every few seconds while others wait. Real Peers over in-memory wires: their side says it is interested, and sees our
+// Who we upload to: every interested Berth peer at once; standard clients share four slots, rotated every few
+// seconds while others wait. Real Peers over in-memory wires: their side says it is interested, and sees our
 // choke and unchoke messages.
 import t from 'tap';
-import { Choker, turnPieces } from '../../p2p-agent/choking.js';
+import { Choker } from '../../p2p-agent/choking.js';
 import type { Peer } from '../../p2p-agent/peer.js';
 import type { PeerWire } from '../../p2p-agent/peer-wire.js';
 import { connectedPeer, next, smallTorrent, type PeerKind } from './peer-fixtures.js';
@@ -27,42 +27,14 @@ async function interestedPeers(kind: PeerKind, count: number, firstInterestAt: n
 
 const unchoked = (peers: Peer[]) => peers.map((p) => !p.wire.amChoking);
 
-t.test('Berth peers take turns in four slots: two pieces each while others wait, then the longest waiting', async (t) => {
+t.test('every interested Berth peer is unchoked, agents and the origin alike', async (t) => {
   const now = 1_000_000;
   const agents = await interestedPeers('agent', 6, now);
+  const origin = await interestedPeers('origin', 1, now);
   const choker = new Choker(now);
-  choker.rechoke(agents, now);
-  t.same(unchoked(agents), [true, true, true, true, false, false], 'four slots, first come first served');
-  t.ok(agents.slice(0, 4).every((p) => p.unchokedAt === now && p.turnSent === 0));
-
-  agents[1]!.turnSent = turnPieces - 1;
-  agents[1]!.servedAt = now + 500;
-  choker.rechoke(agents, now + 500);
-  t.same(unchoked(agents), [true, true, true, true, false, false], 'a turn lasts its pieces');
-
-  const choked = next(remote.get(agents[1]!)!, 'choke');
-  const unchokedNow = next(remote.get(agents[4]!)!, 'unchoke');
-  agents[1]!.turnSent = turnPieces;
-  choker.rechoke(agents, now + 1000);
-  t.same(unchoked(agents), [true, false, true, true, true, false], 'its pieces sent, it makes room for the longest waiting');
-  t.equal(agents[1]!.interestedAt, now + 1000, 'back in the queue, last');
-  await choked;
-  await unchokedNow;
-  t.pass('they were told: a CHOKE and an UNCHOKE on the wire');
-
-  // One asking for nothing makes room too; nobody waiting, nobody is choked however long its turn.
-  choker.rechoke(agents, now + 1000 + 1500);
-  t.same(unchoked(agents), [false, true, false, false, false, true], 'idle turns end: the two waiting come in, the idle go to the back');
-});
-
-t.test('with nobody waiting a Berth peer keeps its slot, whatever it was sent', async (t) => {
-  const now = 1_000_000;
-  const agents = await interestedPeers('agent', 3, now);
-  const choker = new Choker(now);
-  choker.rechoke(agents, now);
-  for (const p of agents) p.turnSent = 10;
-  choker.rechoke(agents, now + 60_000);
-  t.same(unchoked(agents), [true, true, true]);
+  choker.rechoke([...agents, ...origin], now);
+  t.same(unchoked([...agents, ...origin]), [true, true, true, true, true, true, true]);
+  t.ok(agents.every((p) => p.unchokedAt === now));
 });
 
 t.test('standard clients share four slots, first come first served; not interested, not unchoked', async (t) => {

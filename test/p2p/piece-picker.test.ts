@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Peer } from '../../p2p-agent/peer.js';
 import { ActivePiece, PiecesInFlight } from '../../p2p-agent/piece-assembly.js';
-import { downloadPeers, mayDownloadFrom, PiecePicker } from '../../p2p-agent/piece-picker.js';
+import { PiecePicker } from '../../p2p-agent/piece-picker.js';
 import type { PieceSource } from '../../p2p-agent/piece-source.js';
 import { connectedPeer, openStore, smallTorrent, type PeerKind } from './peer-fixtures.js';
 
@@ -164,18 +164,4 @@ t.test('availability counts each peer once and forgets a peer that left', async 
   t.equal(s.picker.wants(a), true, 'a has pieces we lack');
   s.picker.forget(a);
   t.same([0, 1, 2, 3].map((i) => s.picker.availability(i)), [0, 1, 0, 0]);
-});
-
-t.test(`blocks are asked of at most ${downloadPeers} peers at once; the origin's seed and a peer already asked are not counted out`, async (t) => {
-  const { torrent } = smallTorrent(8);
-  const peers: Peer[] = [];
-  for (let i = 0; i < downloadPeers + 1; i++) peers.push((await connectedPeer(torrent, 'agent', [0, 1, 2, 3, 4, 5, 6, 7])).peer);
-  const origin = (await connectedPeer(torrent, 'origin', [0])).peer;
-  const all = [...peers, origin];
-  for (let i = 0; i < downloadPeers - 1; i++) peers[i]!.inflight.set(`${i}:0`, { piece: i, block: 0, length: 1, at: Date.now() });
-  t.ok(mayDownloadFrom(peers[downloadPeers - 1]!, all), `${downloadPeers - 1} peers owe us blocks: a ${downloadPeers}th may be asked`);
-  peers[downloadPeers - 1]!.inflight.set('7:0', { piece: 7, block: 0, length: 1, at: Date.now() });
-  t.notOk(mayDownloadFrom(peers[downloadPeers]!, all), `${downloadPeers} do: not a ${downloadPeers + 1}th`);
-  t.ok(mayDownloadFrom(peers[0]!, all), 'one already asked keeps its pipeline full');
-  t.ok(mayDownloadFrom(origin, all), "the origin's seed is always asked (it offers what nobody else has)");
 });
