@@ -1,5 +1,6 @@
 // A benchmark host process (forked by bench/p2p.ts): runs several agents in one process, or plain HTTP pullers,
 // and on "go" pulls one blob through each, reporting when each pull finished.
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,8 +10,8 @@ import { createLogger } from '../core/log.js';
 import { startAgent, type RunningAgent } from '../p2p-agent/run.js';
 
 export type HostRequest =
-  | { kind: 'start'; mode: 'p2p' | 'direct'; count: number; origin: string; stallMs?: number; peerIp?: string; idc?: string }
-  | { kind: 'go'; path: string; size: number }
+  | { kind: 'start'; mode: 'p2p' | 'direct'; count: number; origin: string; stallMs?: number; peerIp?: string; idc?: string; dataDir?: string }
+  | { kind: 'go'; path: string; size: number; digest?: string }
   | { kind: 'stop' };
 
 export type HostReply =
@@ -37,8 +38,9 @@ async function handle(m: HostRequest): Promise<void> {
     if (mode === 'p2p') {
       const log = createLogger(process.env.BENCH_AGENT_LOG ?? 'error', { service: 'bench-agent' });
       for (let i = 0; i < count; i++) {
-        const dir = await mkdtemp(join(tmpdir(), 'berth-bench-agent-'));
-        dirs.push(dir);
+        // A given data dir outlives the process (a restarted agent finds its pieces there); the bench removes it.
+        const dir = m.dataDir && count === 1 ? m.dataDir : await mkdtemp(join(tmpdir(), 'berth-bench-agent-'));
+        if (dir !== m.dataDir) dirs.push(dir);
         const config = agentSchema.parse({
           agent_addr: '127.0.0.1:0',
           origin,
@@ -64,8 +66,9 @@ async function handle(m: HostRequest): Promise<void> {
     const times = await Promise.all(
       bases.map(async (base) => {
         try {
-          const { status, bytes } = await pull(`${base}${m.path}`);
+          const { status, bytes, digest } = await pull(`${base}${m.path}`, !!m.digest);
           if (status !== 200 || bytes !== m.size) failures.push(`${base}: ${status}, ${bytes} bytes`);
+          else if (m.digest && digest !== m.digest) failures.push(`${base}: got ${digest}`);
         } catch (e) {
           failures.push(`${base}: ${(e as Error).message}`);
         }
@@ -82,6 +85,7 @@ async function handle(m: HostRequest): Promise<void> {
       fromSeed += s['berth_agent_bytes_from_origin_total{seed}'] ?? 0;
       fromWebSeed += s['berth_agent_bytes_from_origin_total{webseed}'] ?? 0;
     }
+    if (process.env.BENCH_DIAG) for (const a of agents) console.error(JSON.stringify({ diag: a.agent.status().swarms }));
     send({ kind: 'done', times, failures, fromPeers, fromSeed, fromWebSeed, cpuMs: (c.user + c.system) / 1000, userMs: c.user / 1000 });
   } else if (m.kind === 'stop') {
     await Promise.allSettled(agents.map((a) => a.close()));
@@ -92,13 +96,17 @@ async function handle(m: HostRequest): Promise<void> {
   }
 }
 
-/** A GET whose body is counted and dropped (the same cheap client for direct and P2P pulls). */
-function pull(url: string): Promise<{ status: number; bytes: number }> {
+/** A GET whose body is counted, optionally hashed (sha256, as a client checks a layer), and dropped — the same client for direct and P2P pulls. */
+function pull(url: string, verify: boolean): Promise<{ status: number; bytes: number; digest?: string }> {
   return new Promise((resolve, reject) => {
     get(url, (res) => {
       let bytes = 0;
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      const hash = verify ? createHash('sha256') : undefined;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        hash?.update(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ...(hash && { digest: `sha256:${hash.digest('hex')}` }) }));
       res.on('error', reject);
     }).on('error', reject);
   });

@@ -90,7 +90,7 @@ export class Agent {
       peerPort: this.peerPort,
       cache: { bytes: this.cache.bytes, max: this.cache.maxBytes, blobs: this.cache.list() },
       downloads: [...this.downloads.values()].map((d) => ({ digest: d.digest, size: d.size })),
-      swarms: [...this.swarms.values()].map((s) => ({ infoHash: s.torrent.infoHash, name: s.torrent.name, peers: s.peerCount, complete: s.complete, have: s.have.count, pieces: s.torrent.pieceCount })),
+      swarms: [...this.swarms.values()].map((s) => ({ infoHash: s.torrent.infoHash, name: s.torrent.name, peers: s.peerCount, connections: s.connections, complete: s.complete, have: s.have.count, pieces: s.torrent.pieceCount })),
     };
   }
 

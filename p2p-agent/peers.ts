@@ -32,6 +32,8 @@ export class PeerSet {
   /** Addresses of banned peers (the tracker's, for those we called) not yet reported to the tracker. */
   private unreported: string[] = [];
   private closed = false;
+  /** What became of the connections, for the swarm's stall log. */
+  readonly counts: Record<string, number> = { dialed: 0, dialFailed: 0, dialTimedOut: 0, admitted: 0, incoming: 0, incomingRefused: 0, duplicates: 0 };
 
   constructor(private readonly o: PeerSetOptions) {}
 
@@ -70,11 +72,19 @@ export class PeerSet {
     const socket = connect({ host: ip, port });
     const wire = new PeerWire('tcpOutgoing');
     let handshook = false;
+    this.counts.dialed++;
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      if (!handshook) this.counts[`dial:${e.code ?? 'error'}`] = (this.counts[`dial:${e.code ?? 'error'}`] ?? 0) + 1;
+    });
     connectWire(socket, wire, () => {
+      if (!handshook) this.counts.dialFailed++;
       this.connecting.delete(addr);
     });
     socket.setTimeout(connectTimeoutMs, () => {
-      if (!handshook) socket.destroy();
+      if (!handshook) {
+        this.counts.dialTimedOut++;
+        socket.destroy();
+      }
     });
     socket.once('connect', () => wire.handshake(this.o.torrent.infoHashBytes, this.o.peerId, { fast: true }));
     wire.once('handshake', (infoHash: string) => {
@@ -88,7 +98,9 @@ export class PeerSet {
 
   /** An incoming connection whose handshake named this torrent: we answer the handshake and admit it. */
   addIncoming(wire: Wire, socket: Socket): void {
+    this.counts.incoming++;
     if (this.closed || this.peers.size >= this.o.maxPeers + incomingExtra) {
+      this.counts.incomingRefused++;
       socket.destroy();
       return;
     }
@@ -100,9 +112,11 @@ export class PeerSet {
     const peer = new Peer(wire, socket, addr, this.o.torrent.pieceCount);
     peer.outgoing = outgoing;
     if (peer.idHex === this.o.peerId.toString('hex') || this.banned.has(peer.idHex) || this.banned.has(addr) || this.peers.has(peer.idHex) || this.closed) {
+      if (this.peers.has(peer.idHex)) this.counts.duplicates++;
       peer.destroy();
       return;
     }
+    this.counts.admitted++;
     this.peers.set(peer.idHex, peer);
     wire.setKeepAlive(true);
     // Dead peers are found by TCP keep-alive (an idle timer re-armed on every read and write costs CPU).

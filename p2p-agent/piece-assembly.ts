@@ -120,6 +120,17 @@ export class PiecesInFlight {
     return true;
   }
 
+  /**
+   * `peer` rejected a request for `ap` (it choked us at the end of a turn, with the fast extension): once it
+   * owes us nothing more of the piece, the piece is free for another peer — its owner would otherwise keep it
+   * until it unchoked us again.
+   */
+  rejected(peer: Peer, ap: ActivePiece): void {
+    if (ap.owner !== peer) return;
+    for (const r of peer.inflight.values()) if (r.piece === ap.index) return;
+    ap.owner = undefined;
+  }
+
   /** A block arrived from `from`: the others asked for it in the endgame are told to forget it. */
   withdrawOthers(ap: ActivePiece, block: number, from: Peer, peers: Iterable<Peer>): void {
     if (ap.pending[block]! === 0) return;

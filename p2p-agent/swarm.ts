@@ -130,6 +130,7 @@ export class Swarm extends EventEmitter {
       cursor: this.store.cursor,
       active: this.inFlight.describe(),
       peers: [...this.peers.values()].map((p) => ({ addr: p.addr, origin: p.isOrigin, has: p.has.count, choking: p.wire.peerChoking, interested: p.wire.amInterested, inflight: p.inflight.size })),
+      connections: this.peers.counts,
       webSeedBusy: this.webSeed.busy,
       stalledMs: this.stall.ms,
     };
@@ -141,6 +142,11 @@ export class Swarm extends EventEmitter {
 
   get have() {
     return this.store.have;
+  }
+
+  /** What became of this swarm's connections (dialed, failed, admitted, duplicates…). */
+  get connections(): Record<string, number> {
+    return this.peers.counts;
   }
 
   get peerCount(): number {
@@ -206,7 +212,12 @@ export class Swarm extends EventEmitter {
       if (i < n && this.store.missing(i)) this.fill(peer);
     });
     wire.on('unchoke', () => this.fill(peer));
-    wire.on('choke', () => this.releaseRequests(peer));
+    // With the fast extension a choke leaves our requests standing: the peer rejects those it will not answer
+    // (each reject frees its block), and a piece it is sending still arrives. Dropping them here threw that
+    // piece away on arrival — the origin's seed chokes us at the end of every turn (server/p2p/origin-seed.ts).
+    wire.on('choke', () => {
+      if (!wire.hasFast) this.releaseRequests(peer);
+    });
     wire.on('interested', () => {
       peer.interestedAt = Date.now();
       this.choker.rechoke(this.peers.values());
@@ -268,7 +279,9 @@ export class Swarm extends EventEmitter {
     peer.wire.request(ap.index, ap.blockOffset(block), length, (err, data) => {
       if (!this.inFlight.answered(peer, ap, block)) return;
       if (err || !data) {
-        if (!peer.closed) this.fill(peer);
+        // Rejected (a choke at the end of a turn, or a piece it lacks): the piece is free for someone else.
+        this.inFlight.rejected(peer, ap);
+        for (const p of this.peers.values()) this.fill(p);
         return;
       }
       this.onBlock(peer, ap, block, data);
@@ -344,8 +357,12 @@ export class Swarm extends EventEmitter {
     for (const p of this.peers.values()) if (p.has.complete || p.isOrigin) p.destroy();
   }
 
+  /** Stalled, so the web seed should help (later while the origin's seed is connected: StallClock.stalled). */
   private stalled(): boolean {
-    return !this.closed && !this.complete && this.stall.stalled(this.downloaded > 0);
+    if (this.closed || this.complete) return false;
+    let originSeed = false;
+    for (const p of this.peers.values()) if (p.isOrigin) originSeed = true;
+    return this.stall.stalled(this.downloaded > 0, originSeed);
   }
 
   /** Fresh URLs from the origin (one renewal at a time). */

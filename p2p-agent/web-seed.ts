@@ -14,6 +14,9 @@ import { pieceMatches, pieceSize, type Torrent } from './torrent.js';
 const parallel = 2;
 const fetchTimeoutMs = 30_000;
 
+/** With the origin's seed connected, the web seed waits this many stall times. */
+export const originPatience = 6;
+
 /**
  * How long the swarm has given us nothing — no piece bytes from anyone, no news of pieces — counted in healthy
  * time: each tick adds at most half a second, so a process starved of CPU does not mistake its own slowness for
@@ -53,9 +56,15 @@ export class StallClock {
 
   /**
    * Waited past the stall time. Joining a large swarm takes a moment (peers are found, pieces have to reach
-   * someone first): before the first piece data it is twice as long after joining, three times before.
+   * someone first): before the first piece data it is twice as long after joining, three times before;
+   * `originPatience` times while the origin's seed is connected.
    */
-  stalled(hadData: boolean): boolean {
+  stalled(hadData: boolean, originSeedConnected = false): boolean {
+    // With the origin's seed connected every piece the swarm lacks is on its way out of the origin (its seed
+    // sends each piece once, to someone), and a web-seed copy would leave through that same origin link: at 50
+    // nodes on thin links the web seed sent 3–5 copies to nodes whose swarm was only waiting on the origin. A
+    // swarm truly stuck (seed gone, no peers) still gets the web seed, later.
+    if (originSeedConnected) return this.ms > originPatience * this.stallMs;
     return this.ms > (hadData ? 1 : this.hasJoined ? 2 : 3) * this.stallMs;
   }
 

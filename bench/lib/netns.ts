@@ -54,6 +54,27 @@ export function deviceBytes(ns: string, dev: string): { tx: number; rx: number }
   return { tx: s!.stats64.tx.bytes, rx: s!.stats64.rx.bytes };
 }
 
+/** Packets the qdiscs of a namespace dropped (a full queue at a capped NIC: tail drop, as a switch port does). */
+export function qdiscDrops(ns: string): number {
+  const qs = JSON.parse(execFileSync('tc', ['-n', ns, '-s', '-j', 'qdisc', 'show'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as { drops?: number }[];
+  return qs.reduce((s, q) => s + (q.drops ?? 0), 0);
+}
+
+/** A namespace's TCP counters (/proc/net/snmp and netstat are per namespace): retransmits, SYN retransmits… */
+export function tcpCounters(ns: string): Record<string, number> {
+  const text = execFileSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp', '/proc/net/netstat'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const out: Record<string, number> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const [k, ...names] = lines[i]!.split(' ');
+    const [k2, ...values] = lines[i + 1]!.split(' ');
+    if (k !== k2 || !k?.endsWith(':') || !/^\d/.test(values[0] ?? '')) continue;
+    names.forEach((n, j) => (out[`${k.slice(0, -1)}.${n}`] = Number(values[j])));
+    i++;
+  }
+  return out;
+}
+
 export interface NetHost {
   /** Its namespace. */
   ns: string;
@@ -129,17 +150,42 @@ export class Datacenter {
   }
 
   /**
+   * Every host learns every other host's MAC address for good (permanent neighbour entries), as hosts behind a
+   * routed top-of-rack switch need only their gateway's. On one flat bridge a host meeting a new peer has to ARP
+   * for it first, and the broadcast and its answer cross the same full NIC queues as the data: at 50 nodes the
+   * last to join could not resolve a single busy peer (EHOSTUNREACH, handshakes timing out for 30 s).
+   */
+  staticNeighbours(): void {
+    const macs = this.hosts.map((h) => (JSON.parse(ip('-n', h.ns, '-j', 'link', 'show', 'eth0')) as { address: string }[])[0]!.address);
+    for (const h of this.hosts) {
+      const batch = this.hosts.flatMap((o, i) => (o === h ? [] : [`neigh replace ${o.address} lladdr ${macs[i]} dev eth0 nud permanent`])).join('\n');
+      execFileSync('ip', ['-n', h.ns, '-batch', '-'], { input: batch, stdio: ['pipe', 'ignore', 'pipe'] });
+    }
+  }
+
+  /** Neighbour entries that failed to resolve or are still resolving, over every host (ARP trouble). */
+  unresolvedNeighbours(): number {
+    let n = 0;
+    for (const h of this.hosts) n += ip('-n', h.ns, 'neigh', 'show', 'dev', 'eth0').split('\n').filter((l) => /FAILED|INCOMPLETE/.test(l)).length;
+    return n;
+  }
+
+  /**
    * An uncapped management link from this (the root) namespace into `host`'s: the bench uploads the blob and
-   * reads the origin's metrics over it, so none of that crosses the datacenter's links. 198.19.255.0/30.
+   * reads the origin's metrics over it, so none of that crosses the datacenter's links. A /30 in 198.19.255.0/24.
    */
   manage(host: NetHost): { rootAddress: string; hostAddress: string } {
     const outer = `${this.o.prefix}-m`.slice(0, 15);
+    // One /30 per prefix, so two datacenters (a bench run and a test) can exist side by side.
+    let h = 0;
+    for (const c of this.o.prefix) h = (h * 31 + c.charCodeAt(0)) % 64;
+    const base = 4 * h;
     ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', 'mgmt', 'netns', host.ns);
-    ip('addr', 'add', '198.19.255.1/30', 'dev', outer);
+    ip('addr', 'add', `198.19.255.${base + 1}/30`, 'dev', outer);
     ip('link', 'set', outer, 'up');
-    ip('-n', host.ns, 'addr', 'add', '198.19.255.2/30', 'dev', 'mgmt');
+    ip('-n', host.ns, 'addr', 'add', `198.19.255.${base + 2}/30`, 'dev', 'mgmt');
     ip('-n', host.ns, 'link', 'set', 'mgmt', 'up');
-    return { rootAddress: '198.19.255.1', hostAddress: '198.19.255.2' };
+    return { rootAddress: `198.19.255.${base + 1}`, hostAddress: `198.19.255.${base + 2}` };
   }
 
   /** Deletes every namespace (their veths go with them) and the management link. */

@@ -150,3 +150,19 @@ t.test('a request is not expired while its peer keeps sending piece bytes, howev
   t.notOk(a.peer.inflight.has(requestKey(0, 0)), 'then it is withdrawn');
   t.equal(a.peer.timeouts, 1);
 });
+
+t.test('a rejected request frees its piece once the peer owes nothing more of it (a choke ends our turn)', async (t) => {
+  const { torrent } = smallTorrent(2);
+  const a = await connectedPeer(torrent, 'agent');
+  const inFlight = new PiecesInFlight();
+  const ap = new ActivePiece(0, pieceLength, block, a.peer);
+  inFlight.add(ap);
+  inFlight.asked(a.peer, ap, 0);
+  inFlight.asked(a.peer, ap, 1);
+  t.ok(inFlight.answered(a.peer, ap, 0), 'the first request is rejected');
+  inFlight.rejected(a.peer, ap);
+  t.equal(ap.owner, a.peer, 'still owed a block of it: still its piece');
+  t.ok(inFlight.answered(a.peer, ap, 1), 'and the second');
+  inFlight.rejected(a.peer, ap);
+  t.equal(ap.owner, undefined, 'free for another peer');
+});

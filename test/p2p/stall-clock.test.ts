@@ -1,7 +1,7 @@
 // When the agent decides its swarm is stuck and turns to the web seed: time without progress, in healthy ticks,
 // longer before the first data, longer still before the tracker ever answered.
 import t from 'tap';
-import { StallClock } from '../../p2p-agent/web-seed.js';
+import { originPatience, StallClock } from '../../p2p-agent/web-seed.js';
 
 /** Ticks every 250 ms for `ms`, starting at `from`; returns the time reached. */
 function run(clock: StallClock, from: number, ms: number): number {
@@ -49,4 +49,16 @@ t.test('a starved process counts at most half a second per tick', async (t) => {
   c.tick(now + 8000, true);
   t.notOk(c.stalled(true), 'one late tick is 0.5 s, not 8 s');
   t.equal(c.ms, 500);
+});
+
+t.test("with the origin's seed connected the web seed waits six stall times: the swarm is waiting on the origin, not stuck", async (t) => {
+  const c = new StallClock(5000);
+  c.joined();
+  let now = run(c, Date.now(), 11_000);
+  t.ok(c.stalled(false), 'no seed: two stall times after joining');
+  t.notOk(c.stalled(false, true), "the seed connected: its pieces are on their way");
+  now = run(c, now, 18_000);
+  t.notOk(c.stalled(true, true), '29 s');
+  run(c, now, 1500);
+  t.ok(c.stalled(true, true), `past ${originPatience} stall times the web seed helps even so`);
 });

@@ -66,7 +66,7 @@ t.test('two origins compute the same infohash for a blob; the .torrent is privat
   t.equal(await new TorrentCatalog(meta, new LinkedBlobs(blobs, meta), log).forBlob(digestOf('absent')), undefined, 'no torrent for an unknown blob');
 });
 
-t.test('announces: same IDC first, then the more complete; the origin seed for leechers only; stop and expiry', async (t) => {
+t.test('announces: the origin seed first for leechers only, then same IDC, the more complete first; across IDCs gateway to gateway; stop and expiry', async (t) => {
   const { blobs, meta } = await stores(t);
   const bytes = randomBytes(MiB);
   const digest = digestOf(bytes);
@@ -95,10 +95,13 @@ t.test('announces: same IDC first, then the more complete; the origin seed for l
   await ask(4, { idc: 'east', left: 0 });
   await ask(5, { idc: 'west', left: MiB });
   const r = await ask(6, { idc: 'east', left: MiB, event: 'started' });
-  t.same(r.peers.slice(0, 3), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.2:6002'], 'same IDC first, the more complete first');
-  t.same(r.peers.slice(3, 5).sort(), ['10.1.0.1:6001', '10.1.0.5:6005'], 'then the other IDC');
-  t.equal(r.peers[5], '10.0.0.1:7000', 'and the origin seed, for a peer still downloading');
-  t.equal(r.peers.length, 6, 'never the caller itself');
+  t.equal(r.peers[0], '10.0.0.1:7000', 'the origin seed first, for a peer still downloading (an agent calls in order until it is full)');
+  t.same(r.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.2:6002'], 'same IDC first, the more complete first');
+  t.equal(r.peers.length, 4, 'never the caller itself, and nobody of the other IDC: 6 is not its gateway');
+  const gateway = await ask(2, { idc: 'east', left: MiB });
+  t.same(gateway.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.6:6006'], "east's gateway (its lowest peer id) gets its IDC first");
+  t.same(gateway.peers.slice(4), ['10.1.0.1:6001'], "then west's gateway, not the other west peers: each piece crosses once");
+  t.same((await ask(5, { idc: 'west', left: MiB })).peers.slice(1), ['10.1.0.1:6001'], 'a west node that is not its gateway meets only west');
   t.equal(r.complete, 2);
   t.equal(r.incomplete, 4);
   t.same((await ask(4, { idc: 'east', left: 0 })).peers, [], 'a seeder gets no list: leechers come to it');
