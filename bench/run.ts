@@ -8,6 +8,7 @@ import { ServicePool, ServiceStartError } from './lib/processes.js';
 import { allRegistries, ModeUnavailable, repoRoot, type Registry, type RegistrySpec } from './lib/registries.js';
 import { formatValue, loadAverage, machineLines, markdownTable, ratio, Results, targets } from './lib/report.js';
 import type { BenchSettings, Scenario } from './lib/scenario.js';
+import { agentPull } from './scenarios/agent-pull.js';
 import { blobPull } from './scenarios/blob-pull.js';
 import { blobPush } from './scenarios/blob-push.js';
 import { concurrentPull } from './scenarios/concurrent-pull.js';
@@ -17,7 +18,7 @@ import { skopeoCopy } from './scenarios/skopeo-copy.js';
 
 const usage = `usage: npm run bench -- [scenario …]
 
-scenarios: push pull concurrent manifest skopeo rss (default: all)
+scenarios: push pull concurrent manifest skopeo rss agent (default: all)
 
 environment:
   BENCH_RUNS=5           runs per registry; the table shows medians
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     manifestLoad(settings),
     skopeoCopy(settings),
     pushRss(settings),
+    agentPull(settings, pool),
   ];
   const wanted = [...args, ...(env.BENCH_SCENARIOS?.split(',') ?? [])].map((a) => a.trim()).filter(Boolean);
   const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));

@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { isDigest, type Digest } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
 import { parseRangeHeader, type ByteRange } from '../core/range.js';
+import { isRecycling, RecyclingFileStream, SERVE_UNIT, writeRecycled } from '../core/recycling-file-stream.js';
 import { AlreadyCached, type Agent } from './agent.js';
 import { sendRegistryError } from './error-response.js';
 
@@ -85,23 +86,29 @@ async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse
     return;
   }
 
-  const fromCache = (): Readable => {
+  // A cached blob is read in large reused buffers, as the registry serves its own (core/recycling-file-stream.ts).
+  const fromCache = async (): Promise<Readable> => {
     agent.metrics.cacheHits.inc();
     agent.cache.touch(digest);
     const unpin = agent.cache.pin(digest);
-    const stream = createReadStream(agent.cache.blobPath(digest), { start, end });
-    stream.once('close', unpin);
-    return stream;
+    try {
+      const stream = new RecyclingFileStream(await open(agent.cache.blobPath(digest), 'r'), start, end, SERVE_UNIT);
+      stream.once('close', unpin);
+      return stream;
+    } catch (e) {
+      unpin();
+      throw e;
+    }
   };
   let body: Readable;
   if (agent.cache.has(digest)) {
-    body = fromCache();
+    body = await fromCache();
   } else {
     try {
       body = (await agent.download(repository, digest, size, req.headers.authorization)).read(start, end);
     } catch (err) {
       if (err instanceof AlreadyCached) {
-        body = fromCache();
+        body = await fromCache();
       } else {
         // No swarm for this blob (no torrent, origin without P2P…): the client still gets it, from the origin.
         agent.log.warn({ err, digest }, 'agent: swarm unavailable, relaying the blob from the origin');
@@ -111,6 +118,7 @@ async function serveBlob(agent: Agent, req: IncomingMessage, res: ServerResponse
     }
   }
   res.writeHead(status, headers);
+  if (isRecycling(body)) return writeRecycled(res, body, (n) => agent.metrics.bytesToClients.inc(n));
   body.on('data', (c: Buffer) => agent.metrics.bytesToClients.inc(c.length));
   // On a failed download the response ends short: the client sees the error, never a wrong blob.
   pipeline(body, res, () => undefined);

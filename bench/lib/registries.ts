@@ -11,7 +11,7 @@ import { startTokenIssuer, tokenIssuerName, tokenService } from './token-issuer.
 import { answers, ensureAptPackage, freePort, type Service, type ServicePool } from './processes.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
+export const berthBin = join(repoRoot, 'dist', 'cli', 'main.js');
 
 /** A registry that is up and answering. */
 export interface Registry {

@@ -28,10 +28,10 @@ import {
   type BlobStore,
   type UploadInfo,
 } from './blob-store.js';
-import { blobInfo, entries, ioUnit, isNotFound, serveUnit, statIfExists, syncPath } from './fs/files.js';
+import { blobInfo, entries, ioUnit, isNotFound, statIfExists, syncPath } from './fs/files.js';
 import { ByteRingPool } from './fs/byte-ring.js';
 import { HashWorker } from './fs/hash-worker.js';
-import { RecyclingFileStream } from './fs/recycling-read.js';
+import { RecyclingFileStream, SERVE_UNIT } from '../../core/recycling-file-stream.js';
 import { RunningDigests } from './fs/running-digests.js';
 import { LocalHash, type RunningHash } from './fs/running-hash.js';
 import { RingStagedFile } from './fs/ring-staged-file.js';
@@ -99,7 +99,7 @@ export class FsBlobStore implements BlobStore {
     }
     // A known end: a small blob reads into a buffer of its own size, and no extra read looks for EOF.
     const end = range ? range.end : Math.max(size - 1, 0);
-    return new RecyclingFileStream(fh, range?.start ?? 0, end, serveUnit);
+    return new RecyclingFileStream(fh, range?.start ?? 0, end, SERVE_UNIT);
   }
 
   async put(digest: Digest, bytes: Uint8Array): Promise<BlobInfo> {

@@ -1,5 +1,13 @@
 import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+
+// File reads served to HTTP clients in large reused buffers: the registry's blob GETs (the fs store) and the P2P
+// agent's cached blobs.
+
+/** Reads served to clients go in 4 MiB steps: measured on loopback with curl, a 256 MiB GET runs at ~1.6 GB/s with
+ *  1 MiB reads and ~2.3 GB/s with 4 MiB (fewer read/write system calls, fuller socket writes); 8 MiB gains nothing. */
+export const SERVE_UNIT = 4 * 1024 * 1024;
 
 /** Buffers a stream keeps for reuse: one being sent, one being read, one spare. */
 const poolSize = 3;
@@ -68,4 +76,47 @@ export class RecyclingFileStream extends Readable {
       (closeErr: Error) => cb(err ?? closeErr),
     );
   }
+}
+
+/** A stream whose chunks may be handed back once sent (RecyclingFileStream). */
+export interface RecyclingStream extends Readable {
+  recycle(chunk: Buffer): void;
+}
+
+export function isRecycling(stream: Readable): stream is RecyclingStream {
+  return typeof (stream as Partial<RecyclingStream>).recycle === 'function';
+}
+
+/**
+ * Writes `stream` as the body of `res` (its head already written), handing each chunk back to the stream as soon
+ * as the socket has taken it (the write callback), so the next read reuses its memory. Resolves when the body is
+ * sent or the client has gone (then the stream is destroyed); never throws.
+ */
+export async function writeRecycled(res: ServerResponse, stream: RecyclingStream, onChunk: (n: number) => void): Promise<void> {
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (res.destroyed) break;
+      onChunk(chunk.length);
+      const flushed = res.write(chunk, () => stream.recycle(chunk));
+      if (!flushed) await drainOrClose(res);
+    }
+    if (!res.destroyed) res.end();
+  } catch {
+    // A read error after the head is out: the client sees a short body, as with a broken pipe.
+    res.destroy();
+  } finally {
+    stream.destroy();
+  }
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
