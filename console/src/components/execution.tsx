@@ -5,6 +5,7 @@ import { useInterval, useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote, Status } from './notice';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 /** One execution and its tasks: what was copied, bytes, attempts, errors. */
 export function Execution({ id }: { id: number }) {
@@ -32,9 +33,9 @@ export function Execution({ id }: { id: number }) {
             {time(e.start_time)} → {time(e.end_time)}
           </span>
           {running && (
-            <button type="button" class="danger" onClick={() => change('PUT', `/replication/executions/${id}`).then(execution.reload)}>
+            <DangerButton onClick={() => change('PUT', `/replication/executions/${id}`).then(execution.reload)}>
               Stop
-            </button>
+            </DangerButton>
           )}
         </p>
       )}

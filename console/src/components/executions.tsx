@@ -6,6 +6,7 @@ import { useInterval, useLoad } from '../use-load';
 import { Link } from './link';
 import { Empty, ErrorNote, Status } from './notice';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 /** The latest executions, refreshed every 2 s while one is running. */
 export function Executions({ policyNames, refresh }: { policyNames: Map<number, string>; refresh: number }) {
@@ -50,9 +51,9 @@ export function Executions({ policyNames, refresh }: { policyNames: Map<number, 
                 <td>{time(e.end_time)}</td>
                 <td>
                   {e.status === 'InProgress' && (
-                    <button type="button" class="danger" onClick={() => stop(e.id)} aria-label={`Stop execution ${e.id}`}>
+                    <DangerButton label={`Stop execution ${e.id}`} onClick={() => stop(e.id)}>
                       Stop
-                    </button>
+                    </DangerButton>
                   )}
                 </td>
               </tr>

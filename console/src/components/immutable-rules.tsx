@@ -4,6 +4,7 @@ import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { SelectorFields } from './selector-fields';
 import { TableHead } from './table-head';
+import { DangerButton, EnableToggle } from './row-actions';
 
 interface Rule extends RuleSelectors {
   id: number;
@@ -41,12 +42,10 @@ export function ImmutableRules({ project }: { project: string }) {
                   <td>{describe(r.tag_selectors)}</td>
                   <td>{r.disabled ? 'Disabled' : 'Enabled'}</td>
                   <td class="actions">
-                    <button type="button" aria-label={`${r.disabled ? 'Enable' : 'Disable'} ${name}`} onClick={() => action.run(() => change('PUT', `${path}/${r.id}`, { ...r, disabled: !r.disabled }))}>
-                      {r.disabled ? 'Enable' : 'Disable'}
-                    </button>
-                    <button type="button" class="danger" aria-label={`Delete ${name}`} onClick={() => action.run(() => change('DELETE', `${path}/${r.id}`))}>
+                    <EnableToggle enabled={!r.disabled} name={name} onClick={() => action.run(() => change('PUT', `${path}/${r.id}`, { ...r, disabled: !r.disabled }))} />
+                    <DangerButton label={`Delete ${name}`} onClick={() => action.run(() => change('DELETE', `${path}/${r.id}`))}>
                       Delete
-                    </button>
+                    </DangerButton>
                   </td>
                 </tr>
               );

@@ -4,6 +4,7 @@ import { roles } from '../roles';
 import { useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 interface Member {
   id: number;
@@ -61,9 +62,9 @@ export function Members({ project }: { project: string }) {
                   </select>
                 </td>
                 <td>
-                  <button type="button" class="danger" onClick={() => act(() => change('DELETE', `${path}/${m.id}`))} aria-label={`Remove ${m.entity_name}`}>
+                  <DangerButton label={`Remove ${m.entity_name}`} onClick={() => act(() => change('DELETE', `${path}/${m.id}`))}>
                     Remove
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}

@@ -6,6 +6,7 @@ import { Executions } from './executions';
 import { Empty, ErrorNote } from './notice';
 import { PolicyForm } from './policy-form';
 import { TableHead } from './table-head';
+import { DangerButton, EnableToggle } from './row-actions';
 
 function direction(p: Policy): string {
   return p.src_registry.id === 0 ? `push to ${p.dest_registry.name}` : `pull from ${p.src_registry.name}`;
@@ -52,15 +53,13 @@ export function Policies() {
                   <button type="button" class="primary" disabled={!p.enabled} onClick={() => act(() => change('POST', '/replication/executions', { policy_id: p.id }))} aria-label={`Replicate now: ${p.name}`}>
                     Replicate
                   </button>
-                  <button type="button" onClick={() => act(() => change('PUT', `/replication/policies/${p.id}`, { ...p, enabled: !p.enabled }))}>
-                    {p.enabled ? 'Disable' : 'Enable'}
-                  </button>
+                  <EnableToggle enabled={p.enabled} onClick={() => act(() => change('PUT', `/replication/policies/${p.id}`, { ...p, enabled: !p.enabled }))} />
                   <button type="button" onClick={() => setEditing(p)} aria-label={`Edit policy ${p.name}`}>
                     Edit
                   </button>
-                  <button type="button" class="danger" onClick={() => act(() => change('DELETE', `/replication/policies/${p.id}`))} aria-label={`Delete policy ${p.name}`}>
+                  <DangerButton label={`Delete policy ${p.name}`} onClick={() => act(() => change('DELETE', `/replication/policies/${p.id}`))}>
                     Delete
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}

@@ -4,6 +4,7 @@ import { useAction, useLoad } from '../use-load';
 import { Empty, ErrorNote } from './notice';
 import { PreheatExecutions } from './preheat-executions';
 import { TableHead } from './table-head';
+import { DangerButton, EnableToggle } from './row-actions';
 
 interface Policy {
   id: number;
@@ -86,12 +87,10 @@ export function Preheat({ project }: { project: string }) {
                     <button type="button" aria-expanded={open === p.name} aria-label={`Executions of ${p.name}`} onClick={() => setOpen(open === p.name ? undefined : p.name)}>
                       Executions
                     </button>
-                    <button type="button" aria-label={`${p.enabled ? 'Disable' : 'Enable'} ${p.name}`} onClick={() => action.run(() => change('PUT', policyPath(p.name), { ...p, enabled: !p.enabled }))}>
-                      {p.enabled ? 'Disable' : 'Enable'}
-                    </button>
-                    <button type="button" class="danger" aria-label={`Delete ${p.name}`} onClick={() => action.run(() => change('DELETE', policyPath(p.name)))}>
+                    <EnableToggle enabled={p.enabled} name={p.name} onClick={() => action.run(() => change('PUT', policyPath(p.name), { ...p, enabled: !p.enabled }))} />
+                    <DangerButton label={`Delete ${p.name}`} onClick={() => action.run(() => change('DELETE', policyPath(p.name)))}>
                       Delete
-                    </button>
+                    </DangerButton>
                   </td>
                 </tr>
               );

@@ -4,6 +4,7 @@ import type { RegistryEndpoint } from '../replication-types';
 import { useLoad } from '../use-load';
 import { Empty, ErrorNote, Status } from './notice';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 export function Registries() {
   const registries = useLoad(() => list<RegistryEndpoint>('/registries?page_size=100'), []);
@@ -65,9 +66,9 @@ export function Registries() {
                   <button type="button" onClick={() => act(() => change('POST', '/registries/ping', { id: r.id }), `${r.name} answers.`)}>
                     Test connection
                   </button>
-                  <button type="button" class="danger" onClick={() => act(() => change('DELETE', `/registries/${r.id}`))} aria-label={`Delete ${r.name}`}>
+                  <DangerButton label={`Delete ${r.name}`} onClick={() => act(() => change('DELETE', `/registries/${r.id}`))}>
                     Delete
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}

@@ -5,6 +5,7 @@ import { useAction, useInterval, useLoad } from '../use-load';
 import { Empty, ErrorNote, Status } from './notice';
 import { RetentionTasks } from './retention-tasks';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 interface Execution {
   id: number;
@@ -50,9 +51,9 @@ export function RetentionExecutions({ policyId, refresh }: { policyId: number; r
                     Tasks
                   </button>
                   {e.status === 'Running' && (
-                    <button type="button" class="danger" onClick={() => action.run(() => change('PATCH', `${base}/${e.id}`, { action: 'stop' }))} aria-label={`Stop execution ${e.id}`}>
+                    <DangerButton label={`Stop execution ${e.id}`} onClick={() => action.run(() => change('PATCH', `${base}/${e.id}`, { action: 'stop' }))}>
                       Stop
-                    </button>
+                    </DangerButton>
                   )}
                 </td>
               </tr>

@@ -7,6 +7,7 @@ import { RetentionExecutions } from './retention-executions';
 import { SelectorFields } from './selector-fields';
 import { TableHead } from './table-head';
 import { FormActions } from './form-actions';
+import { DangerButton, EnableToggle } from './row-actions';
 
 interface Template {
   rule_template: string;
@@ -90,12 +91,10 @@ export function Retention({ projectId, retentionId, onCreated }: { projectId: nu
                   <button type="button" aria-label={`Edit rule ${text(r)}`} onClick={() => edit(i)}>
                     Edit
                   </button>
-                  <button type="button" aria-label={`${r.disabled ? 'Enable' : 'Disable'} rule ${text(r)}`} onClick={() => save(p.rules.map((x, j) => (j === i ? { ...x, disabled: !x.disabled } : x)))}>
-                    {r.disabled ? 'Enable' : 'Disable'}
-                  </button>
-                  <button type="button" class="danger" aria-label={`Remove rule ${text(r)}`} onClick={() => save(p.rules.filter((_, j) => j !== i))}>
+                  <EnableToggle enabled={!r.disabled} name={`rule ${text(r)}`} onClick={() => save(p.rules.map((x, j) => (j === i ? { ...x, disabled: !x.disabled } : x)))} />
+                  <DangerButton label={`Remove rule ${text(r)}`} onClick={() => save(p.rules.filter((_, j) => j !== i))}>
                     Remove
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}

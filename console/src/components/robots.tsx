@@ -5,6 +5,7 @@ import { useLoad } from '../use-load';
 import { CopyField } from './copy-button';
 import { Empty, ErrorNote } from './notice';
 import { TableHead } from './table-head';
+import { DangerButton } from './row-actions';
 
 interface Robot {
   id: number;
@@ -89,9 +90,9 @@ export function Robots({ project, projectId }: { project: string; projectId: num
                 <td>{r.expires_at === -1 ? 'never' : time(r.expires_at)}</td>
                 <td>{time(r.creation_time)}</td>
                 <td>
-                  <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Delete ${r.name}`}>
+                  <DangerButton label={`Delete ${r.name}`} onClick={() => remove(r)}>
                     Delete
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}

@@ -1,34 +1,31 @@
-import type { RuleSelectors } from '../selectors';
+import type { RuleSelectors, Selector } from '../selectors';
+
+/** A selector's two fields: whether the pattern includes or excludes, and the pattern. */
+function SelectorField({ labels, name, options, initial }: { labels: [string, string]; name: 'repo' | 'tag'; options: [string, string]; initial?: Selector }) {
+  return (
+    <>
+      <label>
+        {labels[0]}
+        <select name={`${name}Decoration`} defaultValue={initial?.decoration}>
+          <option value={options[0]}>matching</option>
+          <option value={options[1]}>excluding</option>
+        </select>
+      </label>
+      <label>
+        {labels[1]}
+        <input name={name} placeholder="**" autocomplete="off" defaultValue={initial?.pattern} />
+      </label>
+    </>
+  );
+}
 
 /** The repository and tag pattern fields of a rule form (read back with selectorsFrom); `initial` fills them from
  *  a rule being edited. */
 export function SelectorFields({ initial }: { initial?: RuleSelectors }) {
-  const repo = initial?.scope_selectors.repository[0];
-  const tag = initial?.tag_selectors[0];
   return (
     <>
-      <label>
-        Repositories
-        <select name="repoDecoration" defaultValue={repo?.decoration}>
-          <option value="repoMatches">matching</option>
-          <option value="repoExcludes">excluding</option>
-        </select>
-      </label>
-      <label>
-        Repository pattern
-        <input name="repo" placeholder="**" autocomplete="off" defaultValue={repo?.pattern} />
-      </label>
-      <label>
-        Tags
-        <select name="tagDecoration" defaultValue={tag?.decoration}>
-          <option value="matches">matching</option>
-          <option value="excludes">excluding</option>
-        </select>
-      </label>
-      <label>
-        Tag pattern
-        <input name="tag" placeholder="**" autocomplete="off" defaultValue={tag?.pattern} />
-      </label>
+      <SelectorField labels={['Repositories', 'Repository pattern']} name="repo" options={['repoMatches', 'repoExcludes']} initial={initial?.scope_selectors.repository[0]} />
+      <SelectorField labels={['Tags', 'Tag pattern']} name="tag" options={['matches', 'excludes']} initial={initial?.tag_selectors[0]} />
     </>
   );
 }

@@ -6,6 +6,7 @@ import { Empty, ErrorNote } from './notice';
 import { WebhookExecutions } from './webhook-executions';
 import { label, WebhookForm, type Events, type Policy } from './webhook-form';
 import { TableHead } from './table-head';
+import { DangerButton, EnableToggle } from './row-actions';
 
 
 /** A project's webhook policies (Harbor's /projects/{p}/webhook): where events are POSTed, which ones, and the deliveries. */
@@ -49,15 +50,13 @@ export function Webhooks({ project }: { project: string }) {
                   <button type="button" aria-expanded={open === p.id} aria-label={`Deliveries of ${p.name}`} onClick={() => setOpen(open === p.id ? undefined : p.id)}>
                     Deliveries
                   </button>
-                  <button type="button" aria-label={`${p.enabled ? 'Disable' : 'Enable'} ${p.name}`} onClick={() => action.run(() => change('PUT', `${base}/policies/${p.id}`, { ...p, enabled: !p.enabled }))}>
-                    {p.enabled ? 'Disable' : 'Enable'}
-                  </button>
+                  <EnableToggle enabled={p.enabled} name={p.name} onClick={() => action.run(() => change('PUT', `${base}/policies/${p.id}`, { ...p, enabled: !p.enabled }))} />
                   <button type="button" aria-label={`Edit ${p.name}`} onClick={() => setEditing(p)}>
                     Edit
                   </button>
-                  <button type="button" class="danger" aria-label={`Delete ${p.name}`} onClick={() => action.run(() => change('DELETE', `${base}/policies/${p.id}`))}>
+                  <DangerButton label={`Delete ${p.name}`} onClick={() => action.run(() => change('DELETE', `${base}/policies/${p.id}`))}>
                     Delete
-                  </button>
+                  </DangerButton>
                 </td>
               </tr>
             ))}
