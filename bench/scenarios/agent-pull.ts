@@ -3,20 +3,13 @@
 // GiB. distribution's row is the same blob pulled straight from it: what a node without Berth does. Registries with
 // token auth are left out (the agent needs the client's own credentials; the pull scenario covers those).
 import { MiB, PatternBlob } from '../lib/pattern-blob.js';
-import { answers, cpuSeconds, freePort, runCommand, type Service, type ServicePool } from '../lib/processes.js';
+import { curlGet } from '../lib/curl-get.js';
+import { answers, cpuSeconds, freePort, type Service, type ServicePool } from '../lib/processes.js';
 import { berthBin, type Registry } from '../lib/registries.js';
 import { RegistryClient, UnexpectedResponse } from '../lib/registry-client.js';
 import type { BenchSettings, Scenario } from '../lib/scenario.js';
 
 const REPO = 'bench/pull';
-
-async function curlPull(url: string, size: number): Promise<number> {
-  const out = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
-  const [status, bytes, seconds] = out.trim().split(' ').map(Number) as [number, number, number];
-  if (status !== 200) throw new UnexpectedResponse(`GET ${url}: expected 200, got ${status}`);
-  if (bytes !== size) throw new UnexpectedResponse(`GET ${url}: ${bytes} bytes, expected ${size}`);
-  return seconds;
-}
 
 export function agentPull(s: BenchSettings, pool: ServicePool): Scenario {
   let blob: PatternBlob;
@@ -59,9 +52,9 @@ export function agentPull(s: BenchSettings, pool: ServicePool): Scenario {
       const path = `/v2/${REPO}/blobs/${blob.digest}`;
       const direct = registry.label.startsWith('distribution');
       const via = direct ? { url: registry.url, pids: registry.pids } : await agentFor(registry).then((a) => ({ url: a.url, pids: [a.svc.pid] }));
-      if (!direct) await curlPull(`${via.url}${path}`, blob.size); // the first pull fills the agent's cache
+      if (!direct) await curlGet(`${via.url}${path}`, blob.size); // the first pull fills the agent's cache
       const cpu0 = await cpuSeconds(via.pids);
-      const seconds = await curlPull(`${via.url}${path}`, blob.size);
+      const seconds = await curlGet(`${via.url}${path}`, blob.size);
       const cpu = (await cpuSeconds(via.pids)) - cpu0;
       const check = new RegistryClient(via.url);
       try {

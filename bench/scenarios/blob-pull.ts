@@ -3,7 +3,8 @@
 // while curl reads distribution at over 1 GB/s, and the target (1.5x distribution) needs a client faster than both
 // registries. A second, untimed GET hashes what the registry serves, so wrong bytes fail the run.
 import { MiB, PatternBlob } from '../lib/pattern-blob.js';
-import { cpuSeconds, ensureAptPackage, runCommand } from '../lib/processes.js';
+import { curlGet } from '../lib/curl-get.js';
+import { cpuSeconds, ensureAptPackage } from '../lib/processes.js';
 import { RegistryClient, UnexpectedResponse } from '../lib/registry-client.js';
 import type { BenchSettings, Scenario } from '../lib/scenario.js';
 
@@ -24,14 +25,9 @@ export function blobPull(s: BenchSettings): Scenario {
       try {
         await client.pushMonolithic('bench/pull', blob);
         const url = `${registry.url}/v2/bench/pull/blobs/${blob.digest}`;
-        // time_total is curl's own clock from connect to last byte: process start-up stays out of the figure.
         const cpu0 = await cpuSeconds(registry.pids);
-        const auth = registry.authorization ? ['-H', `Authorization: ${registry.authorization}`] : [];
-        const out = await runCommand('curl', ['-sS', ...auth, '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
+        const seconds = await curlGet(url, blob.size, registry.authorization);
         const cpu = (await cpuSeconds(registry.pids)) - cpu0;
-        const [status, bytes, seconds] = out.trim().split(' ').map(Number) as [number, number, number];
-        if (status !== 200) throw new UnexpectedResponse(`GET blob: expected 200, got ${status}`);
-        if (bytes !== blob.size) throw new UnexpectedResponse(`GET blob: ${bytes} bytes, expected ${blob.size}`);
         const served = await client.pull('bench/pull', blob.digest, true);
         if (served.digest !== blob.digest) throw new UnexpectedResponse(`GET blob: served ${served.digest}, expected ${blob.digest}`);
         return { pull: s.blobSize / MiB / seconds, 'pull-cpu': cpu / (s.blobSize / 1024 / MiB) };
