@@ -100,6 +100,11 @@ export class Labels {
     return labels.filter((l): l is LabelRecord => l !== undefined);
   }
 
+  /** The names of the labels on an artifact (replication's label filters). */
+  async namesOf(repository: string, digest: string): Promise<string[]> {
+    return (await this.of(repository, digest)).map((l) => l.name);
+  }
+
   /** Forgets the labels of an artifact that is gone (a later push of the same digest starts without them). */
   async forget(repository: string, digest: string): Promise<void> {
     for (const link of await this.allLinks({ repository, digest })) await this.links.delete(link.id);

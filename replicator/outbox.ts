@@ -116,7 +116,7 @@ export class OutboxFollower {
         if (!e.tag || !selector.tagMatches(e.tag)) return undefined;
         if (e.type === 'tag.delete' && !policy.replicate_deletion) return undefined;
         // Label filters: the labels the artifact carries now (for a deleted tag, the artifact it pointed to).
-        if (selector.byLabel && !(e.digest && selector.labelsMatch((await this.registry.labels.of(e.repository, e.digest)).map((l) => l.name)))) return undefined;
+        if (selector.byLabel && !(e.digest && selector.labelsMatch(await this.registry.labels.namesOf(e.repository, e.digest)))) return undefined;
         return { ...base, operation: e.type === 'tag.put' ? 'copy' : 'deletion', resource_type: 'artifact', tag: e.tag, digest: e.digest ?? null };
       case 'manifest.put': {
         // Tagged manifests travel with their tag; an untagged one only matters when it refers to another

@@ -57,8 +57,8 @@ export class LocalSource implements ArtifactSource {
     return rec && { name: tag, digest: rec.digest, version: rec.version };
   }
 
-  async labels(repository: string, digest: Digest): Promise<string[]> {
-    return (await this.registry.labels.of(repository, digest)).map((l) => l.name);
+  labels(repository: string, digest: Digest): Promise<string[]> {
+    return this.registry.labels.namesOf(repository, digest);
   }
 
   /** Repositories here that hold `digest` (candidates for a cross-repository mount). */
