@@ -83,10 +83,7 @@ export class WebhookDispatcher {
 
   /** The stored outbox cursor; created at the outbox's end the first time any instance starts. */
   private async cursor(): Promise<CursorRecord> {
-    const found = await this.records.cursors.findOne('name', 'outbox');
-    if (found) return found;
-    const end = await this.outboxEnd();
-    return findOrInsert(this.records.cursors, 'name', 'outbox', () => ({ name: 'outbox', seq: end }));
+    return findOrInsert(this.records.cursors, 'name', 'outbox', async () => ({ name: 'outbox', seq: await this.outboxEnd() }));
   }
 
   async stop(): Promise<void> {
