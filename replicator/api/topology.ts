@@ -52,12 +52,17 @@ export async function topology(d: ReplicationApiDeps, depth: number, visited: Se
   const registries = (await d.records.registries.list()).items;
   const byId = new Map(registries.map((r) => [r.id, r]));
   const nodes = new Map<string, TopologyNode>([[d.idc, { id: d.idc, label: d.idc, type: 'berth' }]]);
-  for (const r of registries) if (!nodes.has(nodeOf(r).id)) nodes.set(nodeOf(r).id, nodeOf(r));
+  for (const r of registries) {
+    const n = nodeOf(r);
+    if (!nodes.has(n.id)) nodes.set(n.id, n);
+  }
   const links = await localLinks(d, byId);
   const unreachable: Topology['unreachable'] = [];
   if (depth > 0) {
-    // Every peer of this level is expanded here, so none of them is expanded again below another.
-    const peers = registries.filter((r) => r.type === 'berth' && !(r.idc && (visited.has(r.idc) || r.idc === d.idc)));
+    // Every peer of this level is expanded here, so none of them is expanded again below another; two endpoints
+    // for one peer (two names for one IDC) are asked once.
+    const candidates = registries.filter((r) => r.type === 'berth' && !(r.idc && (visited.has(r.idc) || r.idc === d.idc)));
+    const peers = [...new Map(candidates.map((r) => [nodeOf(r).id, r])).values()];
     const seen = new Set([...visited, d.idc, ...peers.flatMap((r) => (r.idc ? [r.idc] : []))]);
     const answers = await Promise.all(peers.map((r) => peerTopology(d, r, depth - 1, seen)));
     for (const [i, a] of answers.entries()) {
