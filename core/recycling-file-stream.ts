@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { sendFileBody } from './sendfile.js';
 
 // File reads served to HTTP clients in large reused buffers: the registry's blob GETs (the fs store) and the P2P
 // agent's cached blobs.
@@ -34,6 +35,12 @@ export class RecyclingFileStream extends Readable {
     super({ highWaterMark: 1, objectMode: false });
     this.position = start;
     this.unit = Math.max(1, Math.min(unit, end - start + 1));
+  }
+
+  /** The file range still to be read, while nothing has been read yet (sendfile can then take the whole body). */
+  unreadRange(): { fh: FileHandle; start: number; length: number } | undefined {
+    if (this.reading || this.readableDidRead || this.destroyed) return undefined;
+    return { fh: this.fh, start: this.position, length: this.end - this.position + 1 };
   }
 
   /** Gives a chunk this stream produced back for reuse; the caller must not touch it afterwards. */
@@ -94,6 +101,9 @@ export function isRecycling(stream: Readable): stream is RecyclingStream {
  */
 export async function writeRecycled(res: ServerResponse, stream: RecyclingStream, onChunk: (n: number) => void): Promise<void> {
   try {
+    // The kernel's sendfile where it can be had: no copy through these buffers at all (core/sendfile.ts).
+    const range = stream instanceof RecyclingFileStream ? stream.unreadRange() : undefined;
+    if (range && (await sendFileBody(res, range.fh, range.start, range.length, onChunk))) return;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (res.destroyed) break;
       onChunk(chunk.length);
