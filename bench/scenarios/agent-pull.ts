@@ -41,6 +41,11 @@ export function agentPull(s: BenchSettings, pool: ServicePool): Scenario {
     async beforeRun() {
       blob = new PatternBlob(s.blobSize);
     },
+    // The agents outlive the runs (their caches are the point); stopped here, or their pipes keep the bench alive.
+    async teardown() {
+      for (const { svc } of agents.values()) await svc.stop();
+      agents.clear();
+    },
     async measure(registry): Promise<Record<string, number>> {
       if (registry.authorization) return {};
       const client = new RegistryClient(registry.url);
