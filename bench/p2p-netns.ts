@@ -315,7 +315,10 @@ async function scenario(nodes: number, mode: 'p2p' | 'direct' = 'p2p'): Promise<
   console.error(
     `  network: ${d('drops')} packets dropped at full NIC queues, SYN retransmits ${d('synRetrans')}, listen overflows ${d('listenOverflows')}, unresolved neighbours at the end ${unresolved}${dynamicArp ? ' (ARP)' : ' (static neighbours)'}, all NICs sent ${(d('txBytes') / size).toFixed(1)} copies for ${nodes} delivered`,
   );
-  console.error(`  agent CPU: user ${(sum((r) => r.userMs) / 1000).toFixed(1)} s, system ${(sum((r) => r.cpuMs - r.userMs) / 1000).toFixed(1)} s`);
+  const wallS = times[times.length - 1]! / 1000;
+  console.error(
+    `  agent CPU: user ${(sum((r) => r.userMs) / 1000).toFixed(1)} s, system ${(sum((r) => r.cpuMs - r.userMs) / 1000).toFixed(1)} s; ${(sum((r) => r.cpuMs) / 1000 / wallS).toFixed(2)} of ${cpus().length} cores over the ${wallS.toFixed(1)} s to the last node`,
+  );
   console.error(`  agents counted: from peers ${(fromPeers / size).toFixed(2)} copies, from the origin's seed ${(agentSeed / size).toFixed(2)}, web seed ${(agentWebSeed / size).toFixed(2)}`);
   return {
     nodes,

@@ -184,7 +184,7 @@ export class Tracker {
     // A seeder waits for leechers to call it; it needs no list.
     // The origin's seed first: an agent calls the addresses in order until its peer slots are full, and with the
     // seed last an agent handed numwant busy peers never called it (every piece of a fresh blob starts there).
-    const chosen = a.left > 0 ? [...others.filter((p) => p.origin), ...this.choose(this.reachable(others.filter((p) => !p.origin), a), a, torrent.size)] : [];
+    const chosen = a.left > 0 ? [...this.seedsFor(others, a), ...this.choose(this.reachable(others.filter((p) => !p.origin), a), a, torrent.size)] : [];
     for (const p of chosen) this.handouts.add(p.key);
     return Buffer.from(
       bencode.encode({
@@ -212,6 +212,21 @@ export class Tracker {
     const own = gateways.get(a.idc);
     const callerIsGateway = !own || a.peerId < own.peerId;
     return peers.filter((p) => p.idc === a.idc || (callerIsGateway && gateways.get(p.idc) === p));
+  }
+
+  /**
+   * The origins' seeds a caller may call: those of its own IDC; an IDC without one reaches the origin through its
+   * gateway alone. With the seed handed to every node of IDC b as well, the origin sent b's nodes pieces directly
+   * and b's gateway fetched the same pieces again across the link from a's: 1.52–1.60 copies into b.
+   */
+  private seedsFor(others: PeerEntry[], a: Announce): PeerEntry[] {
+    const seeds = others.filter((p) => p.origin);
+    const idc = a.idc || 'default';
+    const local = seeds.filter((p) => p.idc === idc);
+    if (local.length > 0) return local;
+    const own = others.filter((p) => !p.origin && p.idc === idc);
+    const callerIsGateway = own.every((p) => a.peerId < p.peerId);
+    return callerIsGateway ? seeds : [];
   }
 
   private choose(peers: PeerEntry[], a: Announce, size: number): PeerEntry[] {

@@ -101,7 +101,11 @@ t.test('announces: the origin seed first for leechers only, then same IDC, the m
   const gateway = await ask(2, { idc: 'east', left: MiB });
   t.same(gateway.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.6:6006'], "east's gateway (its lowest peer id) gets its IDC first");
   t.same(gateway.peers.slice(4), ['10.1.0.1:6001'], "then west's gateway, not the other west peers: each piece crosses once");
-  t.same((await ask(5, { idc: 'west', left: MiB })).peers.slice(1), ['10.1.0.1:6001'], 'a west node that is not its gateway meets only west');
+  t.same((await ask(5, { idc: 'west', left: MiB })).peers, ['10.1.0.1:6001'], "a west node that is not its gateway meets only west, not even the east origin's seed: its pieces cross the link once, via the gateway");
+  const westGateway = await ask(1, { idc: 'west', left: MiB });
+  t.equal(westGateway.peers[0], '10.0.0.1:7000', "west has no origin seed of its own: its gateway gets east's");
+  t.same(westGateway.peers.slice(1), ['10.1.0.5:6005', '10.1.0.2:6002'], "then west, then east's gateway");
+  await ask(1, { idc: 'west', left: 0 });
   t.equal(r.complete, 2);
   t.equal(r.incomplete, 4);
   t.same((await ask(4, { idc: 'east', left: 0 })).peers, [], 'a seeder gets no list: leechers come to it');
