@@ -14,6 +14,9 @@ COPY replicator /src/replicator
 COPY p2p-agent /src/p2p-agent
 COPY cli /src/cli
 COPY console /src/console
+# The sendfile addon: built where the build stage has a C compiler, else blob GETs copy through userspace.
+COPY native /src/native
+COPY scripts/build-native.mjs /src/scripts/
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
