@@ -319,6 +319,16 @@ async function scenario(nodes: number, mode: 'p2p' | 'direct' = 'p2p'): Promise<
   console.error(
     `  agent CPU: user ${(sum((r) => r.userMs) / 1000).toFixed(1)} s, system ${(sum((r) => r.cpuMs - r.userMs) / 1000).toFixed(1)} s; ${(sum((r) => r.cpuMs) / 1000 / wallS).toFixed(2)} of ${cpus().length} cores over the ${wallS.toFixed(1)} s to the last node`,
   );
+  if (idcs.length > 1) {
+    // Per IDC: which side is slow, and who fell back to the web seed.
+    const perIdc = idcs.map((idc) => {
+      const t = replies.flatMap((r, i) => (nodeHosts[i]!.idc === idc ? r.times : [])).sort((a, b) => a - b);
+      return `${idc}: p50 ${(t[Math.ceil(t.length / 2) - 1]! / 1000).toFixed(1)} s, max ${(t[t.length - 1]! / 1000).toFixed(1)} s`;
+    });
+    console.error(`  per IDC: ${perIdc.join('; ')}`);
+  }
+  const webSeeded = replies.flatMap((r, i) => (r.fromWebSeed > 0 ? [`n${i}${idcs.length > 1 ? `/${nodeHosts[i]!.idc}` : ''} ${(r.fromWebSeed / MiB).toFixed(1)} MiB`] : []));
+  if (webSeeded.length) console.error(`  web seed used by: ${webSeeded.join(', ')}`);
   console.error(`  agents counted: from peers ${(fromPeers / size).toFixed(2)} copies, from the origin's seed ${(agentSeed / size).toFixed(2)}, web seed ${(agentWebSeed / size).toFixed(2)}`);
   return {
     nodes,

@@ -179,12 +179,14 @@ export class Tracker {
 
     const everyone = (await directory.peers(a.infoHash)).filter((p) => !p.flagged);
     const others = everyone.filter((p) => p.peerId !== a.peerId);
+    const self = everyone.find((p) => p.peerId === a.peerId);
     const complete = everyone.filter((p) => !p.origin && p.left === 0).length;
     const incomplete = everyone.filter((p) => !p.origin && p.left > 0).length;
     // A seeder waits for leechers to call it; it needs no list.
     // The origin's seed first: an agent calls the addresses in order until its peer slots are full, and with the
     // seed last an agent handed numwant busy peers never called it (every piece of a fresh blob starts there).
-    const chosen = a.left > 0 ? [...this.seedsFor(others, a), ...this.choose(this.reachable(others.filter((p) => !p.origin), a), a, torrent.size)] : [];
+    const joined = self?.id ?? Number.MAX_SAFE_INTEGER;
+    const chosen = a.left > 0 ? [...this.seedsFor(others, a, joined), ...this.choose(this.reachable(others.filter((p) => !p.origin), a, joined), a, torrent.size)] : [];
     for (const p of chosen) this.handouts.add(p.key);
     return Buffer.from(
       bencode.encode({
@@ -199,34 +201,36 @@ export class Tracker {
 
   /**
    * The peers a caller may meet: those of its own IDC; across IDCs only gateway to gateway — one node per IDC,
-   * the one with the lowest peer id, meets the other IDCs' gateways. With every node given a few peers of the
-   * other IDC, two IDCs of 20 nodes on one thin link moved 3.4 and 7.5 copies of the blob across it; through
-   * one pair of gateways each piece crosses once. A node alone in its IDC is its gateway.
+   * the first of it to join the swarm (lowest directory id), meets the other IDCs' gateways. With every node given
+   * a few peers of the other IDC, two IDCs of 20 nodes on one thin link moved 3.4 and 7.5 copies of the blob across
+   * it; through one pair of gateways each piece crosses once. The lowest peer id was the gateway before, but as nodes
+   * joined one by one about ln N of them had been the lowest for a while and kept their links: 1.6–2.1 copies into
+   * IDC b. A node alone in its IDC is its gateway.
    */
-  private reachable(peers: PeerEntry[], a: Announce): PeerEntry[] {
-    const gateways = new Map<string, PeerEntry>();
-    for (const p of peers) {
-      const g = gateways.get(p.idc);
-      if (!g || p.peerId < g.peerId) gateways.set(p.idc, p);
-    }
-    const own = gateways.get(a.idc);
-    const callerIsGateway = !own || a.peerId < own.peerId;
-    return peers.filter((p) => p.idc === a.idc || (callerIsGateway && gateways.get(p.idc) === p));
+  private reachable(peers: PeerEntry[], a: Announce, joined: number): PeerEntry[] {
+    const gateways = gatewaysOf(peers);
+    const own = gateways.get(a.idc || 'default');
+    const callerIsGateway = !own || joined < own.id;
+    return peers.filter((p) => p.idc === (a.idc || 'default') || (callerIsGateway && gateways.get(p.idc) === p));
   }
 
   /**
-   * The origins' seeds a caller may call: those of its own IDC; an IDC without one reaches the origin through its
-   * gateway alone. With the seed handed to every node of IDC b as well, the origin sent b's nodes pieces directly
-   * and b's gateway fetched the same pieces again across the link from a's: 1.52–1.60 copies into b.
+   * The origins' seeds a caller may call: those of its own IDC. Another IDC reaches the origin through its gateway
+   * alone, and that gateway calls the seed itself only where the seed's IDC has no agents: where it has, their
+   * gateway is the one source across the link. With the seed handed to every node of IDC b, the origin sent b's
+   * nodes pieces directly and b's gateway fetched the same pieces again from a's (1.52–1.60 copies into b); with
+   * the seed for b's gateway too, it still took pieces from both over the one link (1.60).
    */
-  private seedsFor(others: PeerEntry[], a: Announce): PeerEntry[] {
+  private seedsFor(others: PeerEntry[], a: Announce, joined: number): PeerEntry[] {
     const seeds = others.filter((p) => p.origin);
     const idc = a.idc || 'default';
     const local = seeds.filter((p) => p.idc === idc);
     if (local.length > 0) return local;
     const own = others.filter((p) => !p.origin && p.idc === idc);
-    const callerIsGateway = own.every((p) => a.peerId < p.peerId);
-    return callerIsGateway ? seeds : [];
+    const callerIsGateway = own.every((p) => joined < p.id);
+    if (!callerIsGateway) return [];
+    const agentIdcs = new Set(others.filter((p) => !p.origin).map((p) => p.idc));
+    return seeds.filter((s) => !agentIdcs.has(s.idc));
   }
 
   private choose(peers: PeerEntry[], a: Announce, size: number): PeerEntry[] {
@@ -259,6 +263,16 @@ export class Tracker {
       origin: true,
     });
   }
+}
+
+/** Per IDC, the node that joined the swarm first: it alone meets other IDCs. */
+function gatewaysOf(peers: PeerEntry[]): Map<string, PeerEntry> {
+  const gateways = new Map<string, PeerEntry>();
+  for (const p of peers) {
+    const g = gateways.get(p.idc);
+    if (!g || p.id < g.id) gateways.set(p.idc, p);
+  }
+  return gateways;
 }
 
 export function normalizeIp(ip: string): string {

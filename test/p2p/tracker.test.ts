@@ -77,11 +77,11 @@ t.test('announces: the origin seed first for leechers only, then same IDC, the m
   const directory = new SwarmDirectory(meta, 1500);
   const seed = { port: 7000, peerId: Buffer.alloc(20, 9) } as unknown as ConstructorParameters<typeof Tracker>[0]['seed'];
   const tracker = new Tracker({ catalog, directory, signer, seed, seedIp: '10.0.0.1', idc: 'east', log, interval: 30 });
-  const ticket = signer.sign('announce', torrent.infoHash, 60);
   const ih = Buffer.from(torrent.infoHash, 'hex');
   const esc = (b: Buffer) => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
-  const ask = async (n: number, o: { idc: string; left: number; event?: string; ip?: string }) => {
-    const q = `ticket=${ticket}&info_hash=${esc(ih)}&peer_id=${esc(Buffer.alloc(20, n))}&port=${6000 + n}&left=${o.left}&idc=${o.idc}&compact=1&numwant=50${o.event ? `&event=${o.event}` : ''}`;
+  const ask = async (n: number, o: { idc: string; left: number; event?: string; ip?: string; infoHash?: string }) => {
+    const hash = o.infoHash ?? torrent.infoHash;
+    const q = `ticket=${signer.sign('announce', hash, 60)}&info_hash=${esc(Buffer.from(hash, 'hex'))}&peer_id=${esc(Buffer.alloc(20, n))}&port=${6000 + n}&left=${o.left}&idc=${o.idc}&compact=1&numwant=50${o.event ? `&event=${o.event}` : ''}`;
     const doc = bencode.decode(await tracker.announce(q, o.ip ?? `::ffff:10.1.0.${n}`)) as Record<string, unknown>;
     if (doc['failure reason']) throw new Error(Buffer.from(doc['failure reason'] as Uint8Array).toString());
     const peers = doc.peers as Uint8Array;
@@ -99,12 +99,18 @@ t.test('announces: the origin seed first for leechers only, then same IDC, the m
   t.same(r.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.2:6002'], 'same IDC first, the more complete first');
   t.equal(r.peers.length, 4, 'never the caller itself, and nobody of the other IDC: 6 is not its gateway');
   const gateway = await ask(2, { idc: 'east', left: MiB });
-  t.same(gateway.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.6:6006'], "east's gateway (its lowest peer id) gets its IDC first");
+  t.same(gateway.peers.slice(1, 4), ['10.1.0.4:6004', '10.1.0.3:6003', '10.1.0.6:6006'], "east's gateway (the first of east to join) gets its IDC first");
   t.same(gateway.peers.slice(4), ['10.1.0.1:6001'], "then west's gateway, not the other west peers: each piece crosses once");
   t.same((await ask(5, { idc: 'west', left: MiB })).peers, ['10.1.0.1:6001'], "a west node that is not its gateway meets only west, not even the east origin's seed: its pieces cross the link once, via the gateway");
   const westGateway = await ask(1, { idc: 'west', left: MiB });
-  t.equal(westGateway.peers[0], '10.0.0.1:7000', "west has no origin seed of its own: its gateway gets east's");
-  t.same(westGateway.peers.slice(1), ['10.1.0.5:6005', '10.1.0.2:6002'], "then west, then east's gateway");
+  t.same(westGateway.peers, ['10.1.0.5:6005', '10.1.0.2:6002'], "west has no origin seed of its own and east has agents: its gateway meets west, then east's gateway — one source across the link");
+  // A blob only west's agents want: the origin's IDC has none of its own, so west's gateway calls the seed.
+  const other = randomBytes(MiB);
+  await blobs.put(digestOf(other), other);
+  const lone = (await catalog.forBlob(digestOf(other)))!;
+  t.same((await ask(11, { idc: 'west', left: MiB, infoHash: lone.infoHash })).peers, ['10.0.0.1:7000'], "with no agent in the origin's IDC, the other IDC's gateway gets the seed");
+  t.same((await ask(10, { idc: 'west', left: MiB, infoHash: lone.infoHash })).peers, ['10.1.0.11:6011'], 'the rest of that IDC only their gateway');
+  t.same((await ask(11, { idc: 'west', left: MiB, infoHash: lone.infoHash })).peers, ['10.0.0.1:7000', '10.1.0.10:6010'], 'the gateway is the first to join, not the lowest peer id: it stays one node while others join');
   await ask(1, { idc: 'west', left: 0 });
   t.equal(r.complete, 2);
   t.equal(r.incomplete, 4);
