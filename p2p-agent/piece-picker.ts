@@ -141,7 +141,7 @@ export class PiecePicker {
   }
 
   /** Every missing piece this peer has is in flight elsewhere: a block of the oldest, asked of at most two. */
-  private endgame(peer: Peer, now: number): { ap: ActivePiece; block: number } | undefined {
+  endgame(peer: Peer, now: number): { ap: ActivePiece; block: number } | undefined {
     if (peer.isOrigin) return undefined;
     // Not the endgame while some missing piece is not being fetched at all: that one comes from someone else.
     for (let i = 0; i < this.torrent.pieceCount; i++) if (this.progress.missing(i) && !this.inFlight.has(i)) return undefined;

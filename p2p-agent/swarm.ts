@@ -35,6 +35,15 @@ const pipelineBytes = 512 * 1024;
 const pipelineSeconds = 1;
 /** How long a peer may send no piece bytes while we wait on a request before the request is withdrawn. */
 const requestTimeoutMs = 10_000;
+/**
+ * Bytes requested from agents at once, all peers together: at least `windowPieces` pieces, and about
+ * `windowSeconds` of what they deliver together. On a thin NIC one piece asked of each of 20 peers makes 20 flows
+ * share the node's downlink — every piece then takes 20 piece-times to arrive and can be passed on only then.
+ * The origin's seed is outside the window: it hands out turns of its own.
+ */
+const windowPieces = 4;
+const windowSeconds = 2;
+const windowed = process.env.BERTH_AGENT_WINDOW !== '0';
 
 export interface SwarmOptions {
   torrent: Torrent;
@@ -237,7 +246,7 @@ export class Swarm extends EventEmitter {
     this.picker.forget(peer);
     this.releaseRequests(peer);
     this.choker.rechoke(this.peers.values());
-    for (const p of this.peers.values()) this.fill(p);
+    this.fillAll();
     if (!this.complete && this.peers.size < this.o.maxPeers / 2) this.announcer.soon();
   }
 
@@ -253,10 +262,30 @@ export class Swarm extends EventEmitter {
   /** Requests of a peer that choked us or left go back to the pool, for the others. */
   private releaseRequests(peer: Peer): void {
     this.inFlight.release(peer);
-    for (const p of this.peers.values()) if (p !== peer) this.fill(p);
+    this.fillAll(peer);
   }
 
   // --- downloading ---
+
+  /** Fills every peer's pipeline, the fastest first (the window then goes to those that deliver). */
+  private fillAll(except?: Peer): void {
+    const peers = [...this.peers.values()];
+    if (windowed) peers.sort((a, b) => b.rate - a.rate);
+    for (const p of peers) if (p !== except) this.fill(p);
+  }
+
+  /** Room left in the window of requests to agents (Infinity when it is off). */
+  private windowRoom(): number {
+    if (!windowed) return Infinity;
+    let inflight = 0;
+    let rate = 0;
+    for (const p of this.peers.values()) {
+      if (p.isOrigin) continue;
+      rate += p.rate;
+      for (const r of p.inflight.values()) inflight += r.length;
+    }
+    return Math.max(windowPieces * this.torrent.pieceLength, rate * windowSeconds) - inflight;
+  }
 
   /** Keeps `peer`'s request pipeline full. */
   private fill(peer: Peer): void {
@@ -266,10 +295,14 @@ export class Swarm extends EventEmitter {
     for (const r of peer.inflight.values()) bytes += r.length;
     const block = Math.min(peer.blockLimit, this.torrent.pieceLength);
     const target = Math.min(Math.max(pipelineBytes, 2 * block), Math.max(block, peer.rate * pipelineSeconds));
+    let room = peer.isOrigin ? Infinity : this.windowRoom();
     while (bytes < target) {
-      const next = this.picker.next(peer);
+      // A full window starts nothing new; the endgame's second asks for a slow piece still go out.
+      const next = room > 0 ? this.picker.next(peer) : this.picker.endgame(peer, Date.now());
       if (!next) break;
-      bytes += this.request(peer, next.ap, next.block);
+      const asked = this.request(peer, next.ap, next.block);
+      bytes += asked;
+      room -= asked;
     }
   }
 
@@ -281,7 +314,7 @@ export class Swarm extends EventEmitter {
       if (err || !data) {
         // Rejected (a choke at the end of a turn, or a piece it lacks): the piece is free for someone else.
         this.inFlight.rejected(peer, ap);
-        for (const p of this.peers.values()) this.fill(p);
+        this.fillAll();
         return;
       }
       this.onBlock(peer, ap, block, data);
@@ -320,7 +353,7 @@ export class Swarm extends EventEmitter {
         // One sender: it lied. Several (endgame): each gets a strike, two strikes and it is out.
         if (senders.length === 1 || p.strikes >= 2) this.ban(p, `piece ${ap.index} failed its hash check`);
       }
-      for (const p of this.peers.values()) this.fill(p);
+      this.fillAll();
       return;
     }
     await this.accept(ap.index, ap.buf!);
@@ -429,7 +462,7 @@ export class Swarm extends EventEmitter {
     if (this.choker.due(now)) this.choker.rechoke(this.peers.values());
     if (now - this.lastRepairAt >= 1000) this.repair(now);
     if (!this.complete) {
-      for (const p of this.peers.values()) this.fill(p);
+      this.fillAll();
       if (this.stalled() && this.stall.firstNotice()) {
         this.o.log.info({ infoHash: this.torrent.infoHash, swarm: this.describe() }, 'p2p: swarm stalled, fetching from the web seed');
       }
