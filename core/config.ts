@@ -280,6 +280,8 @@ export const agentSchema = z
     agent_stall_ms: int(200, 600_000).default(5000),
     /** Connections per swarm. */
     agent_max_peers: int(1, 500).default(20),
+    /** Bound what is requested from other agents at once (p2p-agent/swarm.ts); off only for A/B benchmarks. */
+    agent_window: bool.default(true),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()

@@ -177,6 +177,7 @@ export class Agent {
       ip: this.config.agent_peer_ip,
       idc: this.config.idc,
       maxPeers: this.config.agent_max_peers,
+      window: this.config.agent_window,
       stallMs: this.config.agent_stall_ms,
       metrics: this.metrics,
       log: this.log,

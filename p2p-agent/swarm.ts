@@ -43,7 +43,6 @@ const requestTimeoutMs = 10_000;
  */
 const windowPieces = 4;
 const windowSeconds = 2;
-const windowed = process.env.BERTH_AGENT_WINDOW !== '0';
 
 export interface SwarmOptions {
   torrent: Torrent;
@@ -55,6 +54,8 @@ export interface SwarmOptions {
   ip?: string;
   idc: string;
   maxPeers: number;
+  /** Bound what is requested from other agents at once (`windowPieces`, `windowSeconds`). */
+  window: boolean;
   stallMs: number;
   metrics: AgentMetrics;
   log: Logger;
@@ -270,13 +271,13 @@ export class Swarm extends EventEmitter {
   /** Fills every peer's pipeline, the fastest first (the window then goes to those that deliver). */
   private fillAll(except?: Peer): void {
     const peers = [...this.peers.values()];
-    if (windowed) peers.sort((a, b) => b.rate - a.rate);
+    if (this.o.window) peers.sort((a, b) => b.rate - a.rate);
     for (const p of peers) if (p !== except) this.fill(p);
   }
 
   /** Room left in the window of requests to agents (Infinity when it is off). */
   private windowRoom(): number {
-    if (!windowed) return Infinity;
+    if (!this.o.window) return Infinity;
     let inflight = 0;
     let rate = 0;
     for (const p of this.peers.values()) {
